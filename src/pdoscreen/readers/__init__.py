@@ -1,0 +1,63 @@
+"""Plate-reader exports: one module per vendor behind one registry.
+
+``detect(path)`` picks the reader from the file's content; ``read_measurements``
+returns every measurement a file holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .base import REGISTRY, FileSample, Measurement, Reader
+
+# Importing a module registers its readers.
+from . import bmg, envision, gen5, glomax, kaleido, skanit, softmax, tecan, victor  # noqa: F401,E402
+
+__all__ = ["REGISTRY", "Measurement", "Reader", "detect", "read_measurements"]
+
+
+def detect(path: str | Path) -> str:
+    """The name of the one reader whose sniffer recognises this file."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty", file=path)
+    sample = FileSample(path)
+    matches = [name for name, reader in REGISTRY.items() if reader.sniff(sample)]
+    if not matches:
+        raise InputError(
+            "unknown plate-reader format: no reader recognises this file's content "
+            f"(known readers: {', '.join(sorted(REGISTRY))})",
+            file=path,
+        )
+    if len(matches) > 1:
+        raise InputError(
+            f"ambiguous plate-reader format: readers {', '.join(matches)} all recognise it; "
+            "name one in the sample sheet's reader column",
+            file=path,
+        )
+    return matches[0]
+
+
+def read_measurements(path: str | Path, reader: str = "auto") -> tuple[str, list[Measurement]]:
+    """(reader name, measurements) for a plate-reader export."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("plate-reader file not found", file=path)
+    name = detect(path) if reader == "auto" else reader
+    if name not in REGISTRY:
+        raise InputError(
+            f"unknown reader {name!r}; known readers: auto, {', '.join(sorted(REGISTRY))}",
+            file=path,
+        )
+    try:
+        measurements = REGISTRY[name].read(path)
+    except InputError as error:
+        raise error.located(file=path) from None
+    except (ValueError, IndexError, KeyError) as error:
+        raise InputError(
+            f"cannot be read as {name}: the file is truncated or malformed ({error})", file=path
+        ) from error
+    if not measurements:
+        raise InputError(f"no plate measurement found by reader {name}", file=path)
+    return name, measurements

@@ -1,0 +1,237 @@
+"""What every plate-reader reader shares: the measurement record, the registry,
+text decoding and the parsing of one well's cell.
+
+A reader is a small class with a ``name``, a ``sniff`` that looks at a file's
+content (never its name) and a ``read`` that returns every measurement (read,
+block, label) the file holds. Register it with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..geometry import PlateGeometry, geometry_fitting, well_name
+
+# Instrument markers for values that are not numbers. Each becomes a missing
+# value with this flag; anything else non-numeric is an error.
+MARKERS = {
+    "OVRFLW": "overflow",
+    "OVER": "overflow",
+    "OVERFLOW": "overflow",
+    "SAT": "saturated",
+    "#SAT": "saturated",
+    "MISSED": "missed",
+    "?????": "read_error",
+    "RANGE?": "out_of_range",
+    "INVALID": "invalid",
+    "ERROR": "read_error",
+    "NAN": "not_a_number",
+}
+NOT_MEASURED = "not_measured"
+_NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass
+class Measurement:
+    """One read of one plate: a signal matrix with per-well flags."""
+
+    name: str
+    signal: np.ndarray  # float64, (n_rows, n_columns), NaN where there is no value
+    flag: np.ndarray  # str, same shape; "" for a good value, else the reason
+    metadata: dict[str, str] = field(default_factory=dict)
+    default: bool = False  # the block to take when the sample sheet names none
+
+    @property
+    def geometry(self) -> PlateGeometry:
+        return PlateGeometry(*self.signal.shape)
+
+
+class Reader:
+    """Base class; subclasses set ``name``/``description`` and implement both methods."""
+
+    name: str = ""
+    description: str = ""
+
+    def sniff(self, sample: "FileSample") -> bool:
+        raise NotImplementedError
+
+    def read(self, path: Path) -> list[Measurement]:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Reader] = {}
+
+
+def register(cls: type[Reader]) -> type[Reader]:
+    if cls.name in REGISTRY:
+        raise RuntimeError(f"reader {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+class FileSample:
+    """The start of a file, decoded, for content sniffing."""
+
+    def __init__(self, path: Path, head_bytes: int = 65536):
+        self.path = Path(path)
+        with open(self.path, "rb") as handle:
+            self.head = handle.read(head_bytes)
+
+    @property
+    def is_xlsx(self) -> bool:
+        return self.head[:2] == b"PK"
+
+    @cached_property
+    def text(self) -> str | None:
+        """Decoded head, or None for binary files."""
+        if self.is_xlsx or b"\x00" in self.head and not _utf16_bom(self.head):
+            return None
+        return decode(self.head)
+
+    @cached_property
+    def sheets(self) -> dict[str, list[list[object]]]:
+        """For XLSX files: the first 60 rows of each sheet."""
+        if not self.is_xlsx:
+            return {}
+        return {name: rows[:60] for name, rows in read_xlsx(self.path, max_rows=60).items()}
+
+
+def _utf16_bom(data: bytes) -> bool:
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-16 and UTF-8 byte-order marks honoured, Latin-1 as the fallback."""
+    if _utf16_bom(data):
+        return data.decode("utf-16", errors="replace").lstrip("\ufeff")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A head cut inside a multi-byte character is still UTF-8.
+        if error.start >= len(data) - 3:
+            return data[: error.start].decode("utf-8")
+        return data.decode("latin-1")
+
+
+def read_text(path: Path) -> str:
+    return decode(Path(path).read_bytes())
+
+
+def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[object]]]:
+    """Every sheet of a workbook as rows of cell values (None for empty cells)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises several types for broken files
+        raise InputError(f"cannot open as an XLSX workbook: {error}", file=path) from error
+    try:
+        return {
+            sheet.title: [list(row) for row in sheet.iter_rows(max_row=max_rows, values_only=True)]
+            for sheet in book.worksheets
+        }
+    finally:
+        book.close()
+
+
+def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
+    """One well's cell -> (value, flag). Markers become NaN with a flag; an empty
+    cell is an unmeasured well; any other text is an error naming the well."""
+    if cell is None:
+        return math.nan, NOT_MEASURED
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return float(cell), ""
+    text = str(cell).strip()
+    if not text:
+        return math.nan, NOT_MEASURED
+    if _NUMBER_RE.match(text):
+        return float(text.replace(",", ".")), ""
+    marker = MARKERS.get(text.upper())
+    if marker is None:
+        raise InputError(
+            f"value {text!r} is neither a number nor a known instrument marker "
+            f"({', '.join(sorted(MARKERS))})",
+            file=path,
+            well=well,
+        )
+    return math.nan, marker
+
+
+def measurement_from_cells(
+    name: str,
+    cells: dict[tuple[int, int], object],
+    *,
+    path: Path,
+    geometry: PlateGeometry | None = None,
+    metadata: dict[str, str] | None = None,
+    default: bool = False,
+) -> Measurement:
+    """Build a Measurement from {(row, column): cell} (0-based). Wells absent
+    from ``cells`` are flagged ``not_measured``."""
+    if not cells:
+        raise InputError(f"measurement {name!r} holds no wells", file=path)
+    if geometry is None:
+        geometry = geometry_fitting(
+            max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
+        )
+    signal = np.full((geometry.n_rows, geometry.n_columns), np.nan)
+    flag = np.full(signal.shape, NOT_MEASURED, dtype=object)
+    for (row, column), cell in cells.items():
+        well = well_name(row, column)
+        if not geometry.contains(row, column):
+            raise InputError(
+                f"well outside the {geometry.n_wells}-well plate in measurement {name!r}",
+                file=path,
+                well=well,
+            )
+        signal[row, column], flag[row, column] = parse_cell(cell, path=path, well=well)
+    return Measurement(
+        name=name,
+        signal=signal,
+        flag=flag.astype(str),
+        metadata={k: str(v) for k, v in (metadata or {}).items() if v not in (None, "")},
+        default=default,
+    )
+
+
+def matrix_cells(rows: list[list[object]], row_offset: int = 0) -> dict[tuple[int, int], object]:
+    """A headerless matrix (list of rows) -> {(row, column): cell}; trailing empty cells dropped."""
+    cells = {}
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if cell is not None and str(cell).strip() != "":
+                cells[(r + row_offset, c)] = cell
+    return cells
+
+
+def refuse_kinetic(path: Path, what: str) -> InputError:
+    return InputError(
+        f"this is a kinetic read ({what}); pdoscreen expects an endpoint viability read. "
+        "Export the endpoint (or a single cycle) from the instrument software.",
+        file=path,
+    )
+
+
+def split_rows(text: str, delimiter: str | None = None) -> list[list[str]]:
+    """Delimited text -> rows of cells (quotes honoured). With no delimiter given,
+    the most frequent of tab, semicolon and comma in the text is used."""
+    import csv
+    import io
+
+    if delimiter is None:
+        delimiter = guess_delimiter(text)
+    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+
+
+def guess_delimiter(text: str) -> str:
+    counts = {d: text.count(d) for d in ("\t", ";", ",")}
+    return max(counts, key=counts.get)
