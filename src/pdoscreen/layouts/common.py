@@ -1,0 +1,189 @@
+"""What every layout kind shares: the kind registry, number and unit parsing,
+and the validation that turns raw per-well records into the layout table.
+
+A kind only has to say which wells it names and what it says about them (raw
+text or numbers); every check and every conversion happens here, once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from ..errors import InputError
+from ..geometry import PlateGeometry, geometry_for, parse_well, well_name
+from ..readers.base import guess_delimiter, split_rows
+
+COLUMNS = ["well", "role", "drug", "concentration", "unit", "concentration_molar"]
+FIELDS = ("role", "drug", "concentration", "unit")
+ROLES = ("treated", "vehicle", "kill", "empty")
+
+# Accepted spellings -> canonical unit. Deliberately exact (no case folding):
+# "mM" is milli and "M" molar, and "nm" would be read as nanometres by some.
+UNITS = {"nM": "nM", "uM": "uM", "\u00b5M": "uM", "\u03bcM": "uM", "mM": "mM", "M": "M"}
+# Dividing by an exact power of ten keeps 10 uM at exactly 1e-05 M, which
+# multiplying by 1e-6 would not.
+PER_MOLAR = {"nM": 1e9, "uM": 1e6, "mM": 1e3, "M": 1.0}
+
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_VALUE_UNIT_RE = re.compile(r"^\s*([+-]?[\d.,]+(?:[eE][+-]?\d+)?)\s*(\D.*?)?\s*$")
+
+# Any layout that names no plate size must at least fit the largest plate.
+_LARGEST = geometry_for(1536)
+
+
+@dataclass(frozen=True)
+class LayoutKind:
+    """One layout file format.
+
+    ``sniff(text)`` says from the decoded content whether the file is of this
+    kind; ``records(path, text)`` returns one dict per well the file names,
+    with the key ``well`` plus any of :data:`FIELDS` (raw text or numbers,
+    missing or empty where the file says nothing) and, optionally, ``line``
+    (1-based) for error messages.
+    """
+
+    name: str
+    sniff: Callable[[str], bool]
+    records: Callable[[Path, str], list[dict]]
+
+
+KINDS: dict[str, LayoutKind] = {}
+
+
+def register(kind: LayoutKind) -> LayoutKind:
+    if kind.name in KINDS:
+        raise RuntimeError(f"layout kind {kind.name!r} registered twice")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def table_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Delimited text -> (1-based line, cells) for every line that is not blank
+    or delimiters only. The delimiter is guessed from the first such line alone:
+    decimal commas in the data would otherwise outvote a ``;`` separator."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    rows = split_rows(text, guess_delimiter(first))
+    # csv yields one row per physical line here (layouts hold no quoted
+    # newlines), so the index is the line number.
+    return [(n, row) for n, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)]
+
+
+def is_blank(value: object) -> bool:
+    """None, NaN (pandas' missing cell) or whitespace-only text."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not value.strip()
+
+
+def parse_number(value: object, *, file: Path, well: str | None = None, what: str = "concentration") -> float:
+    """A number as a layout writes it: ``0.3``, ``0,3`` (decimal comma),
+    ``7.53E+14``; blank -> NaN. Anything else is an error."""
+    if is_blank(value):
+        return math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")
+        if not _NUMBER_RE.match(text):
+            raise InputError(f"{what} {value!r} is not a number", file=file, well=well)
+        number = float(text)
+    if not math.isfinite(number):
+        raise InputError(f"{what} {value!r} is not a finite number", file=file, well=well)
+    return number
+
+
+def parse_unit(value: object, *, file: Path, well: str | None = None) -> str:
+    """A unit spelling -> ``nM``/``uM``/``mM``/``M``; blank -> ``""``."""
+    if is_blank(value):
+        return ""
+    text = str(value).strip()
+    if text not in UNITS:
+        raise InputError(
+            f"unknown concentration unit {text!r}; use one of nM, uM (or \u00b5M), mM, M",
+            file=file,
+            well=well,
+        )
+    return UNITS[text]
+
+
+def parse_concentration(value: object, *, file: Path, well: str | None = None) -> tuple[float, str]:
+    """A concentration cell that may carry its unit (``12.500000 μM``) ->
+    (number, canonical unit or "")."""
+    if isinstance(value, str):
+        match = _VALUE_UNIT_RE.match(value)
+        if match and match.group(2):
+            number = parse_number(match.group(1), file=file, well=well)
+            return number, parse_unit(match.group(2), file=file, well=well)
+    return parse_number(value, file=file, well=well), ""
+
+
+def locate_well(text: object, *, file: Path, geometry: PlateGeometry | None, line: int | None = None) -> tuple[int, int]:
+    """A well name as written -> 0-based (row, column), checked against the plate."""
+    try:
+        row, column = parse_well(str(text))
+    except InputError as error:
+        raise InputError(error.reason, file=file, well=str(text).strip(), line=line) from None
+    plate = geometry or _LARGEST
+    if not plate.contains(row, column):
+        raise InputError(
+            f"well outside the {plate.n_wells}-well plate", file=file, well=str(text).strip(), line=line
+        )
+    return row, column
+
+
+def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | None) -> pd.DataFrame:
+    """Raw per-well records -> the validated layout table, sorted by row then column."""
+    rows = {}
+    for record in records:
+        line = record.get("line")
+        position = locate_well(record["well"], file=file, geometry=geometry, line=line)
+        well = well_name(*position)
+        if position in rows:
+            raise InputError("the well is listed twice", file=file, well=well, line=line)
+        try:
+            rows[position] = _validated(record, well=well, file=file)
+        except InputError as error:  # say where, whoever raised it
+            raise InputError(error.reason, file=file, well=well, line=line) from None
+    if not rows:
+        raise InputError("the layout names no wells", file=file)
+    table = pd.DataFrame([rows[key] for key in sorted(rows)], columns=COLUMNS)
+    return table.astype({"concentration": float, "concentration_molar": float})
+
+
+def _validated(record: dict, *, well: str, file: Path) -> dict:
+    """One record's fields checked and converted; errors are located by the caller."""
+    role = "" if is_blank(record.get("role")) else str(record["role"]).strip().lower()
+    if role not in ROLES:
+        raise InputError(f"role {record.get('role')!r} is not one of {', '.join(ROLES)}")
+    drug = "" if is_blank(record.get("drug")) else str(record["drug"]).strip()
+    concentration, unit = parse_concentration(record.get("concentration"), file=file, well=well)
+    written_unit = parse_unit(record.get("unit"), file=file, well=well)
+    if unit and written_unit and unit != written_unit:
+        raise InputError(f"the concentration says {unit} but the unit field says {written_unit}")
+    unit = unit or written_unit
+    if role == "treated" and not drug:
+        raise InputError("a treated well needs a drug")
+    if role == "treated" and math.isnan(concentration):
+        raise InputError("a treated well needs a concentration")
+    if concentration < 0:
+        raise InputError(f"negative concentration {concentration:g}")
+    if math.isnan(concentration):
+        # A plate-wide unit (e.g. wellmap's [expt]) also reaches control wells
+        # that have no concentration; there it means nothing.
+        unit = ""
+    elif not unit:
+        raise InputError(f"concentration {concentration:g} has no unit")
+    molar = concentration / PER_MOLAR[unit] if unit else math.nan
+    return dict(
+        well=well, role=role, drug=drug, concentration=concentration, unit=unit, concentration_molar=molar
+    )

@@ -1,0 +1,110 @@
+"""The screen store: every plate over (plate, well), with the layout and the
+sample sheet joined as coordinates."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import InputError
+from .geometry import PlateGeometry, parse_well, row_label
+from .layouts import read_layout
+from .store import open_zarr
+
+log = logging.getLogger(__name__)
+
+LAYOUT_FIELDS = {"role": "empty", "drug": "", "concentration_molar": np.nan}
+PLATE_FIELDS = ["patient", "line", "replicate", "batch", "measurement", "timepoint_h", "exclude"]
+PLATE_ATTRS = ["reader", "source_file", "source_sha256", "barcode", "read_time", "instrument_serial"]
+
+
+def plate_geometry(plate: xr.Dataset) -> PlateGeometry:
+    return PlateGeometry(plate.sizes["row"], plate.sizes["column"])
+
+
+def layout_on_plate(layout: pd.DataFrame, wells: list[str]) -> dict[str, np.ndarray]:
+    """Layout fields per well of the plate; wells the layout leaves out are ``empty``."""
+    by_well = layout.set_index("well").reindex(wells)
+    return {
+        name: by_well[name].fillna(fill).to_numpy(dtype=float if name.startswith("conc") else object)
+        for name, fill in LAYOUT_FIELDS.items()
+    }
+
+
+def _plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np.ndarray]:
+    geometry = plate_geometry(plate)
+    key = (row["layout_path"], geometry)
+    if key not in cache:
+        try:
+            cache[key] = read_layout(row["layout_path"], geometry)
+        except InputError as error:
+            raise error.located(plate=row["plate"]) from None
+    fields = layout_on_plate(cache[key], geometry.wells)
+    if not (fields["role"] == "vehicle").any():
+        raise InputError(
+            "the plate has no vehicle wells in its layout: its signal cannot be normalised",
+            file=row["layout_path"],
+            plate=row["plate"],
+        )
+    return fields
+
+
+def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Dataset:
+    """Stack per-plate Datasets (in sample-sheet order) into one screen Dataset."""
+    order = list(sheet["plate"])
+    geometries = {plate_geometry(plates[p]) for p in order}
+    if len(geometries) > 1:
+        sizes = sorted(g.n_wells for g in geometries)
+        raise InputError(f"plates of different sizes ({sizes}) in one screen; split the sample sheet")
+    wells = geometries.pop().wells
+    cache: dict = {}
+    layout_fields = {name: [] for name in LAYOUT_FIELDS}
+    for _, row in sheet.iterrows():
+        for name, values in _plate_layout(row, plates[row["plate"]], cache).items():
+            layout_fields[name].append(values)
+    shape = (len(order), len(wells))
+    signal = np.stack([plates[p]["signal"].values.reshape(-1) for p in order])
+    flag = np.stack([plates[p]["flag"].values.reshape(-1) for p in order])
+    coords = {
+        "plate": order,
+        "well": wells,
+        "row": ("well", [row_label(parse_well(w)[0]) for w in wells]),
+        "column": ("well", [parse_well(w)[1] + 1 for w in wells]),
+    }
+    coords.update({name: (("plate", "well"), np.stack(v).reshape(shape)) for name, v in layout_fields.items()})
+    coords.update({name: ("plate", sheet[name].to_numpy()) for name in PLATE_FIELDS})
+    coords.update(
+        {name: ("plate", [str(plates[p].attrs.get(name, "")) for p in order]) for name in PLATE_ATTRS}
+    )
+    screen = xr.Dataset(
+        {"signal": (("plate", "well"), signal), "flag": (("plate", "well"), flag)},
+        coords=coords,
+        attrs={"description": "organoid drug screen: raw plate-reader signal per plate and well"},
+    )
+    screen["signal"].attrs["units"] = "instrument units (raw reading)"
+    screen["concentration_molar"].attrs["units"] = "mol/L"
+    return screen
+
+
+def open_screen(path: str | Path) -> xr.Dataset:
+    """Open a screen store written by the workflow."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("screen store not found", file=path)
+    return open_zarr(path)
+
+
+def summarise(screen: xr.Dataset) -> str:
+    """A short human summary of a screen store."""
+    drugs = sorted(set(np.unique(screen["drug"].values[screen["role"].values == "treated"])))
+    excluded = int((screen["exclude"].values != "").sum())
+    return (
+        f"{screen.sizes['plate']} plates ({excluded} excluded), "
+        f"{len(np.unique(screen['patient'].values))} patients, "
+        f"{len(np.unique(screen['line'].values))} lines, {len(drugs)} drugs, "
+        f"{screen.sizes['well']} wells per plate"
+    )

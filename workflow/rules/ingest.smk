@@ -1,0 +1,41 @@
+# One job per batch of plates, not per plate, so a 1,000-plate screen has a small
+# job graph. Rules are made in a loop because each batch has its own outputs.
+for batch, plates in enumerate(ingest_batches(), start=1):
+
+    rule:
+        name:
+            f"ingest_batch_{batch}"
+        input:
+            **plate_inputs(plates),
+        output:
+            [update(directory(plate_store(p))) for p in plates],
+        params:
+            plates=plates,
+            reading=plate_reading(plates),
+        log:
+            f"logs/ingest/batch_{batch}.log",
+        resources:
+            mem_mb=lambda wildcards, attempt: 1000 * attempt,
+            runtime=lambda wildcards, attempt: 10 * attempt,
+        shell:
+            "python -m pdoscreen ingest --sheet {input.sheet:q} --out-dir results/plates "
+            "{params.plates:q} > {log:q} 2>&1"
+
+
+rule build_screen:
+    input:
+        sheet=SAMPLE_SHEET,
+        plates=[plate_store(p) for p in PLATES],
+        layouts=sorted(set(sheet["layout_path"])),
+    output:
+        store=update(directory("results/screen.zarr")),
+        summary="results/screen_summary.txt",
+    log:
+        "logs/build_screen.log",
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    shell:
+        "python -m pdoscreen screen --sheet {input.sheet:q} --plates-dir results/plates "
+        "--out {output.store:q} --summary {output.summary:q} > {log:q} 2>&1 "
+        "&& cat {output.summary:q}"
