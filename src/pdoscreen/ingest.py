@@ -10,6 +10,7 @@ import xarray as xr
 
 from .errors import InputError
 from .plate import read_plate
+from .screen import plate_layout
 from .store import write_zarr_atomic
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ def ingest_plates(sheet: pd.DataFrame, plates: list[str], out_dir: str | Path) -
     if unknown:
         raise InputError(f"plates {', '.join(unknown)} are not in the sample sheet")
     written = []
+    layouts: dict = {}
     for i, plate in enumerate(plates, start=1):
         ds = ingest_plate(rows.loc[plate])
+        # Fail on a layout that does not fit the plate now, not at the screen build.
+        plate_layout(rows.loc[plate], ds, layouts)
         path = out_dir / f"{plate}.zarr"
         write_zarr_atomic(ds, path)
         log.info(

@@ -35,7 +35,9 @@ def layout_on_plate(layout: pd.DataFrame, wells: list[str]) -> dict[str, np.ndar
     }
 
 
-def _plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np.ndarray]:
+def plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np.ndarray]:
+    """The layout of one sample-sheet row, checked against its plate read;
+    ``cache`` keeps each layout file parsed once per plate geometry."""
     geometry = plate_geometry(plate)
     key = (row["layout_path"], geometry)
     if key not in cache:
@@ -64,7 +66,7 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Datas
     cache: dict = {}
     layout_fields = {name: [] for name in LAYOUT_FIELDS}
     for _, row in sheet.iterrows():
-        for name, values in _plate_layout(row, plates[row["plate"]], cache).items():
+        for name, values in plate_layout(row, plates[row["plate"]], cache).items():
             layout_fields[name].append(values)
     shape = (len(order), len(wells))
     signal = np.stack([plates[p]["signal"].values.reshape(-1) for p in order])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 
 import xarray as xr
@@ -41,9 +42,12 @@ def write_zarr_atomic(ds: xr.Dataset, path: str | Path) -> None:
 
 def open_zarr(path: str | Path) -> xr.Dataset:
     """Open a store written by :func:`write_zarr_atomic`, strings as numpy ``str``."""
-    ds = xr.open_zarr(path, consolidated=False).load()
+    with warnings.catch_warnings():
+        # Snakemake stamps directory outputs with a file zarr does not know.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp")
+        ds = xr.open_zarr(path, consolidated=False).load()
     for name, var in ds.variables.items():
         if var.dtype.kind in "OT":
-            ds[name] = var.astype(str)
+            ds[name] = var.copy(data=var.values.astype(object).astype(str))
     return ds
 

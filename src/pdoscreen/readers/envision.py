@@ -96,10 +96,6 @@ def _unescape(value: str) -> str:
     return match.group(1) if match else value.strip()
 
 
-def _is_blank(row: list[str]) -> bool:
-    return not any(row)
-
-
 def _trimmed(row: list[str]) -> list[str]:
     """The row without its trailing empty cells (EnVision ends lines with a separator)."""
     end = len(row)
@@ -145,60 +141,66 @@ def _scan(rows, path: Path, geometry: PlateGeometry | None) -> list[tuple[str, o
 
 
 def _plate_information(rows, i: int, path: Path) -> dict[str, str]:
-    if i + 2 >= len(rows) or _is_blank(rows[i + 2]):
+    if i + 2 >= len(rows) or not any(rows[i + 2]):
         raise InputError("'Plate information' block without its header and value rows",
                          file=path, line=i + 1)
     header, values = _trimmed(rows[i + 1]), rows[i + 2]
     return {key: _unescape(value) for key, value in zip(header, values)}
 
 
-def _matrix_rows(rows, start: int, path: Path, what: str) -> tuple[list[list[str]], int]:
-    """Rows from ``start`` up to the blank line that ends a matrix."""
+def matrix_rows(rows, start: int, path: Path, what: str) -> tuple[list[list[str]], int]:
+    """Rows from ``start`` up to the blank line that ends a matrix, and that
+    line's index. Revvity exports always end a matrix with a blank line, so
+    reaching the end of the file means the file was cut."""
     end = start
-    while end < len(rows) and not _is_blank(rows[end]):
+    while end < len(rows) and any(rows[end]):
         end += 1
     if end == len(rows):
         raise InputError(f"the file ends inside {what} (truncated?)", file=path, line=end)
     return rows[start:end], end
 
 
-def _labelled_matrix(rows, i: int, path: Path) -> tuple[_Matrix | None, int]:
-    """A titled matrix: ``,01,02,...`` header, then rows ``A,v1,v2,...``.
-    A title followed by a blank line is an empty stub (no matrix)."""
-    title = rows[i][0]
-    if i + 1 < len(rows) and _is_blank(rows[i + 1]):
-        return None, i + 1
-    body, end = _matrix_rows(rows, i + 1, path, f"block {title!r}")
+def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, int], str]:
+    """A matrix with a ``,01,02,...`` column header and ``A,v1,v2,...`` rows
+    (``line``: the header's 1-based line) -> {(row, column): cell}. Every row
+    carries a cell for each column (empty for an unread well)."""
     header = _trimmed(body[0])
-    if header[:1] != [""] or not all(c.isdigit() for c in header[1:]) or len(header) < 2:
-        raise InputError(f"block {title!r} lacks its column-number header row",
-                         file=path, line=i + 2)
+    if len(header) < 2 or header[0] != "" or not all(c.isdigit() for c in header[1:]):
+        raise InputError(f"{what} lacks its column-number header row", file=path, line=line)
     columns = [int(c) - 1 for c in header[1:]]
     cells = {}
-    for offset, row in enumerate(body[1:], start=i + 3):
+    for number, row in enumerate(body[1:], start=line + 1):
         values = row[1:]
-        extra = values[len(columns):]
-        if len(values) < len(columns) or any(extra):
+        if len(values) < len(columns) or any(values[len(columns):]):
             raise InputError(
-                f"row {row[0]!r} of block {title!r} has {len(_trimmed(values))} values "
+                f"row {row[0]!r} of {what} has {len(_trimmed(values))} values "
                 f"for {len(columns)} columns",
                 file=path,
-                line=offset,
+                line=number,
             )
         try:
             r = row_index(row[0])
         except ValueError:
-            raise InputError(f"{row[0]!r} is not a plate row in block {title!r}",
-                             file=path, line=offset) from None
-        for c, cell in zip(columns, values):
-            if cell != "":
-                cells[(r, c)] = cell
-    return _Matrix(title, cells, line=i + 1), end
+            raise InputError(f"{row[0]!r} is not a plate row in {what}",
+                             file=path, line=number) from None
+        cells.update({(r, c): cell for c, cell in zip(columns, values) if cell != ""})
+    return cells
+
+
+def _labelled_matrix(rows, i: int, path: Path) -> tuple[_Matrix | None, int]:
+    """A titled matrix (``Results for ...``). A title followed by a blank line
+    is an empty stub without a matrix."""
+    title = rows[i][0]
+    if i + 1 < len(rows) and not any(rows[i + 1]):
+        return None, i + 1
+    what = f"block {title!r}"
+    body, end = matrix_rows(rows, i + 1, path, what)
+    return _Matrix(title, labelled_cells(body, path, what, line=i + 2), line=i + 1), end
 
 
 def _headerless_matrix(rows, i: int, path: Path, geometry: PlateGeometry | None):
     """A bare matrix ("Plate" export format): its number of rows gives the plate."""
-    body, end = _matrix_rows(rows, i, path, "a result matrix")
+    body, end = matrix_rows(rows, i, path, "a result matrix")
     n_rows, width = len(body), max(len(_trimmed(row)) for row in body)
     shape = geometry or (geometry_for(_WELLS_BY_ROWS[n_rows]) if n_rows in _WELLS_BY_ROWS else None)
     if shape is None or n_rows != shape.n_rows or width > shape.n_columns:
@@ -240,8 +242,6 @@ def _attach_plate_information(events, settings: dict[str, str], path: Path) -> l
                 )
             item.info = info
             matrices.append(item)
-            if after:
-                info = None  # each block of information belongs to one matrix
     return list(reversed(matrices)) if after else matrices
 
 
@@ -265,28 +265,33 @@ def _name(matrix: _Matrix) -> str:
     return f"Results for {matrix.info.get('Label', 'unlabelled read')}"
 
 
+def _label(matrix: _Matrix) -> str | None:
+    """The read label with its channel (``LW US LUM 384(1) - channel 0 (CPS)``) or the formula."""
+    if matrix.title and matrix.title.startswith("Results for "):
+        return matrix.title.removeprefix("Results for ").strip()
+    return matrix.info.get("Label") or matrix.info.get("Formula")
+
+
 def _measurements(matrices, settings, text: str, path: Path, geometry) -> list[Measurement]:
-    plates = {m.info.get("Plate", "") for m in matrices}
     names = [_name(m) for m in matrices]
-    if len(plates) > 1:
+    # The raw reading is what a viability screen uses, when the file has just one.
+    raw = [n.startswith("Results for") for n in names]
+    if len({m.info.get("Plate", "") for m in matrices}) > 1:
         names = [f"plate {m.info.get('Plate', '?')}: {n}" for m, n in zip(matrices, names)]
-    raw = [n.split(": ", 1)[-1].startswith("Results for") for n in names] if len(plates) > 1 else [
-        n.startswith("Results for") for n in names
-    ]
     version = _VERSION_RE.search(text)
     common = {
         "instrument": "PerkinElmer EnVision",
         "instrument_serial": settings.get("Serial#") or settings.get("Serial number"),
         "software_version": version.group(1) if version else None,
     }
-    out = []
+    out: list[Measurement] = []
     for matrix, name, is_raw in zip(matrices, names, raw):
         info = matrix.info
         metadata = {
             **common,
             "barcode": info.get("Barcode"),
             "read_time": info.get("Measurement date"),
-            "label": info.get("Label") or info.get("Formula"),
+            "label": _label(matrix),
             "plate_number": info.get("Plate"),
         }
         out.append(
@@ -296,7 +301,6 @@ def _measurements(matrices, settings, text: str, path: Path, geometry) -> list[M
                 path=path,
                 geometry=geometry,
                 metadata={k: v for k, v in metadata.items() if v and v != "N/A"},
-                # The raw reading is what a viability screen uses, when there is one.
                 default=is_raw and raw.count(True) == 1,
             )
         )
