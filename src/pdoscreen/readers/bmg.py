@@ -107,16 +107,30 @@ def _numbered_columns(row: list[object]) -> int:
 
 
 def _lettered_matrix(
-    rows: list[list[object]], start: int, n_columns: int, *, path: Path, title: str, strict: bool
+    rows: list[list[object]],
+    start: int,
+    n_columns: int,
+    *,
+    path: Path,
+    title: str,
+    strict: bool,
+    width: int | None = None,
 ) -> tuple[dict[tuple[int, int], object], int]:
     """The rows ``A,v1,v2,...`` from ``start`` on -> (cells, index after the last row).
-    Short rows are fine (unmeasured wells); with ``strict`` a value past the last
-    numbered column is an error, otherwise it is an annotation and ignored."""
+    Short rows are fine (unmeasured wells) unless the file pads every line to
+    ``width`` fields; with ``strict`` a value past the last numbered column is
+    an error, otherwise it is an annotation and ignored."""
     cells: dict[tuple[int, int], object] = {}
     end = start
     while end < len(rows) and rows[end] and _ROW_LABEL_RE.match(_text(rows[end][0])):
         row = rows[end]
         label = _text(row[0])
+        if width is not None and len(row) != width:
+            raise InputError(
+                f"row {label} of {title!r} has {len(row)} fields where every other line "
+                f"has {width} (truncated file?)",
+                file=path,
+            )
         extra = [_text(c) for c in row[1 + n_columns :] if _text(c)]
         if strict and extra:
             raise InputError(
@@ -198,8 +212,11 @@ class MarsReader(Reader):
             if n_columns:
                 if not title:
                     raise InputError(f"plate matrix on line {index + 1} has no title line above it", file=path)
+                # Most MARS versions pad every line to the same number of fields;
+                # then a short plate row can only be a cut-off file.
+                width = len(row) if len(rows[0]) == len(row) else None
                 cells, index = _lettered_matrix(
-                    rows, index + 1, n_columns, path=path, title=title, strict=True
+                    rows, index + 1, n_columns, path=path, title=title, strict=True, width=width
                 )
                 measurements.append(self._measurement(title, cells, n_columns, header, path))
                 title = ""

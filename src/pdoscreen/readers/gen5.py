@@ -191,6 +191,7 @@ def _matrix_block(rows, start, column, title, path):
     """Lines under a matrix header -> ({label: {(row, col): cell}}, n_columns), next index."""
     n_columns = sum(1 for cell in rows[start] if cell)
     block: dict[str, dict[tuple[int, int], str]] = {}
+    groups: dict[str, list[str]] = {}  # plate row letter -> its lines' read labels
     plate_row = None
     index = start + 1
     while index < len(rows) and any(rows[index]):
@@ -198,6 +199,7 @@ def _matrix_block(rows, start, column, title, path):
         letter = row[column - 1] if len(row) >= column else ""
         if _ROW_LABEL_RE.match(letter):
             plate_row = row_index(letter)
+            groups[letter] = []
         elif letter or plate_row is None or any(row[: column - 1]):
             raise InputError(f"unexpected line in the {title!r} matrix: {row[:4]}", file=path, line=index + 1)
         values = row[column : column + n_columns]
@@ -212,6 +214,7 @@ def _matrix_block(rows, start, column, title, path):
         if extra:
             raise InputError(f"unexpected cells after the read label: {extra}", file=path, line=index + 1)
         label = row[column + n_columns] if len(row) > column + n_columns else ""
+        groups[list(groups)[-1]].append(label)
         cells = block.setdefault(label or title, {})
         for col, cell in enumerate(values):
             if cell:
@@ -219,7 +222,21 @@ def _matrix_block(rows, start, column, title, path):
         index += 1
     if index == start + 1:
         raise InputError(f"the {title!r} matrix has a header but no rows (truncated file?)", file=path)
+    _check_groups(groups, title, path)
     return (block, n_columns), index
+
+
+def _check_groups(groups: dict[str, list[str]], title: str, path: Path) -> None:
+    """Every plate row must carry the same reads in the same order; a row that
+    differs was cut short (or the file was edited)."""
+    first_letter, first = next(iter(groups.items()))
+    for letter, labels in groups.items():
+        if labels != first:
+            raise InputError(
+                f"plate row {letter} of the {title!r} matrix has reads {labels}, but row "
+                f"{first_letter} has {first} (truncated file?)",
+                file=path,
+            )
 
 
 def _table_block(rows, start, column, title, path):

@@ -1,0 +1,82 @@
+"""The bad-input corpus (tests/data/bad_input): each case names the file, and the
+plate or well, in its error; a failing workflow run leaves earlier results as they were."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pdoscreen.errors import InputError
+from pdoscreen.ingest import ingest_plates
+from pdoscreen.samplesheet import load_sample_sheet
+from pdoscreen.screen import build_screen
+
+CORPUS = Path(__file__).parent / "data" / "bad_input"
+CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ingest_case(folder: Path, out: Path):
+    sheet = load_sample_sheet(folder / "sample_sheet.tsv")
+    ingest_plates(sheet, list(sheet["plate"]), out)
+    from pdoscreen.store import open_zarr
+
+    return build_screen(sheet, {p: open_zarr(out / f"{p}.zarr") for p in sheet["plate"]})
+
+
+def test_corpus_is_complete():
+    assert len(CASES) == 13
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_refused_with_its_location(case, tmp_path):
+    expected = (CORPUS / case / "expected.txt").read_text().strip()
+    with pytest.raises(InputError) as caught:
+        ingest_case(CORPUS / case, tmp_path / "plates")
+    assert re.search(expected, str(caught.value)), str(caught.value)
+
+
+def test_good_version_of_the_corpus_plate_ingests(tmp_path):
+    """The corpus differs from a valid screen only by its defect."""
+    folder = tmp_path / "good"
+    shutil.copytree(CORPUS / "non_numeric_value", folder)
+    shutil.copy(CORPUS / "unknown_unit" / "plate.csv", folder / "plate.csv")
+    shutil.copy(CORPUS / "non_numeric_value" / "layout.csv", folder / "layout.csv")
+    screen = ingest_case(folder, tmp_path / "plates")
+    assert screen.sizes == {"plate": 1, "well": 96}
+    assert (screen.role.values == "vehicle").sum() == 8
+
+
+def snakemake(workdir: Path, sheet: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["snakemake", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(workdir), "--config", f"sample_sheet={sheet}"],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def tree_digest(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["non_numeric_value", "no_vehicle_wells", "duplicate_plate_ids"])
+def test_failed_rerun_keeps_earlier_results(case, tmp_path):
+    screen_dir = tmp_path / "screen"
+    shutil.copytree(CORPUS / "unknown_unit", screen_dir)
+    (screen_dir / "layout.csv").write_text((CORPUS / "non_numeric_value" / "layout.csv").read_text())
+    first = snakemake(tmp_path / "work", screen_dir / "sample_sheet.tsv")
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = tree_digest(tmp_path / "work" / "results")
+
+    for name in ["plate.csv", "layout.csv", "sample_sheet.tsv"]:
+        shutil.copy(CORPUS / case / name, screen_dir / name)
+    second = snakemake(tmp_path / "work", screen_dir / "sample_sheet.tsv")
+    assert second.returncode != 0
+    log = second.stderr + "".join(p.read_text() for p in (tmp_path / "work" / "logs").rglob("*.log"))
+    assert re.search((CORPUS / case / "expected.txt").read_text().strip(), log)
+    after = tree_digest(tmp_path / "work" / "results")
+    assert {k: v for k, v in after.items() if "snakemake_timestamp" not in k} == {
+        k: v for k, v in before.items() if "snakemake_timestamp" not in k
+    }
