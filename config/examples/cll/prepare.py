@@ -63,7 +63,7 @@ def sample_sheet(plate_anno: Path, source: Path, out: Path) -> pd.DataFrame:
     if not present.all():
         # plateAnno.csv lists the whole screen; the stored copy holds only some reads.
         missing = ", ".join(plates.loc[~present, "sampleID"])
-        print(f"skipped {(~present).sum()} plate(s) whose read is not in {source}: {missing}", file=sys.stderr)
+        print(f"skipped {(~present).sum()} plate(s) not in {source}: {missing}", file=sys.stderr)
     plates = plates[present]
     return pd.DataFrame(
         {

@@ -74,7 +74,8 @@ def read_layout(
     text = _text(path)
     name = detect_layout(path, text) if kind == "auto" else kind
     if name not in KINDS:
-        raise InputError(f"unknown layout kind {name!r}; known kinds: auto, {', '.join(sorted(KINDS))}", file=path)
+        known = ", ".join(sorted(KINDS))
+        raise InputError(f"unknown layout kind {name!r}; known kinds: auto, {known}", file=path)
     return build_layout(KINDS[name].records(path, text), file=path, geometry=geometry)
 
 

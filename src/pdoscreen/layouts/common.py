@@ -127,7 +127,9 @@ def parse_concentration(value: object, *, file: Path, well: str | None = None) -
     return parse_number(value, file=file, well=well), ""
 
 
-def locate_well(text: object, *, file: Path, geometry: PlateGeometry | None, line: int | None = None) -> tuple[int, int]:
+def locate_well(
+    text: object, *, file: Path, geometry: PlateGeometry | None, line: int | None = None
+) -> tuple[int, int]:
     """A well name as written -> 0-based (row, column), checked against the plate."""
     try:
         row, column = parse_well(str(text))
@@ -162,9 +164,11 @@ def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | N
 
 def _validated(record: dict, *, well: str, file: Path) -> dict:
     """One record's fields checked and converted; errors are located by the caller."""
-    role = "" if is_blank(record.get("role")) else str(record["role"]).strip().lower()
+    if is_blank(record.get("role")):
+        raise InputError(f"no role given; give one of {', '.join(ROLES)}")
+    role = str(record["role"]).strip().lower()
     if role not in ROLES:
-        raise InputError(f"role {record.get('role')!r} is not one of {', '.join(ROLES)}")
+        raise InputError(f"role {record['role']!r} is not one of {', '.join(ROLES)}")
     drug = "" if is_blank(record.get("drug")) else str(record["drug"]).strip()
     concentration, unit = parse_concentration(record.get("concentration"), file=file, well=well)
     written_unit = parse_unit(record.get("unit"), file=file, well=well)

@@ -62,7 +62,10 @@ def parse_grids(path: Path, text: str) -> dict[str, dict[str, str]]:
     return grids
 
 
-def _read_grid_row(cells: list[str], columns: list[int], grid: dict[str, str], *, path: Path, line: int) -> None:
+def _read_grid_row(
+    cells: list[str], columns: list[int], grid: dict[str, str], *, path: Path, line: int
+) -> None:
+    """One plate row's non-empty cells into ``grid``."""
     letter = cells[0].strip()
     for index, cell in enumerate(cells[1:]):
         if not cell.strip():
@@ -80,6 +83,10 @@ def records(path: Path, text: str) -> list[dict]:
     if "" in grids:
         raise InputError("a grid has no field name in its corner cell", file=path)
     ours = {field: grids[field] for field in FIELDS if field in grids}
+    if not ours:
+        raise InputError(
+            f"no grid is named {', '.join(FIELDS)} (found: {', '.join(grids)})", file=path
+        )
     wells = sorted({well for cells in ours.values() for well in cells})
     return [{"well": well} | {field: cells.get(well) for field, cells in ours.items()} for well in wells]
 

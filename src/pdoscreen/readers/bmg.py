@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
-from ..geometry import PlateGeometry, geometry_fitting, geometry_for, row_index
+from ..geometry import PlateGeometry, geometry_for, row_index
 from .base import (
     Measurement,
     Reader,
@@ -143,7 +143,9 @@ def _lettered_matrix(
                 cells[(_row_index(label), column)] = cell
         end += 1
     if end == start:
-        raise InputError(f"{title!r} has a column header but no plate rows (truncated file?)", file=path)
+        raise InputError(
+            f"{title!r} has a column header but no plate rows (truncated file?)", file=path
+        )
     return cells, end
 
 
@@ -211,7 +213,9 @@ class MarsReader(Reader):
             n_columns = _numbered_columns(row)
             if n_columns:
                 if not title:
-                    raise InputError(f"plate matrix on line {index + 1} has no title line above it", file=path)
+                    raise InputError(
+                        f"plate matrix on line {index + 1} has no title line above it", file=path
+                    )
                 # Most MARS versions pad every line to the same number of fields;
                 # then a short plate row can only be a cut-off file.
                 width = len(row) if len(rows[0]) == len(row) else None
@@ -277,19 +281,20 @@ class OmegaReader(Reader):
         if rows and rows[0] and rows[0][0].startswith("Cycle:"):
             rows = rows[1:]
         matrix = [row for row in rows if any(row)]
-        widths = {len(row) for row in matrix}
-        if len(widths) != 1 or (len(matrix), widths.pop()) not in _SHAPES:
+        widths = sorted({len(row) for row in matrix})
+        if len(widths) != 1 or (len(matrix), widths[0]) not in _SHAPES:
             raise InputError(
                 f"{name}: the matrix is not a full 96, 384 or 1536-well plate "
-                f"({len(matrix)} rows of {sorted({len(r) for r in matrix})} values; truncated file?)",
+                f"({len(matrix)} rows of {widths} values; truncated file?)",
                 file=path,
             )
-        cells = {
-            (r, c): cell for r, row in enumerate(matrix) for c, cell in enumerate(row) if cell
-        }
+        cells = {(r, c): cell for r, row in enumerate(matrix) for c, cell in enumerate(row) if cell}
         geometry = PlateGeometry(len(matrix), len(matrix[0]))
         return measurement_from_cells(
-            name, cells, path=path, geometry=geometry,
+            name,
+            cells,
+            path=path,
+            geometry=geometry,
             metadata=metadata | {"label": f"chromatic {chromatic}"},
         )
 
@@ -305,7 +310,9 @@ class SmartControlReader(Reader):
     def sniff(self, sample) -> bool:
         for sheet, rows in sample.sheets.items():
             firsts = [_text(row[0]) for row in rows if row]
-            if sheet.startswith("Microplate") and any(f.lower().startswith("test name:") for f in firsts):
+            if sheet.startswith("Microplate") and any(
+                f.lower().startswith("test name:") for f in firsts
+            ):
                 return True
         return False
 
@@ -324,7 +331,10 @@ class SmartControlReader(Reader):
         metadata = _header_metadata(header) | {"software": "BMG SMART Control"}
         measurements = [
             measurement_from_cells(
-                title, cells, path=path, geometry=_geometry(n_columns, stated),
+                title,
+                cells,
+                path=path,
+                geometry=_geometry(n_columns, stated),
                 metadata=metadata | {"label": _label(title)},
             )
             for title, cells, n_columns in _smart_sections(rows, path)
@@ -355,6 +365,10 @@ def _smart_sections(rows: list[list[object]], path: Path):
             continue
         n_columns = _numbered_columns(rows[index + 1]) if index + 1 < len(rows) else 0
         if not n_columns:
-            raise InputError(f"section {title!r} has no numbered column header (truncated?)", file=path)
-        cells, _ = _lettered_matrix(rows, index + 2, n_columns, path=path, title=title, strict=False)
+            raise InputError(
+                f"section {title!r} has no numbered column header (truncated?)", file=path
+            )
+        cells, _ = _lettered_matrix(
+            rows, index + 2, n_columns, path=path, title=title, strict=False
+        )
         yield title, cells, n_columns

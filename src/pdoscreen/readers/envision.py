@@ -30,6 +30,10 @@ from .base import (
 
 _PLATE_HEADER_RE = re.compile(r"^Plate[,;\t]Repeat[,;\t]Barcode[,;\t]", re.MULTILINE)
 _TITLE_RE = re.compile(r"^(Calculated results|Results for)\b")
+# A block title over its ",01,02,..." header (also in a file cut before its plate information).
+_TITLED_MATRIX_RE = re.compile(
+    r"^(?:Results for |Calculated results: ).*\r?\n[,;\t]0?1[,;\t]", re.MULTILINE
+)
 _VERSION_RE = re.compile(r"^Exported with EnVision Workstation version (.+?)\s*$", re.MULTILINE)
 _EXCEL_TEXT_RE = re.compile(r'^="(.*)"$')
 # Rows of a headerless matrix -> plate size.
@@ -54,7 +58,10 @@ class EnVisionReader(Reader):
         if not text:
             return False
         # The Plate information header row is unique to EnVision Workstation.
-        return bool(_PLATE_HEADER_RE.search(text)) or "EnVision Workstation version" in text
+        return (
+            bool(_PLATE_HEADER_RE.search(text) or _TITLED_MATRIX_RE.search(text))
+            or "EnVision Workstation version" in text
+        )
 
     def read(self, path: Path) -> list[Measurement]:
         path = Path(path)
@@ -142,8 +149,9 @@ def _scan(rows, path: Path, geometry: PlateGeometry | None) -> list[tuple[str, o
 
 def _plate_information(rows, i: int, path: Path) -> dict[str, str]:
     if i + 2 >= len(rows) or not any(rows[i + 2]):
-        raise InputError("'Plate information' block without its header and value rows",
-                         file=path, line=i + 1)
+        raise InputError(
+            "'Plate information' block without its header and value rows", file=path, line=i + 1
+        )
     header, values = _trimmed(rows[i + 1]), rows[i + 2]
     return {key: _unescape(value) for key, value in zip(header, values)}
 
@@ -171,7 +179,7 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
     cells = {}
     for number, row in enumerate(body[1:], start=line + 1):
         values = row[1:]
-        if len(values) < len(columns) or any(values[len(columns):]):
+        if len(values) < len(columns) or any(values[len(columns) :]):
             raise InputError(
                 f"row {row[0]!r} of {what} has {len(_trimmed(values))} values "
                 f"for {len(columns)} columns",
@@ -181,8 +189,9 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
         try:
             r = row_index(row[0])
         except ValueError:
-            raise InputError(f"{row[0]!r} is not a plate row in {what}",
-                             file=path, line=number) from None
+            raise InputError(
+                f"{row[0]!r} is not a plate row in {what}", file=path, line=number
+            ) from None
         cells.update({(r, c): cell for c, cell in zip(columns, values) if cell != ""})
     return cells
 

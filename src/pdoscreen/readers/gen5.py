@@ -140,7 +140,8 @@ def gen5_measurements(rows: list[list[str]], path: Path) -> list[Measurement]:
         if matrix_column is not None or table_column is not None:
             parse = _matrix_block if matrix_column is not None else _table_block
             column = matrix_column if matrix_column is not None else table_column
-            block, index = parse(rows, index, column, title or "Results", path)
+            title = title or "Results"
+            block, index = parse(rows, index, column, title, path)
             if title not in _SKIPPED_TITLES:
                 _collect(reads, block, title, header, path)
             title = ""
@@ -201,7 +202,9 @@ def _matrix_block(rows, start, column, title, path):
             plate_row = row_index(letter)
             groups[letter] = []
         elif letter or plate_row is None or any(row[: column - 1]):
-            raise InputError(f"unexpected line in the {title!r} matrix: {row[:4]}", file=path, line=index + 1)
+            raise InputError(
+                f"unexpected line in the {title!r} matrix: {row[:4]}", file=path, line=index + 1
+            )
         values = row[column : column + n_columns]
         if len(values) < n_columns:
             raise InputError(
@@ -212,7 +215,9 @@ def _matrix_block(rows, start, column, title, path):
             )
         extra = [cell for cell in row[column + n_columns + 1 :] if cell]
         if extra:
-            raise InputError(f"unexpected cells after the read label: {extra}", file=path, line=index + 1)
+            raise InputError(
+                f"unexpected cells after the read label: {extra}", file=path, line=index + 1
+            )
         label = row[column + n_columns] if len(row) > column + n_columns else ""
         groups[list(groups)[-1]].append(label)
         cells = block.setdefault(label or title, {})
@@ -221,7 +226,9 @@ def _matrix_block(rows, start, column, title, path):
                 cells[(plate_row, col)] = cell
         index += 1
     if index == start + 1:
-        raise InputError(f"the {title!r} matrix has a header but no rows (truncated file?)", file=path)
+        raise InputError(
+            f"the {title!r} matrix has a header but no rows (truncated file?)", file=path
+        )
     _check_groups(groups, title, path)
     return (block, n_columns), index
 
@@ -248,14 +255,20 @@ def _table_block(rows, start, column, title, path):
     while index < len(rows) and any(rows[index]):
         row = rows[index]
         if len(row) <= column or not row[column]:
-            raise InputError(f"a line of the {title!r} table has no read label", file=path, line=index + 1)
+            raise InputError(
+                f"a line of the {title!r} table has no read label", file=path, line=index + 1
+            )
         beyond = [cell for i, cell in enumerate(row) if cell and i > column and i not in wells]
         if beyond:
-            raise InputError(f"values outside the well columns: {beyond[:3]}", file=path, line=index + 1)
+            raise InputError(
+                f"values outside the well columns: {beyond[:3]}", file=path, line=index + 1
+            )
         block[row[column]] = {wells[i]: cell for i, cell in enumerate(row) if i in wells and cell}
         index += 1
     if index == start + 1:
-        raise InputError(f"the {title!r} table has a header but no rows (truncated file?)", file=path)
+        raise InputError(
+            f"the {title!r} table has a header but no rows (truncated file?)", file=path
+        )
     return (block, None), index
 
 
@@ -310,7 +323,9 @@ def _metadata(read: _Read) -> dict[str, str]:
         for key, value in read.metadata.items()
         if key not in ("date", "time") and value.lower() not in ("n/a", "unknown")
     }
-    metadata["read_time"] = " ".join(v for v in (read.metadata.get("date"), read.metadata.get("time")) if v)
+    metadata["read_time"] = " ".join(
+        v for v in (read.metadata.get("date"), read.metadata.get("time")) if v
+    )
     if "software_version" in metadata:
         metadata["software_version"] = f"Gen5 {metadata['software_version']}"
     metadata["label"] = read.label

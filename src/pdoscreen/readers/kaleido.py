@@ -16,7 +16,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for
-from .base import Measurement, Reader, measurement_from_cells, read_text, refuse_kinetic, register, split_rows
+from .base import (
+    Measurement,
+    Reader,
+    measurement_from_cells,
+    read_text,
+    refuse_kinetic,
+    register,
+    split_rows,
+)
 from .envision import labelled_cells, matrix_rows
 
 _FIRST_LINE_RE = re.compile(r"^\s*([\w .-]+?) Results from\b")
@@ -38,7 +46,9 @@ class KaleidoReader(Reader):
         path = Path(path)
         rows = [[cell.strip() for cell in row] for row in split_rows(read_text(path), ",")]
         settings = _settings(rows)
-        blocks = [_block(rows, i, path) for i, row in enumerate(rows) if row and row[0].startswith(_TITLE)]
+        blocks = [
+            _block(rows, i, path) for i, row in enumerate(rows) if row and row[0].startswith(_TITLE)
+        ]
         if not blocks:
             raise InputError("Kaleido file without any 'Result for' block", file=path)
         _refuse_repeats(blocks, path)
@@ -53,8 +63,11 @@ class KaleidoReader(Reader):
         several = len(blocks) != len({title for title, _, _ in blocks})
         out = []
         for number, (title, info, cells) in enumerate(blocks, start=1):
-            metadata = {**common, "label": title,
-                        "barcode": info.get("Barcode") or settings.get("Barcode")}
+            metadata = {
+                **common,
+                "label": title,
+                "barcode": info.get("Barcode") or settings.get("Barcode"),
+            }
             out.append(
                 measurement_from_cells(
                     f"plate {number}: {title}" if several else title,
@@ -88,7 +101,7 @@ def _geometry(settings: dict[str, str]) -> PlateGeometry | None:
 
 def _block(rows, i: int, path: Path) -> tuple[str, dict[str, str], dict]:
     """One ``Result for`` block: (operation name, its barcode/repeat row, cells)."""
-    title = rows[i][0][len(_TITLE):].strip()
+    title = rows[i][0][len(_TITLE) :].strip()
     what = f"block {rows[i][0]!r}"
     j, info = i + 1, {}
     if j + 1 < len(rows) and rows[j][:1] == ["Barcode"]:

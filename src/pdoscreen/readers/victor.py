@@ -13,7 +13,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, parse_well
-from .base import Measurement, Reader, measurement_from_cells, read_text, refuse_kinetic, register, split_rows
+from .base import (
+    Measurement,
+    Reader,
+    measurement_from_cells,
+    read_text,
+    refuse_kinetic,
+    register,
+    split_rows,
+)
 
 _OPERATION_RE = re.compile(r"^\d+ OPERATION$")
 _WELL_RE = re.compile(r"^[A-Za-z]{1,2}\d{1,3}$")
@@ -116,12 +124,17 @@ def _nivo_table(rows, start: int, path: Path, name: str) -> dict[tuple[int, int]
     end = start + 1
     while end < len(rows) and _WELL_RE.match(rows[end][0] if rows[end] else ""):
         if len(rows[end]) < 3:
-            raise InputError(f"no value in the results table of {name!r}", file=path,
-                             well=rows[end][0], line=end + 1)
+            raise InputError(
+                f"no value in the results table of {name!r}",
+                file=path,
+                well=rows[end][0],
+                line=end + 1,
+            )
         end += 1
     if end == len(rows):
-        raise InputError(f"the file ends inside the results table of {name!r} (truncated?)",
-                         file=path, line=end)
+        raise InputError(
+            f"the file ends inside the results table of {name!r} (truncated?)", file=path, line=end
+        )
     return _well_cells([(row[0], row[2]) for row in rows[start + 1 : end]], path)
 
 
@@ -143,7 +156,9 @@ class VictorX3Reader(Reader):
         rows = [[cell.strip() for cell in row] for row in split_rows(text, "\t")]
         header = rows[0]
         labels = [(i, name) for i, name in enumerate(header) if i >= 4 and name and name != "Time"]
-        body = _x3_list(rows, path, len(header))
+        if not labels:
+            raise InputError("VICTOR X3 list export without a measurement column", file=path)
+        body = _x3_list(rows, path, labels[-1][0] + 1)
         repeats = sorted({row[1] for row in body})
         if len(repeats) > 1:
             raise refuse_kinetic(path, f"{len(repeats)} repeats")
@@ -182,8 +197,9 @@ def _x3_list(rows, path: Path, width: int) -> list[list[str]]:
         row = rows[end]
         if len(row) < width:
             well = row[2] if len(row) > 2 else None
-            raise InputError(f"row has {len(row)} of {width} fields", file=path, well=well,
-                             line=end + 1)
+            raise InputError(
+                f"row has {len(row)} of {width} fields", file=path, well=well, line=end + 1
+            )
         end += 1
     if end == 1:
         raise InputError("VICTOR X3 list export without any well row", file=path)
