@@ -5,8 +5,11 @@ from snakemake.utils import validate
 from pdoscreen.errors import InputError
 from pdoscreen.samplesheet import check_sample_sheet, read_sample_sheet
 
-
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Every rule runs the pdoscreen package; with --sdm conda it comes from the
+# repository's environment.yml (the same pins as the pip install).
+PDOSCREEN_ENV = "../../environment.yml"
 
 
 def load_sheet(path):

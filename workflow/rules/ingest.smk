@@ -9,14 +9,16 @@ for batch, plates in enumerate(ingest_batches(), start=1):
             **plate_inputs(plates),
         output:
             [update(directory(plate_store(p))) for p in plates],
-        params:
-            plates=plates,
-            reading=plate_reading(plates),
         log:
             f"logs/ingest/batch_{batch}.log",
+        conda:
+            PDOSCREEN_ENV
         resources:
             mem_mb=lambda wildcards, attempt: 1000 * attempt,
             runtime=lambda wildcards, attempt: 10 * attempt,
+        params:
+            plates=plates,
+            reading=plate_reading(plates),
         shell:
             "python -m pdoscreen ingest --sheet {input.sheet:q} --out-dir results/plates "
             "{params.plates:q} > {log:q} 2>&1"
@@ -32,6 +34,8 @@ rule build_screen:
         summary="results/screen_summary.txt",
     log:
         "logs/build_screen.log",
+    conda:
+        PDOSCREEN_ENV
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
