@@ -1,9 +1,27 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_WORLD = REPO.parent / "shared" / "data" / "real-world"
+EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The repository's workflow, run in ``workdir`` with the test's Python environment."""
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+
+
+@pytest.fixture(scope="session")
+def run_snakemake():
+    return snakemake
 
 
 @pytest.fixture(scope="session")
@@ -11,3 +29,27 @@ def real_world() -> Path:
     if not REAL_WORLD.is_dir():
         pytest.fail(f"shared real-world data not found at {REAL_WORLD}")
     return REAL_WORLD
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory):
+    """The whole workflow on the example screen, once per test session (tests only read it)."""
+    workdir = tmp_path_factory.mktemp("example")
+    run = snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return workdir, run
+
+
+@pytest.fixture(scope="session")
+def cll_run(tmp_path_factory, real_world):
+    """The whole workflow on the real CLL screen (config/examples/cll), once per session."""
+    tmp = tmp_path_factory.mktemp("cll")
+    source = real_world / "raw-screen-dataset" / "drugscreenexplorer-cll-ctg384"
+    prepare = subprocess.run(
+        [sys.executable, REPO / "config/examples/cll/prepare.py", "--source", source, "--out", tmp / "cll"],
+        capture_output=True, text=True,
+    )
+    assert prepare.returncode == 0, prepare.stderr
+    run = snakemake(tmp / "work", "--config", f"sample_sheet={tmp / 'cll' / 'sample_sheet.tsv'}")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return tmp / "work", run

@@ -1,7 +1,6 @@
 """The workflow end to end: the example screen and the real CLL screen, from raw
 files to the screen store, checked against values read straight from the files."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,22 +13,7 @@ import pdoscreen
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run(
-        ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
-        capture_output=True, text=True, timeout=600, env=env,
-    )
-
-
-@pytest.fixture(scope="module")
-def example_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("example")
-    run = snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}")
-    assert run.returncode == 0, run.stderr[-4000:]
-    return workdir, run
+# The example_run and cll_run fixtures (tests/conftest.py) run the workflow once per session.
 
 
 def test_example_summary_is_printed(example_run):
@@ -86,9 +70,9 @@ def test_per_plate_store_round_trip(example_run):
     assert stored.attrs["plate"] == row.plate
 
 
-def test_immediate_rerun_does_nothing(example_run):
+def test_immediate_rerun_does_nothing(example_run, run_snakemake):
     workdir, _ = example_run
-    rerun = snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", "--dry-run")
+    rerun = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", "--dry-run")
     assert rerun.returncode == 0
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
@@ -106,16 +90,9 @@ def test_lint_is_clean():
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
-def test_real_cll_screen(tmp_path, real_world):
-    source = real_world / "raw-screen-dataset" / "drugscreenexplorer-cll-ctg384"
-    prepare = subprocess.run(
-        [sys.executable, REPO / "config/examples/cll/prepare.py", "--source", source, "--out", tmp_path / "cll"],
-        capture_output=True, text=True,
-    )
-    assert prepare.returncode == 0, prepare.stderr
-    run = snakemake(tmp_path / "work", "--config", f"sample_sheet={tmp_path / 'cll' / 'sample_sheet.tsv'}")
-    assert run.returncode == 0, run.stderr[-4000:]
-    screen = pdoscreen.open_screen(tmp_path / "work" / "results" / "screen.zarr")
+def test_real_cll_screen(cll_run):
+    workdir, _ = cll_run
+    screen = pdoscreen.open_screen(workdir / "results" / "screen.zarr")
     assert screen.sizes == {"plate": 6, "well": 384}
     assert set(screen.patient.values) == {"P0007", "P0010"}
     assert all("Results for" in m for m in screen.measurement.values)

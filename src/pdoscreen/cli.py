@@ -32,6 +32,84 @@ def _screen(args: argparse.Namespace) -> None:
         Path(args.summary).write_text(summary + "\n")
 
 
+def _qc_settings(pairs: list[str]) -> dict:
+    """``--set key=value`` pairs; values are read as YAML (``0.4``, ``true``)."""
+    import yaml
+
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError(f"--set takes key=value, got {pair!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    return settings
+
+
+def _qc(args: argparse.Namespace) -> None:
+    from .qc import Thresholds, plate_qc, write_plate_qc
+    from .screen import open_screen
+
+    thresholds = Thresholds.from_config(_qc_settings(args.set))
+    try:
+        table = plate_qc(open_screen(args.screen), thresholds)
+    except InputError as error:
+        raise error.located(file=args.screen) from None
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_plate_qc(table, args.out)
+    counts = table["status"].value_counts().to_dict()
+    logging.getLogger("pdoscreen").info(
+        "plate QC %s: %s; %d of %d plates to fit",
+        args.out, ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "warn", "fail")),
+        table["fit"].sum(), len(table),
+    )
+
+
+def _draw_heatmap(job: tuple) -> None:
+    import matplotlib.pyplot as plt
+
+    from .plots import plate_heatmap
+
+    plate, status, path, dpi = job
+    figure = plate_heatmap(plate, status)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+
+
+def _plate_heatmaps(args: argparse.Namespace) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .qc import read_plate_qc
+    from .screen import open_screen
+
+    screen = open_screen(args.screen)
+    status = read_plate_qc(args.qc).set_index("plate")["status"]
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (screen.sel(plate=plate), status.get(plate, "not assessed"), out_dir / f"{plate}.png", args.dpi)
+        for plate in screen["plate"].values
+    ]
+    # About 0.4 s a plate, so a screen of thousands of plates draws in parallel.
+    if args.threads > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=args.threads) as pool:
+            list(pool.map(_draw_heatmap, jobs, chunksize=8))
+    else:
+        for job in jobs:
+            _draw_heatmap(job)
+
+
+def _qc_overview(args: argparse.Namespace) -> None:
+    import matplotlib.pyplot as plt
+
+    from .plots import qc_overview
+    from .qc import Thresholds, read_plate_qc
+
+    figure = qc_overview(read_plate_qc(args.qc), Thresholds.from_config(_qc_settings(args.set)))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.out, dpi=args.dpi)
+    plt.close(figure)
+
+
 def _readers(args: argparse.Namespace) -> None:
     from .readers import REGISTRY
 
@@ -55,6 +133,29 @@ def parser() -> argparse.ArgumentParser:
     screen.add_argument("--out", required=True)
     screen.add_argument("--summary", help="also write the one-line summary here")
     screen.set_defaults(run=_screen)
+
+    qc = commands.add_parser("qc", help="per-plate QC metrics and pass/warn/fail from the control wells")
+    qc.add_argument("--screen", required=True, help="the screen store (results/screen.zarr)")
+    qc.add_argument("--out", required=True, help="the plate table to write (TSV)")
+    qc.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a qc threshold (see config/README.md)"
+    )
+    qc.set_defaults(run=_qc)
+
+    heatmaps = commands.add_parser("plate-heatmaps", help="one PNG per plate: raw signal with roles and flags")
+    heatmaps.add_argument("--screen", required=True)
+    heatmaps.add_argument("--qc", required=True, help="the plate table from `pdoscreen qc`")
+    heatmaps.add_argument("--out-dir", required=True, help="folder for {plate}.png")
+    heatmaps.add_argument("--dpi", type=int, default=100)
+    heatmaps.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
+    heatmaps.set_defaults(run=_plate_heatmaps)
+
+    overview = commands.add_parser("qc-overview", help="one PNG: Z' and vehicle CV per plate, coloured by status")
+    overview.add_argument("--qc", required=True, help="the plate table from `pdoscreen qc`")
+    overview.add_argument("--out", required=True)
+    overview.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="thresholds to draw")
+    overview.add_argument("--dpi", type=int, default=100)
+    overview.set_defaults(run=_qc_overview)
 
     readers = commands.add_parser("readers", help="list the plate-reader formats")
     readers.set_defaults(run=_readers)

@@ -13,6 +13,7 @@ import xarray as xr
 from .errors import InputError
 from .geometry import PlateGeometry, parse_well, row_label
 from .layouts import read_layout
+from .qc import add_normalised
 from .store import open_zarr
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Datas
     )
     screen["signal"].attrs["units"] = "instrument units (raw reading)"
     screen["concentration_molar"].attrs["units"] = "mol/L"
+    screen = add_normalised(screen)
     return screen
 
 

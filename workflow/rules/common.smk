@@ -1,10 +1,24 @@
+import json
+
 import pandas as pd
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from pdoscreen.errors import InputError
 from pdoscreen.samplesheet import check_sample_sheet, read_sample_sheet
 
+
+def typed_values(section):
+    """`--config qc='{z_prime_warn: 0.3}'` hands nested values over as text
+    ('0.3'); read them as YAML so that the schema sees numbers and booleans."""
+    return {
+        k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in section.items()
+    }
+
+
+if isinstance(config.get("qc"), dict):
+    config["qc"] = typed_values(config["qc"])
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Every rule runs the pdoscreen package; with --sdm conda it comes from the
@@ -53,3 +67,11 @@ def plate_reading(plates):
     """What decides how each plate is read: a change re-ingests it."""
     rows = sheet.set_index("plate").loc[plates]
     return rows[["file", "reader", "measurement", "layout"]].to_dict("index")
+
+
+def qc_settings():
+    """The qc thresholds as `pdoscreen qc --set key=value` arguments (JSON values)."""
+    return " ".join(
+        f"--set {key}={json.dumps(value)}"
+        for key, value in sorted(config["qc"].items())
+    )

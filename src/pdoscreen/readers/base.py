@@ -33,6 +33,8 @@ MARKERS = {
     "INVALID": "invalid",
     "ERROR": "read_error",
     "NAN": "not_a_number",
+    "> MAX": "above_range",  # SkanIt: outside the standard curve
+    "< MIN": "below_range",
 }
 NOT_MEASURED = "not_measured"
 _NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")

@@ -1,1 +1,375 @@
-"""Placeholder; filled in by its reader work."""
+"""Tecan plate-reader exports: SparkControl / i-control XLSX and CSV, Magellan
+XLSX list exports and i-control XML.
+
+SparkControl writes the same sheet to XLSX and CSV: ``key ... value`` rows
+(key in column A, value in column E), then per read label a ``Mode`` / ``Name``
+/ settings section, ``Start Time``, the data table and ``End Time``. The data
+table starts with a ``<>`` corner cell: either a plate matrix (``<>,1,2,...``
+header, one row per plate row) or a list (``<>,Value,Time [ms]``, one row per
+well). A kinetic loop writes a ``Cycle Nr.`` table instead, and is refused.
+
+Magellan's list export has one row per well (``Well positions`` column) with
+one value column per label, in column-major or row-major order, followed by
+loose ``key: value`` text lines.
+
+The i-control XML export (``<MeasurementResultData>``) holds one ``<Section>``
+per label with ``<Well Pos="A1"><Single Status="Measured">value</Single>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..errors import InputError
+from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
+from .base import (
+    Measurement,
+    Reader,
+    measurement_from_cells,
+    read_text,
+    read_xlsx,
+    refuse_kinetic,
+    register,
+    split_rows,
+)
+
+_APPLICATION_RE = re.compile(r"^Application:\s*(SparkControl|Tecan i-control)", re.IGNORECASE)
+_PLATE_SIZE_RE = re.compile(r"(1536|384|96)")
+_ROW_LABEL_RE = re.compile(r"^[A-Z]{1,2}$")
+_WELL_RE = re.compile(r"^[A-Z]{1,2}\d{1,3}$")
+_VALUE_COLUMN = 4  # Spark writes the value of a "key" row in column E
+
+
+def _text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, dt.datetime):
+        return cell.isoformat(" ")
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def _cell(row: list, index: int) -> object:
+    return row[index] if index < len(row) else None
+
+
+def _geometry_from(text: str) -> PlateGeometry | None:
+    """The plate size in a plate definition such as '[GRE96ft] - Greiner ... Cat. No.: 655101'
+    or 'COS384ft.pdf' (only the bracketed name counts where there is one)."""
+    text = text or ""
+    bracketed = re.search(r"\[([^\]]*)\]", text)
+    match = _PLATE_SIZE_RE.search(bracketed.group(1) if bracketed else text)
+    return geometry_for(int(match.group(1))) if match else None
+
+
+# --- SparkControl / i-control sheet (XLSX and CSV) ----------------------------
+
+
+def _is_spark(first_cells: list[str]) -> bool:
+    return any(_APPLICATION_RE.match(cell) for cell in first_cells)
+
+
+def _spark_measurements(rows: list[list[object]], path: Path) -> list[Measurement]:
+    header = _spark_header(rows)
+    _refuse_spark_kinetic(rows, path)
+    geometry = _geometry_from(header.pop("plate", ""))
+    measurements, section = [], {}
+    index = 0
+    while index < len(rows):
+        row = rows[index]
+        key = _text(_cell(row, 0))
+        if key in ("Mode", "Name") and _text(_cell(row, 1)):
+            section[key] = _text(row[1])
+        elif key == "Start Time":
+            section["read_time"] = _text(_cell(row, _VALUE_COLUMN))
+        elif key == "<>":
+            cells, index = _corner_table(rows, index, path)
+            name = section.get("Name") or f"label {len(measurements) + 1}"
+            _expect_end_time(rows, index, name, path)
+            metadata = {**header, "read_time": section.get("read_time"), "label": name}
+            measurements.append(
+                measurement_from_cells(name, cells, path=path, geometry=geometry, metadata=metadata)
+            )
+            section = {}
+            continue
+        index += 1
+    return measurements
+
+
+def _spark_header(rows: list[list[object]]) -> dict[str, str]:
+    """Instrument, serial, software and plate definition from the sheet's head."""
+    header = {}
+    for row in rows:
+        key, value = _text(_cell(row, 0)), _text(_cell(row, _VALUE_COLUMN))
+        if key.startswith("Application:"):
+            header["software_version"] = f"{key.split(':', 1)[1].strip()} {value}".strip()
+        elif key.startswith("Device:"):
+            header["instrument"] = key.split(":", 1)[1].strip()
+            if value.startswith("Serial number:"):
+                header["instrument_serial"] = value.split(":", 1)[1].strip()
+        elif key == "Plate" and value:
+            header["plate"] = value
+        elif key.lower() in ("barcode", "plate barcode", "plate id") and value:
+            header["barcode"] = value
+        elif key == "List of actions in this measurement script:":
+            break
+    return header
+
+
+def _refuse_spark_kinetic(rows: list[list[object]], path: Path) -> None:
+    firsts = [_text(_cell(row, 0)) for row in rows]
+    if "Cycle Nr." in firsts:
+        start = firsts.index("Cycle Nr.") + 1
+        cycles = 0
+        while start + cycles < len(firsts) and firsts[start + cycles].isdigit():
+            cycles += 1
+        raise refuse_kinetic(path, f"a Spark kinetic loop with {cycles} cycles")
+    if any(_text(_cell(row, 0)) == "Mode" and _text(_cell(row, 1)) == "Kinetic" for row in rows):
+        raise refuse_kinetic(path, "a Kinetic loop in the Spark measurement script")
+
+
+def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dict, int]:
+    """The ``<>`` table at ``start`` -> ({(row, column): cell}, index after it)."""
+    header = [_text(cell) for cell in rows[start]]
+    index = start + 1
+    cells = {}
+    if _cell(header, 1) == "Value":
+        # List variant: "A1,0.0921,0" (well, value, read time).
+        while index < len(rows) and _WELL_RE.match(_text(_cell(rows[index], 0))):
+            cells[parse_well(_text(rows[index][0]))] = _cell(rows[index], 1)
+            index += 1
+        return cells, index
+    columns = {j: int(label) - 1 for j, label in enumerate(header) if j and label.isdigit()}
+    if not columns:
+        raise InputError("a '<>' table without column numbers", file=path, line=start + 1)
+    while index < len(rows) and _ROW_LABEL_RE.match(_text(_cell(rows[index], 0))):
+        row = rows[index]
+        plate_row = row_index(_text(row[0]))
+        cells.update({(plate_row, column): _cell(row, j) for j, column in columns.items()})
+        index += 1
+    return cells, index
+
+
+def _expect_end_time(rows: list[list[object]], index: int, name: str, path: Path) -> None:
+    """Each label section closes with 'End Time'; without it the file was cut."""
+    for row in rows[index:]:
+        key = _text(_cell(row, 0))
+        if key == "End Time":
+            return
+        if key in ("Mode", "<>"):
+            break
+    raise InputError(
+        f"label {name!r}: no 'End Time' line after its data; the file is truncated or malformed",
+        file=path,
+    )
+
+
+@register
+class TecanSparkXlsxReader(Reader):
+    name = "tecan_spark_xlsx"
+    description = "Tecan SparkControl / i-control XLSX export ('<>' plate matrix or well list)"
+
+    def sniff(self, sample) -> bool:
+        return any(
+            _is_spark([_text(_cell(row, 0)) for row in rows]) for rows in sample.sheets.values()
+        )
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        measurements = []
+        for rows in read_xlsx(path).values():
+            if _is_spark([_text(_cell(row, 0)) for row in rows]):
+                measurements += _spark_measurements(rows, path)
+        return measurements
+
+
+@register
+class TecanSparkCsvReader(Reader):
+    name = "tecan_spark_csv"
+    description = "Tecan SparkControl / i-control CSV export ('<>' plate matrix or well list)"
+
+    def sniff(self, sample) -> bool:
+        text = sample.text
+        return bool(text) and _is_spark([line.split(",", 1)[0] for line in text.splitlines()[:5]])
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        # Comma or, with a European list separator, semicolon.
+        return _spark_measurements(split_rows(read_text(path)), path)
+
+
+# --- Magellan list export (XLSX) ----------------------------------------------
+
+
+_MAGELLAN_WELLS = "Well positions"
+_PLATE_FORMAT_RE = re.compile(r"^(96|384|1536) well$")
+
+
+def _magellan_table(rows: list[list[object]]) -> tuple[int, int] | None:
+    """(header row, 'Well positions' column) of a Magellan list export."""
+    for r, row in enumerate(rows[:5]):
+        texts = [_text(cell) for cell in row]
+        if _MAGELLAN_WELLS in texts:
+            return r, texts.index(_MAGELLAN_WELLS)
+    return None
+
+
+@register
+class TecanMagellanReader(Reader):
+    name = "tecan_magellan"
+    description = "Tecan Magellan XLSX list export (one row per well, one column per label)"
+
+    def sniff(self, sample) -> bool:
+        return any(_magellan_table(rows) for rows in sample.sheets.values())
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        measurements = []
+        for rows in read_xlsx(path).values():
+            found = _magellan_table(rows)
+            if found:
+                measurements += _magellan_measurements(rows, *found, path)
+        return measurements
+
+
+def _magellan_measurements(
+    rows, header_row: int, well_column: int, path: Path
+) -> list[Measurement]:
+    labels = [_text(_cell(rows[header_row], j)) or f"column {j + 1}" for j in range(well_column)]
+    if len(set(labels)) != len(labels):
+        # A kinetic list repeats each label once per time point.
+        raise refuse_kinetic(
+            path, f"{len(labels)} value columns for labels {', '.join(sorted(set(labels)))}"
+        )
+    first = header_row + 1
+    while first < len(rows) and not _WELL_RE.match(_text(_cell(rows[first], well_column))):
+        first += 1
+    if first == len(rows):
+        raise InputError("Magellan sheet without any well row", file=path)
+    end = first
+    while end < len(rows) and _WELL_RE.match(_text(_cell(rows[end], well_column))):
+        end += 1
+    trailer = [_text(_cell(row, 0)) for row in rows[end:]]
+    metadata, wavelengths, plate_definition = _magellan_metadata(trailer)
+    formats = [_text(_cell(row, well_column)) for row in rows[header_row:first]]
+    stated = [int(m.group(1)) for m in map(_PLATE_FORMAT_RE.match, formats) if m]
+    geometry = geometry_for(stated[0]) if stated else _geometry_from(plate_definition)
+    if len(wavelengths) != len(labels):
+        wavelengths = [""] * len(labels)
+    measurements = []
+    for column, (label, wavelength) in enumerate(zip(labels, wavelengths)):
+        cells = {parse_well(_text(row[well_column])): _cell(row, column) for row in rows[first:end]}
+        name = f"{label} ({wavelength})" if wavelength else label
+        measurements.append(
+            measurement_from_cells(
+                name,
+                cells,
+                path=path,
+                geometry=geometry,
+                metadata={**metadata, "label": wavelength or label},
+            )
+        )
+    return measurements
+
+
+def _magellan_metadata(lines: list[str]) -> tuple[dict[str, str], list[str], str]:
+    """The loose text lines after the list: (metadata, wavelengths, plate definition)."""
+    metadata, wavelengths, plate_definition = {}, [], ""
+    for line in lines:
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "Date of measurement":
+            # "2021-07-06/Time of measurement: 09:43:07"
+            date, _, time = value.partition("/Time of measurement:")
+            metadata["read_time"] = f"{date.strip()} {time.strip()}".strip()
+        elif key == "Instrument serial number":
+            metadata["instrument_serial"] = value
+        elif key == "Measurement wavelength":
+            wavelengths.append(value)
+        elif key == "Plate definition file":
+            plate_definition = value
+    return metadata, wavelengths, plate_definition
+
+
+# --- i-control XML -------------------------------------------------------------
+
+
+@register
+class TecanIControlXmlReader(Reader):
+    name = "tecan_icontrol_xml"
+    description = "Tecan i-control XML export (<MeasurementResultData>, one Section per label)"
+
+    def sniff(self, sample) -> bool:
+        text = sample.text
+        return bool(text) and "<MeasurementResultData" in text and "tecan" in text.lower()
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as error:
+            raise InputError(f"malformed i-control XML: {error}", file=path) from None
+        header = _icontrol_header(root)
+        plate = root.find("Header/Parameters/Parameter[@Name='Plate']")
+        geometry = _geometry_from(plate.get("Value", "") if plate is not None else "")
+        sections = root.findall("Section")
+        if not sections:
+            raise InputError("i-control XML without any <Section> (no data)", file=path)
+        return [_icontrol_section(section, header, geometry, path) for section in sections]
+
+
+def _icontrol_header(root: ET.Element) -> dict[str, str]:
+    return {
+        "barcode": (root.findtext("Plate/BC") or "").strip(),
+        "instrument": (root.findtext("Header/Instrument/Name") or "").strip(),
+        "instrument_serial": (root.findtext("Header/Instrument/SerialNumber") or "").strip(),
+        "software_version": (root.findtext("Header/Software_Versions/Version") or "").strip(),
+    }
+
+
+def _icontrol_section(section, header, geometry, path: Path) -> Measurement:
+    name = section.get("Name", "")
+    cycles = section.findall("Data")
+    if len(cycles) != 1:
+        if len(cycles) > 1:
+            raise refuse_kinetic(path, f"{len(cycles)} cycles in section {name!r}")
+        raise InputError(f"section {name!r} holds no <Data>; the file is truncated", file=path)
+    cells = {}
+    for well in cycles[0].findall("Well"):
+        position = well.get("Pos", "")
+        values = well.findall("Single")
+        if well.get("Type") != "Single" or len(values) != 1:
+            raise InputError(
+                f"section {name!r}: well type {well.get('Type')!r} (multiple reads per well) "
+                "is not supported",
+                file=path,
+                well=position,
+            )
+        status = values[0].get("Status", "Measured")
+        cells[parse_well(position)] = values[0].text if status == "Measured" else status
+    parameters = {
+        p.get("Name"): p.get("Value", "") for p in section.findall("Parameters/Parameter")
+    }
+    metadata = {
+        **header,
+        "read_time": section.get("Time_Start", ""),
+        "label": _icontrol_label(parameters),
+    }
+    return measurement_from_cells(name, cells, path=path, geometry=geometry, metadata=metadata)
+
+
+def _icontrol_label(parameters: dict[str, str]) -> str:
+    """'Absorbance 600 nm' or 'Fluorescence Top Reading Ex 340 nm Em 480 nm'."""
+    parts = [parameters.get("Mode", "")]
+    for key, short in (
+        ("Wavelength", ""),
+        ("Excitation Wavelength", "Ex "),
+        ("Emission Wavelength", "Em "),
+    ):
+        if parameters.get(key):
+            parts.append(f"{short}{parameters[key]} nm")
+    return " ".join(part for part in parts if part)

@@ -1,0 +1,336 @@
+"""Fitting: stage-1 plate priors from control wells, then one hierarchical fit
+per drug (NUTS, or SVI for quick looks), stored as ArviZ InferenceData."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass, field
+from functools import partial
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .metrics import aac, log10_ic50
+
+log = logging.getLogger(__name__)
+
+# Without kill wells the floor is unknown: the population prior of the review
+# (floor about 3% of vehicle, wide).
+FLOOR_PRIOR = (-3.5, 1.5)
+MIN_LOG_GAIN_SD = 0.02
+MIN_LOGIT_FLOOR_SD = 0.1
+
+PATIENT_SITES = ["z_pat", "z_E_pat"]
+LINE_SITES = ["z_line", "z_E_line", "z_h", "c_line", "E_line", "h_line"]
+PLATE_SITES = ["z_rep", "log_gain", "logit_floor", "c_plate"]
+GROUPS = {
+    "population": ["mu_c", "mu_E", "mu_h"],
+    "scales": ["tau_pat", "tau_line", "tau_rep", "tau_E_pat", "tau_E_line", "tau_h"],
+    "noise": ["sigma_add", "sigma_mult", "nu"],
+    "lines": ["c_line", "E_line", "h_line"],
+    "plates": ["c_plate", "log_gain", "logit_floor"],
+}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    method: str = "nuts"  # or "svi" (approximate)
+    chains: int = 4
+    warmup: int = 1000
+    draws: int = 1000
+    target_accept: float = 0.9
+    seed: int = 20261125
+    svi_steps: int = 5000
+    svi_rank: int = 8
+    priors: dict = field(default_factory=dict)
+
+
+def drug_seed(seed: int, drug: str) -> int:
+    """One config seed and the drug name give each fit its own reproducible seed."""
+    digest = hashlib.sha256(f"{seed}:{drug}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+# --- stage 1: plate parameters from control wells -------------------------------------
+
+
+def _robust_level(values: np.ndarray) -> tuple[float, float]:
+    """Median and its standard error (1.2533 * 1.4826 MAD / sqrt(n))."""
+    median = float(np.median(values))
+    mad_sd = 1.4826 * float(np.median(np.abs(values - median)))
+    return median, 1.2533 * mad_sd / math.sqrt(len(values))
+
+
+def plate_priors(screen: xr.Dataset) -> pd.DataFrame:
+    """Per plate: the vehicle level (raw units) with its log-scale uncertainty and
+    the floor (kill / vehicle) on the logit scale, from the plate's control wells."""
+    records = []
+    for plate in screen.plate.values:
+        ds = screen.sel(plate=plate)
+        good = (ds.flag.values == "") & np.isfinite(ds.signal.values)
+        vehicle = ds.signal.values[good & (ds.role.values == "vehicle")]
+        kill = ds.signal.values[good & (ds.role.values == "kill")]
+        record = {"plate": str(plate), "n_vehicle": len(vehicle), "n_kill": len(kill)}
+        if len(vehicle) >= 2:
+            level, se = _robust_level(vehicle)
+            record |= {"vehicle_level": level, "log_gain_sd": max(se / level, MIN_LOG_GAIN_SD)}
+        else:
+            record |= {"vehicle_level": np.nan, "log_gain_sd": np.nan}
+        record |= _floor_prior(kill, record["vehicle_level"], record["log_gain_sd"])
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _floor_prior(kill: np.ndarray, vehicle_level: float, log_vehicle_se: float) -> dict:
+    if len(kill) < 2 or not np.isfinite(vehicle_level):
+        loc, sd = FLOOR_PRIOR
+        return {"logit_floor_loc": loc, "logit_floor_sd": sd, "floor_source": "prior (no kill wells)"}
+    kill_level, kill_se = _robust_level(kill)
+    ratio = float(np.clip(kill_level / vehicle_level, 1e-4, 0.5))
+    log_ratio_se = math.hypot(kill_se / max(kill_level, 1e-12 * vehicle_level), log_vehicle_se)
+    return {
+        "logit_floor_loc": math.log(ratio / (1 - ratio)),
+        # d logit(r) / d log(r) = 1 / (1 - r)
+        "logit_floor_sd": max(log_ratio_se / (1 - ratio), MIN_LOGIT_FLOOR_SD),
+        "floor_source": "kill wells",
+    }
+
+
+# --- stage 2: one drug ----------------------------------------------------------------
+
+
+def drug_wells(screen: xr.Dataset, drug: str, plates: list[str]) -> pd.DataFrame:
+    """The drug's treated wells with a good reading on the given plates."""
+    ds = screen.sel(plate=plates)[["signal", "flag"]]
+    frame = ds.to_dataframe().reset_index()
+    frame = frame[
+        (frame.role == "treated") & (frame.drug == drug) & (frame.flag == "") & np.isfinite(frame.signal)
+    ]
+    frame["x"] = np.log10(frame["concentration_molar"])
+    return frame[["plate", "line", "patient", "well", "x", "signal"]].reset_index(drop=True)
+
+
+def _bucket(n: int, step: int) -> int:
+    """Round up to a few shapes so compiled samplers are reused across drugs."""
+    size = step
+    while size < n:
+        size *= 2
+    return size
+
+
+@dataclass
+class FitIndex:
+    """Names behind the integer codes of a fit, and its reference range."""
+
+    patients: list[str]
+    lines: list[str]
+    plates: list[str]
+    line_patient: np.ndarray
+    plate_line: np.ndarray
+    wells: pd.DataFrame
+    scale: float
+    x_min: float
+    x_max: float
+
+
+def model_data(wells: pd.DataFrame, priors: pd.DataFrame) -> tuple[dict, FitIndex]:
+    """Arrays for ``model.dose_response``, padded to bucketed shapes."""
+    plates = list(dict.fromkeys(wells.plate))
+    plate_rows = priors.set_index("plate").loc[plates]
+    plate_lines = wells.drop_duplicates("plate").set_index("plate").loc[plates]
+    lines = list(dict.fromkeys(plate_lines.line))
+    line_patients = plate_lines.drop_duplicates("line").set_index("line").loc[lines, "patient"]
+    patients = list(dict.fromkeys(line_patients))
+    scale = float(np.median(plate_rows.vehicle_level))
+    index = FitIndex(
+        patients=patients,
+        lines=lines,
+        plates=plates,
+        line_patient=np.array([patients.index(p) for p in line_patients]),
+        plate_line=np.array([lines.index(l) for l in plate_lines.line]),
+        wells=wells,
+        scale=scale,
+        x_min=float(wells.x.min()),
+        x_max=float(wells.x.max()),
+    )
+    n_wells, n_plates = _bucket(len(wells), 64), _bucket(len(plates), 4)
+    n_lines, n_patients = _bucket(len(lines), 2), _bucket(len(patients), 2)
+
+    def pad(values, size, fill):
+        values = np.asarray(values, dtype=float if not isinstance(fill, int) else np.int32)
+        return np.concatenate([values, np.full(size - len(values), fill, dtype=values.dtype)])
+
+    data = {
+        "x": pad(wells.x, n_wells, index.x_min),
+        "y": pad(wells.signal / scale, n_wells, 1.0),
+        "plate": pad([plates.index(p) for p in wells.plate], n_wells, 0),
+        "mask": pad(np.ones(len(wells)), n_wells, 0.0).astype(bool),
+        "plate_line": pad(index.plate_line, n_plates, 0),
+        "line_patient": pad(index.line_patient, n_lines, 0),
+        "log_gain_loc": pad(np.log(plate_rows.vehicle_level / scale), n_plates, 0.0),
+        "log_gain_sd": pad(plate_rows.log_gain_sd, n_plates, 1.0),
+        "logit_floor_loc": pad(plate_rows.logit_floor_loc, n_plates, FLOOR_PRIOR[0]),
+        "logit_floor_sd": pad(plate_rows.logit_floor_sd, n_plates, FLOOR_PRIOR[1]),
+        "x_mid": np.float64((index.x_min + index.x_max) / 2),
+    }
+    # A shape, not a number, so that compiled samplers take it as an argument.
+    data["patient_slots"] = np.zeros(n_patients)
+    return data, index
+
+
+# --- inference ------------------------------------------------------------------------
+
+
+def _model(settings: FitSettings):
+    """The model with the configured priors fixed, so the data are its only argument."""
+    from .model import Priors, dose_response
+
+    return partial(dose_response, priors=Priors(**settings.priors))
+
+
+def _sample_nuts(data: dict, settings: FitSettings, seed: int, progress: bool):
+    import jax
+    from numpyro.infer import MCMC, NUTS, init_to_median
+
+    kernel = NUTS(
+        _model(settings),
+        target_accept_prob=settings.target_accept,
+        init_strategy=init_to_median(num_samples=15),
+    )
+    chain_method = "parallel" if jax.local_device_count() >= settings.chains else "vectorized"
+    mcmc = MCMC(
+        kernel,
+        num_warmup=settings.warmup,
+        num_samples=settings.draws,
+        num_chains=settings.chains,
+        chain_method=chain_method,
+        progress_bar=progress,
+        jit_model_args=True,
+    )
+    mcmc.run(jax.random.PRNGKey(seed), data, extra_fields=("diverging", "energy", "num_steps"))
+    samples = mcmc.get_samples(group_by_chain=True)
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": np.asarray(extra["diverging"]),
+        "energy": np.asarray(extra["energy"]),
+        "n_steps": np.asarray(extra["num_steps"]),
+    }
+    return {k: np.asarray(v) for k, v in samples.items()}, stats
+
+
+def _sample_svi(data: dict, settings: FitSettings, seed: int, progress: bool):
+    import jax
+    from numpyro.infer import SVI, Predictive, Trace_ELBO
+    from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
+    from numpyro.optim import Adam
+
+    model = _model(settings)
+    guide = AutoLowRankMultivariateNormal(model, rank=settings.svi_rank)
+    svi = SVI(model, guide, Adam(0.01), Trace_ELBO())
+    key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed))
+    result = svi.run(key_fit, settings.svi_steps, data, progress_bar=progress)
+    n_draws = settings.chains * settings.draws
+    draws = Predictive(guide, params=result.params, num_samples=n_draws)(key_draw, data)
+    deterministic = Predictive(model, posterior_samples=draws, return_sites=LINE_SITES + PLATE_SITES)(
+        key_draw, data
+    )
+    draws = draws | deterministic
+    shape = (settings.chains, settings.draws)
+    samples = {k: np.asarray(v).reshape(shape + v.shape[1:]) for k, v in draws.items()}
+    stats = {"elbo_loss": np.asarray(result.losses)}
+    return samples, stats
+
+
+def _unpad(samples: dict, index: FitIndex) -> dict:
+    sizes = {**{s: len(index.patients) for s in PATIENT_SITES},
+             **{s: len(index.lines) for s in LINE_SITES},
+             **{s: len(index.plates) for s in PLATE_SITES}}
+    return {k: (v[..., : sizes[k]] if k in sizes else v) for k, v in samples.items() if k != "y"}
+
+
+def _well_draws(samples_padded: dict, data: dict, settings: FitSettings, seed: int, n_wells: int):
+    """Pointwise log-likelihood and posterior predictive draws of the real wells."""
+    import jax
+    from numpyro.infer import Predictive, log_likelihood
+
+    model = _model(settings)
+    flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples_padded.items() if k != "y"}
+    loglik = log_likelihood(model, flat, data)["y"]
+    predictive = Predictive(model, posterior_samples=flat, return_sites=["y"])
+    y_rep = predictive(jax.random.PRNGKey(seed + 1), dict(data, y=None))["y"]
+    shape = (settings.chains, -1)
+    return (
+        np.asarray(loglik)[:, :n_wells].reshape(shape + (n_wells,)),
+        np.asarray(y_rep)[:, :n_wells].reshape(shape + (n_wells,)),
+    )
+
+
+def fit_drug(
+    screen: xr.Dataset, drug: str, priors: pd.DataFrame, plates: list[str], settings: FitSettings,
+    progress: bool = False,
+) -> az.InferenceData:
+    """Fit one drug across every given plate that carries it."""
+    import numpyro
+
+    numpyro.enable_x64()
+    wells = drug_wells(screen, drug, plates)
+    if wells.empty:
+        raise ValueError(f"drug {drug!r} has no usable treated wells on the fitted plates")
+    data, index = model_data(wells, priors)
+    seed = drug_seed(settings.seed, drug)
+    log.info(
+        "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
+        drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
+    )
+    sampler = _sample_nuts if settings.method == "nuts" else _sample_svi
+    samples, stats = sampler(data, settings, seed, progress)
+    loglik, y_rep = _well_draws(samples, data, settings, seed, len(wells))
+    return _inference_data(drug, _unpad(samples, index), stats, loglik, y_rep, index, settings)
+
+
+def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:
+    dims = {s: ["patient"] for s in PATIENT_SITES}
+    dims |= {s: ["line"] for s in LINE_SITES} | {s: ["plate"] for s in PLATE_SITES}
+    dims |= {"y": ["obs"]}
+    wells = index.wells
+    coords = {
+        "patient": index.patients,
+        "line": index.lines,
+        "plate": index.plates,
+        "obs": np.arange(len(wells)),
+    }
+    line_of = dict(zip(index.lines, [index.patients[i] for i in index.line_patient]))
+    idata = az.from_dict(
+        posterior=samples,
+        sample_stats=stats if settings.method == "nuts" else None,
+        log_likelihood={"y": loglik},
+        posterior_predictive={"y": y_rep * index.scale},
+        observed_data={"y": wells.signal.to_numpy()},
+        constant_data={
+            "log10_conc_molar": wells.x.to_numpy(),
+            "obs_plate": wells.plate.to_numpy().astype(str),
+            "obs_line": wells.line.to_numpy().astype(str),
+            "obs_well": wells.well.to_numpy().astype(str),
+            "line_patient": np.array([line_of[l] for l in index.lines]),
+        },
+        coords=coords,
+        dims=dims | {k: ["obs"] for k in ["log10_conc_molar", "obs_plate", "obs_line", "obs_well"]}
+        | {"line_patient": ["line"]},
+    )
+    approximate = settings.method != "nuts"
+    attrs = {
+        "drug": drug,
+        "method": "SVI (AutoLowRankMultivariateNormal), approximate" if approximate else "NUTS",
+        "approximate": int(approximate),
+        "signal_scale": index.scale,
+        "x_min_log10_molar": index.x_min,
+        "x_max_log10_molar": index.x_max,
+        "seed": drug_seed(settings.seed, drug),
+    }
+    for group in idata.groups():
+        getattr(idata, group).attrs.update(attrs)
+    return idata

@@ -1,0 +1,111 @@
+"""The hierarchical dose-response model for one drug (NumPyro).
+
+For well w on plate p (a replicate read of line l of patient k), with
+x = log10 molar concentration and y = raw signal / one constant (order 1):
+
+    curve   v(x)  = E_l + (1 - E_l) / (1 + 10^(h_l (x - c_p)))
+    signal  mu_w  = A_p [ r_p + (1 - r_p) v(x_w) ]
+    noise   y_w   ~ StudentT(nu, mu_w, sqrt(sigma_add^2 + sigma_mult^2 mu_w^2))
+
+    c_l       = mu_c + tau_pat z_k + tau_line z_l        (non-centred)
+    c_p       = c_l + tau_rep z_p
+    logit E_l = mu_E + tau_E_pat z'_k + tau_E_line z'_l
+    log h_l   = mu_h + tau_h z''_l
+    log A_p ~ N(stage-1 mean, sd),  logit r_p ~ N(stage-1 mean, sd)   (centred)
+
+The plate gain A_p and floor r_p come in as informative priors estimated once
+per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
+fitted independently. Levels with few members (patients, lines, replicate
+plates) are non-centred; the data-rich plate parameters are centred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax import nn
+
+LN10 = float(np.log(10.0))
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior scales; the docs' prior predictive check shows plausible plates."""
+
+    mu_c_sd: float = 1.0  # decades around the middle of the tested range
+    tau_pat: float = 0.75
+    tau_line: float = 0.5
+    tau_rep: float = 0.2
+    mu_h_sd: float = 0.5
+    tau_h: float = 0.3
+    mu_e_loc: float = -1.0
+    mu_e_sd: float = 1.5
+    tau_e_pat: float = 1.0
+    tau_e_line: float = 0.5
+    sigma_add: float = 0.05
+    sigma_mult: float = 0.1
+    nu_shape: float = 2.0
+    nu_rate: float = 0.1
+
+
+def viability(x, c, h, e):
+    """v(x) = e + (1 - e) / (1 + 10^(h (x - c))), written with a sigmoid."""
+    return e + (1.0 - e) * nn.sigmoid(-LN10 * h * (x - c))
+
+
+def dose_response(data: dict, priors: Priors = Priors()):
+    """The model for one drug. ``data`` holds jnp arrays (see ``fit.model_data``):
+    well-level ``x``, ``y``, ``plate``, ``mask``; plate-level ``plate_line``,
+    ``log_gain_loc/sd``, ``logit_floor_loc/sd``; line-level ``line_patient``; and
+    the scalar ``x_mid``; ``patient_slots`` gives the number of patients. Padding wells have mask 0 and add nothing."""
+    n_patients = data["patient_slots"].shape[0]
+    n_lines = data["line_patient"].shape[0]
+    n_plates = data["plate_line"].shape[0]
+
+    mu_c = numpyro.sample("mu_c", dist.Normal(data["x_mid"], priors.mu_c_sd))
+    tau_pat = numpyro.sample("tau_pat", dist.HalfNormal(priors.tau_pat))
+    tau_line = numpyro.sample("tau_line", dist.HalfNormal(priors.tau_line))
+    tau_rep = numpyro.sample("tau_rep", dist.HalfNormal(priors.tau_rep))
+    mu_e = numpyro.sample("mu_E", dist.Normal(priors.mu_e_loc, priors.mu_e_sd))
+    tau_e_pat = numpyro.sample("tau_E_pat", dist.HalfNormal(priors.tau_e_pat))
+    tau_e_line = numpyro.sample("tau_E_line", dist.HalfNormal(priors.tau_e_line))
+    mu_h = numpyro.sample("mu_h", dist.Normal(0.0, priors.mu_h_sd))
+    tau_h = numpyro.sample("tau_h", dist.HalfNormal(priors.tau_h))
+
+    with numpyro.plate("patients", n_patients):
+        z_pat = numpyro.sample("z_pat", dist.Normal(0.0, 1.0))
+        z_e_pat = numpyro.sample("z_E_pat", dist.Normal(0.0, 1.0))
+    with numpyro.plate("lines", n_lines):
+        z_line = numpyro.sample("z_line", dist.Normal(0.0, 1.0))
+        z_e_line = numpyro.sample("z_E_line", dist.Normal(0.0, 1.0))
+        z_h = numpyro.sample("z_h", dist.Normal(0.0, 1.0))
+    patient = data["line_patient"]
+    c_line = numpyro.deterministic("c_line", mu_c + tau_pat * z_pat[patient] + tau_line * z_line)
+    e_line = numpyro.deterministic(
+        "E_line", nn.sigmoid(mu_e + tau_e_pat * z_e_pat[patient] + tau_e_line * z_e_line)
+    )
+    h_line = numpyro.deterministic("h_line", jnp.exp(mu_h + tau_h * z_h))
+
+    with numpyro.plate("plates", n_plates):
+        z_rep = numpyro.sample("z_rep", dist.Normal(0.0, 1.0))
+        log_gain = numpyro.sample("log_gain", dist.Normal(data["log_gain_loc"], data["log_gain_sd"]))
+        logit_floor = numpyro.sample(
+            "logit_floor", dist.Normal(data["logit_floor_loc"], data["logit_floor_sd"])
+        )
+    c_plate = numpyro.deterministic("c_plate", c_line[data["plate_line"]] + tau_rep * z_rep)
+
+    sigma_add = numpyro.sample("sigma_add", dist.HalfNormal(priors.sigma_add))
+    sigma_mult = numpyro.sample("sigma_mult", dist.HalfNormal(priors.sigma_mult))
+    nu = numpyro.sample("nu", dist.Gamma(priors.nu_shape, priors.nu_rate))
+
+    plate, line = data["plate"], data["plate_line"][data["plate"]]
+    v = viability(data["x"], c_plate[plate], h_line[line], e_line[line])
+    floor = nn.sigmoid(logit_floor)[plate]
+    mu = jnp.exp(log_gain)[plate] * (floor + (1.0 - floor) * v)
+    scale = jnp.sqrt(sigma_add**2 + (sigma_mult * mu) ** 2)
+    with numpyro.plate("wells", data["x"].shape[0]), numpyro.handlers.mask(mask=data["mask"]):
+        numpyro.sample("y", dist.StudentT(nu, mu, scale), obs=data["y"])

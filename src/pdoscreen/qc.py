@@ -1,0 +1,506 @@
+"""Plate quality control and normalisation, from each plate's control wells.
+
+Pure functions on the screen Dataset (plate x well, see :mod:`pdoscreen.screen`):
+per-plate metrics, a pass/warn/fail decision against configurable thresholds,
+and normalised signal (percent of control, percent inhibition, GR value).
+Reading and writing happen in :mod:`pdoscreen.cli`. Formulas and thresholds
+are explained in ``docs/qc.md``.
+
+Wells whose signal is missing (any non-empty ``flag``: overflow, not measured,
+...) are left out of every statistic. Standard deviations are sample SDs
+(n - 1 in the denominator); at least two measured wells of a role are needed
+for any spread-based metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import InputError
+from .geometry import geometry_for, row_index
+
+# Scales the median absolute deviation to the SD of a normal distribution.
+MAD_TO_SD = 1.4826
+MIN_WELLS_FOR_SPREAD = 2
+NOT_MEASURED = "not_measured"  # the readers' flag for wells the instrument did not read
+STATUSES = ("pass", "warn", "fail")
+
+# plates.tsv, column for column: the issue's columns first, then ours.
+TSV_COLUMNS = {
+    "plate": "plate",
+    "patient": "patient",
+    "line": "line",
+    "z_prime": "z_prime",
+    "z_prime_robust": "z_prime_robust",
+    "ssmd": "ssmd",
+    "signal_window": "signal_window",
+    "vehicle_cv": "vehicle_cv_pct",
+    "kill_cv": "kill_cv_pct",
+    "edge_ratio": "edge_ratio",
+    "n_flagged_wells": "n_flagged_wells",
+    "status": "status",
+    "reasons": "reasons",
+    "row_trend_pct": "row_trend_pct",
+    "column_trend_pct": "column_trend_pct",
+    "n_missing_wells": "n_missing_wells",
+    "fit": "fit",
+    "exclusion": "exclusion",
+}
+NO_KILL_REASON = "no kill-control wells: Z', SSMD and signal window need them"
+SCREEN_NEEDS = ["signal", "flag", "role", "row", "column", "patient", "line", "exclude"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """QC decision thresholds; the defaults match ``qc:`` in the workflow's
+    config schema (a test keeps the two in step)."""
+
+    z_prime_warn: float = 0.5  # Z' below this warns
+    z_prime_fail: float = 0.0  # Z' below this fails
+    vehicle_cv_warn_pct: float = 15.0  # vehicle CV above this warns
+    vehicle_cv_fail_pct: float = 25.0  # vehicle CV above this fails
+    ssmd_warn: float = 6.0  # SSMD below this warns
+    ssmd_fail: float = 3.0  # SSMD below this fails
+    edge_deviation_warn_pct: float = 10.0  # |edge_ratio - 1| above this (in %) warns
+    fit_failed_plates: bool = False  # fit plates whose QC failed anyway
+
+    @classmethod
+    def from_config(cls, qc: dict | None) -> "Thresholds":
+        """From the workflow config's ``qc`` mapping; unknown keys are errors."""
+        qc = dict(qc or {})
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(qc) - set(known))
+        if unknown:
+            raise InputError(f"unknown qc setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        try:
+            values = {k: _setting(v, known[k]) for k, v in qc.items()}
+        except (TypeError, ValueError) as error:
+            raise InputError(f"bad qc setting: {error}") from None
+        thresholds = cls(**values)
+        thresholds.check_order()
+        return thresholds
+
+    def check_order(self) -> None:
+        pairs = [
+            ("z_prime_fail", "z_prime_warn"),
+            ("vehicle_cv_warn_pct", "vehicle_cv_fail_pct"),
+            ("ssmd_fail", "ssmd_warn"),
+        ]
+        for low, high in pairs:
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value > high_value:
+                raise InputError(f"qc setting {low} = {low_value} must not exceed {high} = {high_value}")
+
+
+def _setting(value, kind: str):
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise TypeError(f"{value!r} is not true or false")
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
+
+
+@dataclass
+class PlateMetrics:
+    """One plate's QC numbers; ``notes`` say why a metric is NaN."""
+
+    z_prime: float = np.nan
+    z_prime_robust: float = np.nan
+    ssmd: float = np.nan
+    signal_window: float = np.nan
+    vehicle_cv_pct: float = np.nan
+    kill_cv_pct: float = np.nan
+    edge_ratio: float = np.nan
+    row_trend_pct: float = np.nan
+    column_trend_pct: float = np.nan
+    n_flagged_wells: int = 0
+    n_missing_wells: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def sample_sd(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if len(values) >= MIN_WELLS_FOR_SPREAD else np.nan
+
+
+def robust_sd(values: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation from the median."""
+    if len(values) < MIN_WELLS_FOR_SPREAD:
+        return np.nan
+    return MAD_TO_SD * float(np.median(np.abs(values - np.median(values))))
+
+
+def cv_pct(values: np.ndarray) -> float:
+    """Coefficient of variation, in percent of the mean."""
+    if len(values) < MIN_WELLS_FOR_SPREAD:
+        return np.nan
+    return 100.0 * sample_sd(values) / float(np.mean(values))
+
+
+def z_prime(vehicle: np.ndarray, kill: np.ndarray) -> float:
+    """Zhang et al. 1999: 1 - 3 (sd_v + sd_k) / |mean_v - mean_k|."""
+    spread = sample_sd(vehicle) + sample_sd(kill)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(1.0 - 3.0 * spread / abs(np.mean(vehicle) - np.mean(kill)))
+
+
+def z_prime_robust(vehicle: np.ndarray, kill: np.ndarray) -> float:
+    """Z' with medians for means and 1.4826 MAD for SDs: a few wild wells do not move it."""
+    spread = robust_sd(vehicle) + robust_sd(kill)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(1.0 - 3.0 * spread / abs(np.median(vehicle) - np.median(kill)))
+
+
+def ssmd(vehicle: np.ndarray, kill: np.ndarray) -> float:
+    """Strictly standardised mean difference (Zhang 2007), signed: negative
+    when the kill control reads above the vehicle (swapped or failed controls)."""
+    spread = np.sqrt(sample_sd(vehicle) ** 2 + sample_sd(kill) ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float((np.mean(vehicle) - np.mean(kill)) / spread)
+
+
+def signal_window(vehicle: np.ndarray, kill: np.ndarray) -> float:
+    """Fold difference mean_v / mean_k (the 'signal-to-background' ratio)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.mean(vehicle) / np.mean(kill))
+
+
+# ---------------------------------------------------------------- one plate
+
+
+@dataclass(frozen=True)
+class PlateWells:
+    """One plate's wells as flat arrays in the screen's well order."""
+
+    plate: str
+    signal: np.ndarray
+    flag: np.ndarray
+    role: np.ndarray
+    row: np.ndarray  # 0-based row index
+    column: np.ndarray  # 0-based column index
+    n_rows: int
+    n_columns: int
+
+    def measured(self, role: str) -> np.ndarray:
+        """Mask of wells of ``role`` with a reading (flagged wells are NaN)."""
+        return (self.role == role) & np.isfinite(self.signal)
+
+    def values(self, role: str) -> np.ndarray:
+        return self.signal[self.measured(role)]
+
+    @property
+    def outer_ring(self) -> np.ndarray:
+        return (
+            (self.row == 0)
+            | (self.row == self.n_rows - 1)
+            | (self.column == 0)
+            | (self.column == self.n_columns - 1)
+        )
+
+
+def check_screen(screen: xr.Dataset) -> None:
+    missing = [name for name in SCREEN_NEEDS if name not in screen.variables]
+    if missing:
+        raise InputError(f"the screen lacks {', '.join(missing)}: is it a pdoscreen screen store?")
+
+
+def plate_wells(screen: xr.Dataset, plate: str) -> PlateWells:
+    one = screen.sel(plate=plate)
+    geometry = geometry_for(screen.sizes["well"])
+    return PlateWells(
+        plate=str(plate),
+        signal=one["signal"].values.astype(float),
+        flag=one["flag"].values.astype(str),
+        role=one["role"].values.astype(str),
+        row=np.array([row_index(r) for r in screen["row"].values]),
+        column=screen["column"].values.astype(int) - 1,
+        n_rows=geometry.n_rows,
+        n_columns=geometry.n_columns,
+    )
+
+
+def edge_ratio(wells: PlateWells) -> tuple[float, str | None]:
+    """Median of outer-ring vehicle wells / median of interior vehicle wells."""
+    vehicle = wells.measured("vehicle")
+    outer, inner = wells.signal[vehicle & wells.outer_ring], wells.signal[vehicle & ~wells.outer_ring]
+    if len(outer) == 0 or len(inner) == 0:
+        where = "outer ring" if len(outer) == 0 else "interior"
+        return np.nan, f"edge ratio not computed: no measured vehicle wells in the plate's {where}"
+    return float(np.median(outer) / np.median(inner)), None
+
+
+def spatial_trends_pct(wells: PlateWells) -> tuple[float, float, str | None]:
+    """Least-squares gradient of the vehicle wells across the plate, in percent
+    of the vehicle median per row and per column, fitted jointly
+    (signal / median = a + b row + c column) so that an uneven placement of
+    vehicle wells does not pass a row gradient off as a column one."""
+    vehicle = wells.measured("vehicle")
+    if vehicle.sum() < 3:
+        return np.nan, np.nan, "row and column trends not computed: fewer than 3 measured vehicle wells"
+    relative = wells.signal[vehicle] / np.median(wells.signal[vehicle])
+    axes = {"row": wells.row[vehicle].astype(float), "column": wells.column[vehicle].astype(float)}
+    # A direction in which all vehicle wells sit on one line has no slope to fit.
+    varying = [name for name, x in axes.items() if np.ptp(x) > 0]
+    design = np.column_stack([np.ones(len(relative))] + [axes[name] - axes[name].mean() for name in varying])
+    coef, _, rank, _ = np.linalg.lstsq(design, relative, rcond=None)
+    if rank < design.shape[1]:
+        return np.nan, np.nan, "row and column trends not computed: vehicle wells' rows and columns are collinear"
+    slopes = {name: 100.0 * float(c) for name, c in zip(varying, coef[1:])}
+    fixed = [name for name in axes if name not in slopes]
+    note = f"{' and '.join(fixed)} trend not computed: all vehicle wells in one {fixed[0]}" if fixed else None
+    return slopes.get("row", np.nan), slopes.get("column", np.nan), note
+
+
+def control_metrics(vehicle: np.ndarray, kill: np.ndarray) -> tuple[dict, list[str]]:
+    """Z', robust Z', SSMD, signal window and both CVs, with why any is NaN."""
+    notes = []
+    metrics = {"vehicle_cv_pct": cv_pct(vehicle)}
+    if len(vehicle) < MIN_WELLS_FOR_SPREAD:
+        notes.append(f"only {len(vehicle)} measured vehicle well(s): vehicle spread not computed")
+    if len(kill) == 0:
+        notes.append(NO_KILL_REASON)
+        return metrics, notes
+    metrics["signal_window"] = signal_window(vehicle, kill) if len(vehicle) else np.nan
+    if len(kill) < MIN_WELLS_FOR_SPREAD:
+        notes.append(f"only {len(kill)} measured kill well(s): Z', SSMD and kill CV need 2")
+    if min(len(vehicle), len(kill)) < MIN_WELLS_FOR_SPREAD:
+        return metrics, notes
+    metrics.update(
+        z_prime=z_prime(vehicle, kill),
+        z_prime_robust=z_prime_robust(vehicle, kill),
+        ssmd=ssmd(vehicle, kill),
+        kill_cv_pct=cv_pct(kill),
+    )
+    return metrics, notes
+
+
+def well_counts(wells: PlateWells) -> dict[str, int]:
+    """Wells the layout uses (role not empty) that carry an instrument marker
+    (overflow, saturated, ...), and those the instrument did not read."""
+    used = wells.role != "empty"
+    marked = used & (wells.flag != "") & (wells.flag != NOT_MEASURED)
+    return {"n_flagged_wells": int(marked.sum()), "n_missing_wells": int((used & (wells.flag == NOT_MEASURED)).sum())}
+
+
+def plate_metrics(wells: PlateWells) -> PlateMetrics:
+    controls, notes = control_metrics(wells.values("vehicle"), wells.values("kill"))
+    ratio, edge_note = edge_ratio(wells)
+    row_trend, column_trend, trend_note = spatial_trends_pct(wells)
+    notes += [n for n in (edge_note, trend_note) if n]
+    return PlateMetrics(
+        **controls,
+        edge_ratio=ratio,
+        row_trend_pct=row_trend,
+        column_trend_pct=column_trend,
+        **well_counts(wells),
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if np.isfinite(value) else str(value)
+
+
+def check_low(name: str, value: float, warn: float, fail: float, unit: str = "") -> tuple[str, str | None]:
+    """A metric where higher is better: below ``fail`` fails, below ``warn`` warns."""
+    if np.isnan(value):
+        return "pass", None
+    for status, limit in (("fail", fail), ("warn", warn)):
+        if value < limit:
+            return status, f"{name} = {_fmt(value)}{unit} < {_fmt(limit)}{unit} ({status})"
+    return "pass", None
+
+
+def check_high(name: str, value: float, warn: float, fail: float, unit: str = "") -> tuple[str, str | None]:
+    """A metric where lower is better: above ``fail`` fails, above ``warn`` warns."""
+    if np.isnan(value):
+        return "pass", None
+    for status, limit in (("fail", fail), ("warn", warn)):
+        if value > limit:
+            return status, f"{name} = {_fmt(value)}{unit} > {_fmt(limit)}{unit} ({status})"
+    return "pass", None
+
+
+def check_edge(ratio: float, warn_pct: float) -> tuple[str, str | None]:
+    deviation_pct = 100.0 * abs(ratio - 1.0)
+    if np.isnan(ratio) or deviation_pct <= warn_pct:
+        return "pass", None
+    return "warn", (
+        f"edge ratio = {_fmt(ratio)}: outer-ring vehicle wells differ from interior ones by "
+        f"{deviation_pct:.3g}% > {_fmt(warn_pct)}% (warn)"
+    )
+
+
+def classify(metrics: PlateMetrics, thresholds: Thresholds) -> tuple[str, list[str]]:
+    """Worst status over the checks, and a reason for each one that warned or failed."""
+    t = thresholds
+    checks = [
+        check_low("Z'", metrics.z_prime, t.z_prime_warn, t.z_prime_fail),
+        check_high("vehicle CV", metrics.vehicle_cv_pct, t.vehicle_cv_warn_pct, t.vehicle_cv_fail_pct, "%"),
+        check_low("SSMD", metrics.ssmd, t.ssmd_warn, t.ssmd_fail),
+        check_edge(metrics.edge_ratio, t.edge_deviation_warn_pct),
+    ]
+    if np.isnan(metrics.vehicle_cv_pct):
+        # Without a vehicle level the plate cannot be normalised or judged.
+        checks.append(("fail", "vehicle CV not computable: fewer than 2 measured vehicle wells (fail)"))
+    status = max((s for s, _ in checks), key=STATUSES.index)
+    return status, [reason for _, reason in checks if reason]
+
+
+def fit_decision(status: str, excluded: str, failed_reasons: list[str], thresholds: Thresholds) -> tuple[bool, str]:
+    """Whether the model fits the plate, and why not."""
+    why = []
+    if excluded:
+        why.append(f"excluded in sample sheet: {excluded}")
+    if status == "fail" and not thresholds.fit_failed_plates:
+        why.append("QC fail: " + "; ".join(failed_reasons))
+    return not why, "; ".join(why)
+
+
+def plate_row(screen: xr.Dataset, plate: str, thresholds: Thresholds) -> dict:
+    metrics = plate_metrics(plate_wells(screen, plate))
+    status, check_reasons = classify(metrics, thresholds)
+    excluded = str(screen["exclude"].sel(plate=plate).item())
+    failed = [r for r in check_reasons if r.endswith("(fail)")]
+    fit, exclusion = fit_decision(status, excluded, failed, thresholds)
+    reasons = ([f"excluded in sample sheet: {excluded}"] if excluded else []) + check_reasons + metrics.notes
+    row = asdict(metrics)
+    row.pop("notes")
+    row.update(
+        plate=str(plate),
+        patient=str(screen["patient"].sel(plate=plate).item()),
+        line=str(screen["line"].sel(plate=plate).item()),
+        status=status,
+        reasons="; ".join(reasons),
+        fit=fit,
+        exclusion=exclusion,
+    )
+    return row
+
+
+def plate_qc(screen: xr.Dataset, thresholds: Thresholds | None = None) -> pd.DataFrame:
+    """One row per plate, in screen order, with the columns of ``plates.tsv``."""
+    check_screen(screen)
+    thresholds = thresholds or Thresholds()
+    rows = [plate_row(screen, plate, thresholds) for plate in screen["plate"].values]
+    table = pd.DataFrame(rows, columns=list(TSV_COLUMNS.values()))
+    return table.rename(columns={v: k for k, v in TSV_COLUMNS.items()})
+
+
+def write_plate_qc(table: pd.DataFrame, path) -> None:
+    """plates.tsv: NaN written as ``NaN``, booleans as ``true``/``false``."""
+    out = table.copy()
+    out["fit"] = out["fit"].map({True: "true", False: "false"})
+    out.to_csv(path, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
+
+
+def read_plate_qc(path) -> pd.DataFrame:
+    """plates.tsv as written by :func:`write_plate_qc`."""
+    try:
+        text = {c: str for c in ("plate", "patient", "line", "status", "reasons", "exclusion")}
+        table = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["NaN"], dtype=text)
+    except FileNotFoundError:
+        raise InputError("plate QC table not found", file=path) from None
+    missing = [c for c in TSV_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"plate QC table lacks column(s) {', '.join(missing)}", file=path)
+    table["fit"] = table["fit"].astype(str).str.lower() == "true"
+    return table
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+def control_levels(screen: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per plate: mean vehicle, mean kill (0 where there is none), whether kill
+    wells exist, and median vehicle; flagged wells left out."""
+    signal, role = screen["signal"].values, screen["role"].values
+
+    def per_plate(which: str, reduce) -> np.ndarray:
+        return np.array([reduce(s[(r == which) & np.isfinite(s)]) for s, r in zip(signal, role)])
+
+    def safe(reduce):
+        return lambda x: float(reduce(x)) if len(x) else np.nan
+
+    mean_vehicle = per_plate("vehicle", safe(np.mean))
+    mean_kill = per_plate("kill", safe(np.mean))
+    has_kill = np.isfinite(mean_kill)
+    return mean_vehicle, np.where(has_kill, mean_kill, 0.0), has_kill, per_plate("vehicle", safe(np.median))
+
+
+def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
+    """x0 per plate: the median of the vehicle wells pooled over the time-zero
+    plates (timepoint_h == 0) of the plate's line; NaN where the line has none,
+    and for the time-zero plates themselves."""
+    timepoint = screen["timepoint_h"].values.astype(float)
+    lines = screen["line"].values.astype(str)
+    signal, role = screen["signal"].values, screen["role"].values
+    x0 = np.full(len(lines), np.nan)
+    for line in np.unique(lines[timepoint == 0]):
+        zero = (lines == line) & (timepoint == 0)
+        pooled = signal[zero][(role[zero] == "vehicle") & np.isfinite(signal[zero])]
+        if len(pooled):
+            x0[(lines == line) & (timepoint > 0)] = np.median(pooled)
+    return x0
+
+
+def gr_values(signal: np.ndarray, x0: np.ndarray, x_ctrl: np.ndarray) -> np.ndarray:
+    """Hafner et al. 2016: GR = 2^(log2(x/x0) / log2(x_ctrl/x0)) - 1, per well;
+    ``x0`` and ``x_ctrl`` per plate."""
+    x0, x_ctrl = x0[:, None], x_ctrl[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gr = 2.0 ** (np.log2(signal / x0) / np.log2(x_ctrl / x0)) - 1.0
+    return np.where(np.isfinite(gr), gr, np.nan)
+
+
+def add_normalised(screen: xr.Dataset) -> xr.Dataset:
+    """The screen with ``percent_of_control``, ``percent_inhibition`` and
+    ``gr_value`` per plate and well (for people and baselines; the model works
+    on raw signal)."""
+    mean_vehicle, kill_level, has_kill, median_vehicle = control_levels(screen)
+    signal = screen["signal"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        poc = 100.0 * (signal - kill_level[:, None]) / (mean_vehicle - kill_level)[:, None]
+    poc = np.where(np.isfinite(poc), poc, np.nan)
+    no_kill = [str(p) for p in screen["plate"].values[~has_kill]]
+    kill_note = (
+        f"plates without kill-control wells use 0 as the kill level: {', '.join(no_kill)}"
+        if no_kill
+        else "every plate has kill-control wells"
+    )
+    if "timepoint_h" in screen.variables:
+        x0 = time_zero_levels(screen)
+    else:
+        x0 = np.full(screen.sizes["plate"], np.nan)
+    dims = ("plate", "well")
+    screen = screen.copy()
+    screen["percent_of_control"] = xr.Variable(dims, poc, attrs=POC_ATTRS | {"kill_level": kill_note})
+    screen["percent_inhibition"] = xr.Variable(dims, 100.0 - poc, attrs=NPI_ATTRS | {"kill_level": kill_note})
+    screen["gr_value"] = xr.Variable(dims, gr_values(signal, x0, median_vehicle), attrs=GR_ATTRS)
+    return screen
+
+
+POC_ATTRS = {
+    "units": "%",
+    "description": "percent of control: 100 (x - mean kill) / (mean vehicle - mean kill) per plate, "
+    "flagged wells left out of the means",
+}
+NPI_ATTRS = {"units": "%", "description": "normalised percent inhibition: 100 - percent_of_control"}
+GR_ATTRS = {
+    "units": "1",
+    "description": "growth-rate inhibition value GR = 2^(log2(x/x0) / log2(x_ctrl/x0)) - 1 (Hafner 2016); "
+    "x0 = median of the vehicle wells pooled over the line's time-zero plates (timepoint_h == 0), "
+    "x_ctrl = the plate's own median vehicle signal; NaN where the line has no time-zero plate "
+    "and on the time-zero plates themselves",
+}

@@ -1,0 +1,68 @@
+# Plate QC: metrics and decisions per plate from the screen store, then pictures.
+# The thresholds are params, so changing one in the config reruns these rules.
+
+
+rule plate_qc:
+    input:
+        "results/screen.zarr",
+    output:
+        "results/qc/plates.tsv",
+    log:
+        "logs/qc/plate_qc.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        thresholds=qc_settings(),
+    shell:
+        "python -m pdoscreen qc --screen {input:q} --out {output:q} {params.thresholds} > {log:q} 2>&1"
+
+
+rule plate_heatmaps:
+    input:
+        screen="results/screen.zarr",
+        qc="results/qc/plates.tsv",
+    output:
+        report(
+            directory("results/qc/heatmaps"),
+            patterns=["{plate}.png"],
+            caption="../report/plate_heatmap.rst",
+            category="Plate QC",
+            subcategory="Plate heatmaps",
+        ),
+    log:
+        "logs/qc/plate_heatmaps.log",
+    conda:
+        PDOSCREEN_ENV
+    threads: 4
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    shell:
+        "python -m pdoscreen plate-heatmaps --screen {input.screen:q} --qc {input.qc:q} "
+        "--out-dir {output:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule qc_overview:
+    input:
+        "results/qc/plates.tsv",
+    output:
+        report(
+            "results/qc/overview.png",
+            caption="../report/qc_overview.rst",
+            category="Plate QC",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/qc/qc_overview.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        thresholds=qc_settings(),
+    shell:
+        "python -m pdoscreen qc-overview --qc {input:q} --out {output:q} {params.thresholds} > {log:q} 2>&1"
