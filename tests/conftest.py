@@ -8,6 +8,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 REAL_WORLD = REPO.parent / "shared" / "data" / "real-world"
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
+# Everything before the model: the fits have their own, smaller tests.
+UP_TO_QC = ["results/screen_summary.txt", "results/qc/plates.tsv", "results/qc/heatmaps", "results/qc/overview.png"]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -33,16 +35,16 @@ def real_world() -> Path:
 
 @pytest.fixture(scope="session")
 def example_run(tmp_path_factory):
-    """The whole workflow on the example screen, once per test session (tests only read it)."""
+    """The workflow up to QC on the example screen, once per test session (tests only read it)."""
     workdir = tmp_path_factory.mktemp("example")
-    run = snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}")
+    run = snakemake(workdir, *UP_TO_QC, "--config", f"sample_sheet={EXAMPLE_SHEET}")
     assert run.returncode == 0, run.stderr[-4000:]
     return workdir, run
 
 
 @pytest.fixture(scope="session")
 def cll_run(tmp_path_factory, real_world):
-    """The whole workflow on the real CLL screen (config/examples/cll), once per session."""
+    """The workflow up to QC on the real CLL screen (config/examples/cll), once per session."""
     tmp = tmp_path_factory.mktemp("cll")
     source = real_world / "raw-screen-dataset" / "drugscreenexplorer-cll-ctg384"
     prepare = subprocess.run(
@@ -50,6 +52,6 @@ def cll_run(tmp_path_factory, real_world):
         capture_output=True, text=True,
     )
     assert prepare.returncode == 0, prepare.stderr
-    run = snakemake(tmp / "work", "--config", f"sample_sheet={tmp / 'cll' / 'sample_sheet.tsv'}")
+    run = snakemake(tmp / "work", *UP_TO_QC, "--config", f"sample_sheet={tmp / 'cll' / 'sample_sheet.tsv'}")
     assert run.returncode == 0, run.stderr[-4000:]
     return tmp / "work", run

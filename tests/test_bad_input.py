@@ -51,7 +51,7 @@ def test_good_version_of_the_corpus_plate_ingests(tmp_path):
 
 def snakemake(workdir: Path, sheet: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["snakemake", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
+        ["snakemake", "--cores", "1", "results/screen.zarr", "--snakefile", str(REPO / "Snakefile"),
          "--directory", str(workdir), "--config", f"sample_sheet={sheet}"],
         capture_output=True, text=True, timeout=300,
     )

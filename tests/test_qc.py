@@ -14,6 +14,7 @@ import xarray as xr
 import yaml
 
 import pdoscreen
+from conftest import UP_TO_QC
 from pdoscreen.errors import InputError
 from pdoscreen.qc import NO_KILL_REASON, Thresholds, add_normalised, plate_qc, read_plate_qc
 
@@ -287,7 +288,7 @@ def test_workflow_writes_plate_qc(example_run, run_snakemake):
     np.testing.assert_allclose(vehicle_poc, 100.0)
     assert screen.gr_value.isnull().all()  # the example has no time-zero plates
     # A threshold given on the command line reruns the QC.
-    dry = run_snakemake(workdir, "--dry-run", "--config", f"sample_sheet={REPO / 'example/screen/sample_sheet.tsv'}",
+    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={REPO / 'example/screen/sample_sheet.tsv'}",
                         "qc={z_prime_warn: 0.8}")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "rule plate_qc" in dry.stdout and "Params have changed" in dry.stdout

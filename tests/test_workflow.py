@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import pdoscreen
+from conftest import UP_TO_QC
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
@@ -72,7 +73,7 @@ def test_per_plate_store_round_trip(example_run):
 
 def test_immediate_rerun_does_nothing(example_run, run_snakemake):
     workdir, _ = example_run
-    rerun = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", "--dry-run")
+    rerun = run_snakemake(workdir, *UP_TO_QC, "--config", f"sample_sheet={EXAMPLE_SHEET}", "--dry-run")
     assert rerun.returncode == 0
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 

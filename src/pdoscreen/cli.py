@@ -110,6 +110,51 @@ def _qc_overview(args: argparse.Namespace) -> None:
     plt.close(figure)
 
 
+def _plate_priors(args: argparse.Namespace) -> None:
+    from .fit import plate_priors
+    from .store import open_zarr
+
+    plate_priors(open_zarr(args.screen)).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
+
+
+def _fit(args: argparse.Namespace) -> None:
+    import json
+
+    settings = json.loads(args.settings)
+    _configure_jax(settings.pop("jax_cache", None))
+    import pandas as pd
+
+    from .fit import FitSettings, diagnostics, fit_drug, line_summary
+    from .qc import read_plate_qc
+    from .store import open_zarr, write_inference_data
+
+    qc = read_plate_qc(args.qc)
+    plates = list(qc.loc[qc["fit"], "plate"])
+    fit_settings = FitSettings(**settings)
+    idata = fit_drug(
+        open_zarr(args.screen), args.drug, pd.read_csv(args.priors, sep="\t"), plates, fit_settings,
+        progress=True,
+    )
+    out = Path(args.out_prefix)
+    write_inference_data(idata, out.with_suffix(".zarr"))
+    table = diagnostics(idata)
+    table.to_csv(f"{out}.diagnostics.tsv", sep="\t", index=False, float_format="%.6g")
+    line_summary(idata, fit_settings.priors).to_csv(f"{out}.lines.tsv", sep="\t", index=False, float_format="%.6g")
+    failed = table[table.status == "fail"]
+    for row in failed.itertuples():
+        logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", args.drug, row.group, row.reasons)
+
+
+def _configure_jax(cache_dir: str | None) -> None:
+    """Compiled samplers are cached on disk: drugs whose data fall in the same
+    shape bucket reuse them instead of compiling again."""
+    import jax
+
+    if cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(Path(cache_dir).expanduser()))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
 def _readers(args: argparse.Namespace) -> None:
     from .readers import REGISTRY
 
@@ -156,6 +201,20 @@ def parser() -> argparse.ArgumentParser:
     overview.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="thresholds to draw")
     overview.add_argument("--dpi", type=int, default=100)
     overview.set_defaults(run=_qc_overview)
+
+    priors = commands.add_parser("plate-priors", help="stage 1: plate gain and floor from control wells")
+    priors.add_argument("--screen", required=True)
+    priors.add_argument("--out", required=True)
+    priors.set_defaults(run=_plate_priors)
+
+    fit = commands.add_parser("fit", help="stage 2: the hierarchical model for one drug")
+    fit.add_argument("--screen", required=True)
+    fit.add_argument("--qc", required=True, help="plates.tsv: plates with fit=true are used")
+    fit.add_argument("--priors", required=True, help="plate priors from plate-priors")
+    fit.add_argument("--drug", required=True)
+    fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv")
+    fit.add_argument("--settings", default="{}", help="FitSettings as JSON")
+    fit.set_defaults(run=_fit)
 
     readers = commands.add_parser("readers", help="list the plate-reader formats")
     readers.set_defaults(run=_readers)

@@ -7,16 +7,21 @@ x = log10 molar concentration and y = raw signal / one constant (order 1):
     signal  mu_w  = A_p [ r_p + (1 - r_p) v(x_w) ]
     noise   y_w   ~ StudentT(nu, mu_w, sqrt(sigma_add^2 + sigma_mult^2 mu_w^2))
 
-    c_l       = mu_c + tau_pat z_k + tau_line z_l        (non-centred)
-    c_p       = c_l + tau_rep z_p
-    logit E_l = mu_E + tau_E_pat z'_k + tau_E_line z'_l
-    log h_l   = mu_h + tau_h z''_l
-    log A_p ~ N(stage-1 mean, sd),  logit r_p ~ N(stage-1 mean, sd)   (centred)
+    c_l       ~ N(mu_c + tau_pat z_k, tau_line)
+    c_p       ~ N(c_l, tau_rep)
+    logit E_l ~ N(mu_E + tau_E_pat z'_k, tau_E_line)
+    log h_l   ~ N(mu_h, tau_h)
+    log A_p   ~ N(stage-1 mean, sd),  logit r_p ~ N(stage-1 mean, sd)
+    z_k, z'_k ~ N(0, 1)
 
 The plate gain A_p and floor r_p come in as informative priors estimated once
 per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
-fitted independently. Levels with few members (patients, lines, replicate
-plates) are non-centred; the data-rich plate parameters are centred.
+fitted independently.
+
+Patients are few, so their effects are always written non-centred (z-scores).
+The line and plate levels are written centred above; ``reparametrised`` turns
+any of them non-centred (c_l = mean + tau z_l), which is right when a level
+has little data per member (a sparse design) and wrong when it has much.
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ class Priors:
     tau_h: float = 0.3
     mu_e_loc: float = -1.0
     mu_e_sd: float = 1.5
-    tau_e_pat: float = 1.0
+    tau_e_pat: float = 0.5
     tau_e_line: float = 0.5
-    sigma_add: float = 0.05
+    sigma_add: float = 0.01  # median of a log-normal with sd 1 on the log scale
     sigma_mult: float = 0.1
     nu_shape: float = 2.0
     nu_rate: float = 0.1
@@ -55,6 +60,18 @@ class Priors:
 def viability(x, c, h, e):
     """v(x) = e + (1 - e) / (1 + 10^(h (x - c))), written with a sigmoid."""
     return e + (1.0 - e) * nn.sigmoid(-LN10 * h * (x - c))
+
+
+NON_CENTRABLE = {"lines": ["c_line", "logit_E_line", "log_h_line"], "plates": ["c_plate"]}
+
+
+def reparametrised(model, non_centred_levels):
+    """The model with the named levels ("lines", "plates") non-centred. Uses
+    LocScaleReparam(0) explicitly: its default is not non-centred under MCMC."""
+    from numpyro.infer.reparam import LocScaleReparam
+
+    sites = [s for level in non_centred_levels for s in NON_CENTRABLE[level]]
+    return numpyro.handlers.reparam(model, config={s: LocScaleReparam(0) for s in sites})
 
 
 def dose_response(data: dict, priors: Priors = Priors()):
@@ -79,26 +96,26 @@ def dose_response(data: dict, priors: Priors = Priors()):
     with numpyro.plate("patients", n_patients):
         z_pat = numpyro.sample("z_pat", dist.Normal(0.0, 1.0))
         z_e_pat = numpyro.sample("z_E_pat", dist.Normal(0.0, 1.0))
-    with numpyro.plate("lines", n_lines):
-        z_line = numpyro.sample("z_line", dist.Normal(0.0, 1.0))
-        z_e_line = numpyro.sample("z_E_line", dist.Normal(0.0, 1.0))
-        z_h = numpyro.sample("z_h", dist.Normal(0.0, 1.0))
     patient = data["line_patient"]
-    c_line = numpyro.deterministic("c_line", mu_c + tau_pat * z_pat[patient] + tau_line * z_line)
-    e_line = numpyro.deterministic(
-        "E_line", nn.sigmoid(mu_e + tau_e_pat * z_e_pat[patient] + tau_e_line * z_e_line)
-    )
-    h_line = numpyro.deterministic("h_line", jnp.exp(mu_h + tau_h * z_h))
+    with numpyro.plate("lines", n_lines):
+        c_line = numpyro.sample("c_line", dist.Normal(mu_c + tau_pat * z_pat[patient], tau_line))
+        logit_e_line = numpyro.sample(
+            "logit_E_line", dist.Normal(mu_e + tau_e_pat * z_e_pat[patient], tau_e_line)
+        )
+        log_h_line = numpyro.sample("log_h_line", dist.Normal(mu_h, tau_h))
+    e_line = numpyro.deterministic("E_line", nn.sigmoid(logit_e_line))
+    h_line = numpyro.deterministic("h_line", jnp.exp(log_h_line))
 
     with numpyro.plate("plates", n_plates):
-        z_rep = numpyro.sample("z_rep", dist.Normal(0.0, 1.0))
+        c_plate = numpyro.sample("c_plate", dist.Normal(c_line[data["plate_line"]], tau_rep))
         log_gain = numpyro.sample("log_gain", dist.Normal(data["log_gain_loc"], data["log_gain_sd"]))
         logit_floor = numpyro.sample(
             "logit_floor", dist.Normal(data["logit_floor_loc"], data["logit_floor_sd"])
         )
-    c_plate = numpyro.deterministic("c_plate", c_line[data["plate_line"]] + tau_rep * z_rep)
 
-    sigma_add = numpyro.sample("sigma_add", dist.HalfNormal(priors.sigma_add))
+    # Log-normal, not half-normal: the additive part is small next to the
+    # multiplicative one, and a scale allowed to reach 0 gives NUTS a funnel.
+    sigma_add = numpyro.sample("sigma_add", dist.LogNormal(jnp.log(priors.sigma_add), 1.0))
     sigma_mult = numpyro.sample("sigma_mult", dist.HalfNormal(priors.sigma_mult))
     nu = numpyro.sample("nu", dist.Gamma(priors.nu_shape, priors.nu_rate))
 

@@ -4,6 +4,7 @@ sample sheet joined as coordinates."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,24 @@ def summarise(screen: xr.Dataset) -> str:
         f"{len(np.unique(screen['line'].values))} lines, {len(drugs)} drugs, "
         f"{screen.sizes['well']} wells per plate"
     )
+
+
+def drug_slug(drug: str) -> str:
+    """A file-name-safe form of a drug name (``5-FU (high)`` -> ``5-FU_high``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", drug).strip("_") or "drug"
+
+
+def screen_drugs(layout_paths) -> dict[str, str]:
+    """{slug: drug} over the treated wells of the given layouts; refuses two
+    drugs whose names give the same slug."""
+    drugs = set()
+    for path in sorted(set(layout_paths)):
+        layout = read_layout(path)
+        drugs |= set(layout.loc[layout.role == "treated", "drug"])
+    slugs: dict[str, str] = {}
+    for drug in sorted(drugs):
+        slug = drug_slug(drug)
+        if slug in slugs:
+            raise InputError(f"drugs {slugs[slug]!r} and {drug!r} would share the output name {slug!r}")
+        slugs[slug] = drug
+    return slugs

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from pdoscreen.errors import InputError
 from pdoscreen.samplesheet import check_sample_sheet, read_sample_sheet
+from pdoscreen.screen import screen_drugs
 
 
 def typed_values(section):
@@ -75,3 +76,14 @@ def qc_settings():
         f"--set {key}={json.dumps(value)}"
         for key, value in sorted(config["qc"].items())
     )
+
+
+try:
+    DRUGS = screen_drugs(sheet["layout_path"])
+except InputError as error:
+    raise WorkflowError(str(error)) from None
+
+
+def fit_settings():
+    """The model settings as JSON for `pdoscreen fit`; a change reruns the fits."""
+    return json.dumps(config["fit"], sort_keys=True)

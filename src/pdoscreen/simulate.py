@@ -1,0 +1,120 @@
+"""Simulated screens with known truth, as screen Datasets (no files), for tests,
+calibration and benchmarks. The generative process is the model's, with
+optional departures (outliers) so that truths need not come from the prior."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .geometry import PlateGeometry, geometry_for
+from .metrics import aac, viability
+
+
+@dataclass(frozen=True)
+class Design:
+    n_patients: int = 4
+    lines_per_patient: int = 2
+    plates_per_line: int = 2
+    n_doses: int = 9
+    top_molar: float = 1e-5
+    dilution: float = 3.0
+    replicates: int = 3  # wells per dose on a plate
+    n_vehicle: int = 16
+    n_kill: int = 8
+    drugs: tuple[str, ...] = ("drugA",)
+    mu_c: float = -7.0
+    tau_pat: float = 0.5
+    tau_line: float = 0.3
+    tau_rep: float = 0.1
+    hill: float = 1.2
+    residual_viability: float = 0.15
+    gain: float = 1e5
+    floor: float = 0.03
+    sigma_mult: float = 0.07
+    sigma_add: float = 0.01
+    outlier_fraction: float = 0.0
+    flat: bool = False  # no drug effect at all
+
+
+def _doses(design: Design) -> np.ndarray:
+    return design.top_molar / design.dilution ** np.arange(design.n_doses)
+
+
+def truth(design: Design, rng: np.random.Generator) -> pd.DataFrame:
+    """Line-level truth per drug: log10 EC50, Hill slope, residual viability, AAC."""
+    x = np.log10(_doses(design))
+    rows = []
+    for drug in design.drugs:
+        for k in range(design.n_patients):
+            shift = rng.normal(0, design.tau_pat)
+            for j in range(design.lines_per_patient):
+                c = design.mu_c + shift + rng.normal(0, design.tau_line)
+                h = design.hill * np.exp(rng.normal(0, 0.15))
+                e = 1.0 if design.flat else float(np.clip(design.residual_viability + rng.normal(0, 0.05), 0.01, 0.9))
+                rows.append(dict(drug=drug, patient=f"P{k + 1}", line=f"P{k + 1}-L{j + 1}", log10_ec50=c,
+                                 hill=h, residual_viability=e, aac=float(aac(c, h, e, x.min(), x.max()))))
+    return pd.DataFrame(rows)
+
+
+def _plate_wells(design: Design, geometry: PlateGeometry) -> pd.DataFrame:
+    roles = ["vehicle"] * design.n_vehicle + ["kill"] * design.n_kill
+    treated = [(d, conc) for d in design.drugs for conc in _doses(design) for _ in range(design.replicates)]
+    n_used = len(roles) + len(treated)
+    if n_used > geometry.n_wells:
+        raise ValueError(f"design needs {n_used} wells, plate has {geometry.n_wells}")
+    records = [(r, "DMSO" if r == "vehicle" else "", np.nan) for r in roles]
+    records += [("treated", d, conc) for d, conc in treated]
+    records += [("empty", "", np.nan)] * (geometry.n_wells - n_used)
+    return pd.DataFrame(records, columns=["role", "drug", "concentration_molar"])
+
+
+def screen(design: Design, seed: int) -> tuple[xr.Dataset, pd.DataFrame]:
+    """(screen Dataset shaped like the workflow's screen store, line truth)."""
+    rng = np.random.default_rng(seed)
+    line_truth = truth(design, rng)
+    geometry = geometry_for(96 if design.n_doses * design.replicates * len(design.drugs) <= 60 else 384)
+    layout = _plate_wells(design, geometry)
+    plates, signals, meta = [], [], []
+    for line in line_truth.drop_duplicates("line").itertuples():
+        for rep in range(1, design.plates_per_line + 1):
+            order = rng.permutation(geometry.n_wells)  # each plate its own well positions
+            wells = layout.iloc[np.argsort(order)].reset_index(drop=True)
+            signals.append(_plate_signal(wells, line_truth[line_truth.line == line.line], design, rng))
+            plates.append(wells)
+            meta.append(dict(plate=f"{line.line}-R{rep}", patient=line.patient, line=line.line, replicate=rep))
+    meta = pd.DataFrame(meta)
+    stack = lambda column: np.stack([p[column].to_numpy() for p in plates])  # noqa: E731
+    ds = xr.Dataset(
+        {"signal": (("plate", "well"), np.stack(signals)),
+         "flag": (("plate", "well"), np.full((len(plates), geometry.n_wells), ""))},
+        coords={
+            "plate": meta.plate.to_numpy(), "well": geometry.wells,
+            "role": (("plate", "well"), stack("role")), "drug": (("plate", "well"), stack("drug")),
+            "concentration_molar": (("plate", "well"), stack("concentration_molar").astype(float)),
+            "patient": ("plate", meta.patient.to_numpy()), "line": ("plate", meta.line.to_numpy()),
+            "replicate": ("plate", meta.replicate.to_numpy()),
+            "exclude": ("plate", np.full(len(meta), "")),
+        },
+    )
+    return ds, line_truth
+
+
+def _plate_signal(wells: pd.DataFrame, line_truth: pd.DataFrame, design: Design, rng) -> np.ndarray:
+    gain = design.gain * np.exp(rng.normal(0, 0.2))
+    floor = design.floor * np.exp(rng.normal(0, 0.2))
+    v = np.where(wells.role == "vehicle", 1.0, 0.0)
+    for drug in line_truth.itertuples():
+        treated = (wells.role == "treated").to_numpy() & (wells.drug == drug.drug).to_numpy()
+        c_plate = drug.log10_ec50 + rng.normal(0, design.tau_rep)
+        x = np.log10(wells.concentration_molar.to_numpy()[treated])
+        v[treated] = viability(x, c_plate, drug.hill, drug.residual_viability)
+    mean = gain * (floor + (1 - floor) * v)
+    sd = np.sqrt((design.sigma_add * gain) ** 2 + (design.sigma_mult * mean) ** 2)
+    signal = mean + sd * rng.standard_t(8, size=len(mean))
+    outliers = rng.random(len(mean)) < design.outlier_fraction
+    signal[outliers] *= rng.choice([0.4, 1.8], size=outliers.sum())
+    return np.where(wells.role == "empty", design.gain * design.floor, np.maximum(signal, 1.0))

@@ -1,0 +1,43 @@
+# The model: stage 1 estimates each plate's gain and floor once from its control
+# wells; stage 2 fits each drug on its own (one job per drug).
+
+
+rule plate_priors:
+    input:
+        "results/screen.zarr",
+    output:
+        "results/fits/plate_priors.tsv",
+    log:
+        "logs/fit/plate_priors.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    shell:
+        "python -m pdoscreen plate-priors --screen {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule fit_drug:
+    input:
+        screen="results/screen.zarr",
+        qc="results/qc/plates.tsv",
+        priors="results/fits/plate_priors.tsv",
+    output:
+        fit=directory("results/fits/{drug}.zarr"),
+        diagnostics="results/fits/{drug}.diagnostics.tsv",
+        lines="results/fits/{drug}.lines.tsv",
+    log:
+        "logs/fit/{drug}.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    params:
+        drug=lambda wildcards: DRUGS[wildcards.drug],
+        settings=fit_settings(),
+    shell:
+        "python -m pdoscreen fit --screen {input.screen:q} --qc {input.qc:q} "
+        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/fits/{wildcards.drug} "
+        "--settings {params.settings:q} > {log:q} 2>&1"
