@@ -18,8 +18,9 @@ def typed_values(section):
     }
 
 
-if isinstance(config.get("qc"), dict):
-    config["qc"] = typed_values(config["qc"])
+for section in ("qc", "fit"):
+    if isinstance(config.get(section), dict):
+        config[section] = typed_values(config[section])
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Every rule runs the pdoscreen package; with --sdm conda it comes from the
