@@ -8,8 +8,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 REAL_WORLD = REPO.parent / "shared" / "data" / "real-world"
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
-# Everything before the model: the fits have their own, smaller tests.
 UP_TO_QC = ["results/screen_summary.txt", "results/qc/plates.tsv", "results/qc/heatmaps", "results/qc/overview.png"]
+# The whole workflow with quick approximate fits (SVI): NUTS has its own tests
+# (test_model.py) and takes minutes per drug.
+QUICK_FITS = "fit={method: svi, svi_steps: 1500, chains: 2, draws: 250}"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -35,9 +37,10 @@ def real_world() -> Path:
 
 @pytest.fixture(scope="session")
 def example_run(tmp_path_factory):
-    """The workflow up to QC on the example screen, once per test session (tests only read it)."""
+    """The whole workflow on the example screen with quick fits, once per test
+    session (tests only read it)."""
     workdir = tmp_path_factory.mktemp("example")
-    run = snakemake(workdir, *UP_TO_QC, "--config", f"sample_sheet={EXAMPLE_SHEET}")
+    run = snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS)
     assert run.returncode == 0, run.stderr[-4000:]
     return workdir, run
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import pdoscreen
-from conftest import UP_TO_QC
+import pdoscreen.cli
+from conftest import QUICK_FITS
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
@@ -73,7 +75,7 @@ def test_per_plate_store_round_trip(example_run):
 
 def test_immediate_rerun_does_nothing(example_run, run_snakemake):
     workdir, _ = example_run
-    rerun = run_snakemake(workdir, *UP_TO_QC, "--config", f"sample_sheet={EXAMPLE_SHEET}", "--dry-run")
+    rerun = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--dry-run")
     assert rerun.returncode == 0
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
@@ -104,3 +106,83 @@ def test_real_cll_screen(cll_run):
     assert screen.drug.sel(plate="11PB0010", well="A03") == "A-1210477"
     assert screen.concentration_molar.sel(plate="11PB0010", well="A03") == pytest.approx(10e-6)
     assert (screen.role.values == "treated").sum(axis=1).min() > 300
+
+
+# ---------------------------------------------------------------- fits, summaries, report
+
+DRUG_COUNT, PATIENTS = 8, ["P01", "P02", "P03"]
+
+
+def test_summary_tables_cover_every_patient_and_drug(example_run):
+    workdir, _ = example_run
+    summary = workdir / "results" / "summary"
+    patients = pd.read_csv(summary / "patient_drug.tsv", sep="\t")
+    assert list(patients.columns[:8]) == ["patient", "drug", "metric", "mean", "sd", "q05", "q50", "q95"]
+    assert sorted(patients.patient.unique()) == PATIENTS and patients.drug.nunique() == DRUG_COUNT
+    for metric in ["aac", "auc", "log10_ec50", "dss2", "p_more_sensitive_than_cohort", "rank", "p_top3"]:
+        assert len(patients[patients.metric == metric]) == len(PATIENTS) * DRUG_COUNT, metric
+    # Every result of a quick fit says it is approximate.
+    assert patients.flags.str.contains("approximate_fit").all()
+    aac = patients[patients.metric == "aac"]
+    assert (aac.q05 <= aac.q50).all() and (aac.q50 <= aac.q95).all() and aac.q50.between(0, 1).all()
+    # Ranks within a patient run from 1 to the number of drugs; three drugs share the top 3.
+    for _, rows in patients[patients.metric == "p_top3"].groupby("patient"):
+        assert rows["mean"].sum() == pytest.approx(3.0)
+    parquet = pd.read_parquet(summary / "patient_drug.parquet")
+    assert parquet.shape == patients.shape
+    lines = pd.read_csv(summary / "line_drug.tsv", sep="\t")
+    assert lines.line.nunique() == 5
+    metrics = xr.open_zarr(summary / "metrics.zarr", consolidated=False)
+    assert metrics.sizes["drug"] == DRUG_COUNT and metrics.sizes["draw"] == 2 * 250
+
+
+def test_fit_outputs_are_labelled_approximate(example_run):
+    workdir, _ = example_run
+    diagnostics = pd.read_csv(workdir / "results/summary/fit_diagnostics.tsv", sep="\t")
+    assert diagnostics.drug.nunique() == DRUG_COUNT and set(diagnostics.status) == {"approximate"}
+    idata = pdoscreen.store.open_inference_data(workdir / "results/fits/Afatinib.zarr")
+    assert "approximate" in idata.posterior.attrs["method"]
+    assert {"posterior", "log_likelihood", "posterior_predictive", "observed_data"} <= set(idata.groups())
+    ppc = pd.read_csv(workdir / "results/fits/Afatinib.ppc.tsv", sep="\t")
+    assert len(ppc) == 10 and ppc.fraction_inside_95.between(0, 1).all()
+
+
+def test_patient_pages_and_report(example_run, run_snakemake):
+    workdir, _ = example_run
+    for patient in PATIENTS:
+        page = (workdir / "results/patients" / patient / f"{patient}.html").read_text()
+        assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 2
+    assert (workdir / "results/summary/aac_heatmap.png").stat().st_size > 10_000
+    report = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    for item in ["patient_drug.tsv", "aac_heatmap.png", "P02.html", "overview.png", "fit_diagnostics.tsv"]:
+        assert item in html, item
+
+
+def test_a_drug_with_nothing_to_fit_is_reported(example_run, tmp_path):
+    workdir, _ = example_run
+    qc = pd.read_csv(workdir / "results/qc/plates.tsv", sep="\t")
+    qc.assign(fit=False).to_csv(tmp_path / "plates.tsv", sep="\t", index=False)
+    fits = tmp_path / "fits"
+    for drug in ["Afatinib", "Olaparib"]:
+        for suffix in ["zarr", "lines.tsv", "diagnostics.tsv"]:
+            source = workdir / "results/fits" / f"{drug}.{suffix}"
+            (fits / source.name).parent.mkdir(exist_ok=True)
+            subprocess.run(["cp", "-r", source, fits / source.name], check=True)
+    unfitted = pdoscreen.cli.main([
+        "fit", "--screen", str(workdir / "results/screen.zarr"), "--qc", str(tmp_path / "plates.tsv"),
+        "--priors", str(workdir / "results/fits/plate_priors.tsv"), "--drug", "Paclitaxel",
+        "--out-prefix", str(fits / "Paclitaxel"),
+    ])
+    assert unfitted == 0
+    diagnostics = pd.read_csv(fits / "Paclitaxel.diagnostics.tsv", sep="\t")
+    assert list(diagnostics.status) == ["not_fitted"]
+    assert "no usable treated wells on the 0 plates" in diagnostics.reasons[0]
+    summarized = pdoscreen.cli.main(["summarize", "--fits-dir", str(fits), "--out-dir", str(tmp_path / "summary"),
+                                     "--diagnostics", *map(str, sorted(fits.glob("*.diagnostics.tsv")))])
+    assert summarized == 0
+    summary = pd.read_csv(tmp_path / "summary/patient_drug.tsv", sep="\t")
+    assert set(summary.drug) == {"Afatinib", "Olaparib"}
+    collected = pd.read_csv(tmp_path / "summary/fit_diagnostics.tsv", sep="\t")
+    assert collected.drug.iloc[0] == "Paclitaxel" and collected.status.iloc[0] == "not_fitted"

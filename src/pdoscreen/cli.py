@@ -99,15 +99,10 @@ def _plate_heatmaps(args: argparse.Namespace) -> None:
 
 
 def _qc_overview(args: argparse.Namespace) -> None:
-    import matplotlib.pyplot as plt
-
     from .plots import qc_overview
     from .qc import Thresholds, read_plate_qc
 
-    figure = qc_overview(read_plate_qc(args.qc), Thresholds.from_config(_qc_settings(args.set)))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out, dpi=args.dpi)
-    plt.close(figure)
+    _save(qc_overview(read_plate_qc(args.qc), Thresholds.from_config(_qc_settings(args.set))), args.out, args.dpi)
 
 
 def _plate_priors(args: argparse.Namespace) -> None:
@@ -124,25 +119,130 @@ def _fit(args: argparse.Namespace) -> None:
     _configure_jax(settings.pop("jax_cache", None))
     import pandas as pd
 
-    from .fit import FitSettings, diagnostics, fit_drug, line_summary
+    from .fit import FitSettings, NothingToFit, fit_drug
     from .qc import read_plate_qc
-    from .store import open_zarr, write_inference_data
+    from .store import open_zarr
 
     qc = read_plate_qc(args.qc)
     plates = list(qc.loc[qc["fit"], "plate"])
     fit_settings = FitSettings(**settings)
-    idata = fit_drug(
-        open_zarr(args.screen), args.drug, pd.read_csv(args.priors, sep="\t"), plates, fit_settings,
-        progress=True,
-    )
     out = Path(args.out_prefix)
+    try:
+        idata = fit_drug(
+            open_zarr(args.screen), args.drug, pd.read_csv(args.priors, sep="\t"), plates, fit_settings,
+            progress=True,
+        )
+    except NothingToFit as reason:
+        logging.getLogger("pdoscreen").warning("%s: recorded as not fitted", reason)
+        _write_not_fitted(args.drug, str(reason), out)
+        return
+    _write_fit(idata, fit_settings, out)
+
+
+def _write_fit(idata, settings, out: Path) -> None:
+    from .fit import diagnostics, line_summary, posterior_predictive_checks
+    from .store import write_inference_data
+
     write_inference_data(idata, out.with_suffix(".zarr"))
-    table = diagnostics(idata)
-    table.to_csv(f"{out}.diagnostics.tsv", sep="\t", index=False, float_format="%.6g")
-    line_summary(idata, fit_settings.priors).to_csv(f"{out}.lines.tsv", sep="\t", index=False, float_format="%.6g")
-    failed = table[table.status == "fail"]
-    for row in failed.itertuples():
-        logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", args.drug, row.group, row.reasons)
+    tables = {
+        "diagnostics": diagnostics(idata),
+        "lines": line_summary(idata, settings.priors),
+        "ppc": posterior_predictive_checks(idata),
+    }
+    for name, table in tables.items():
+        table.to_csv(f"{out}.{name}.tsv", sep="\t", index=False, float_format="%.6g")
+    drug = idata.posterior.attrs["drug"]
+    for row in tables["diagnostics"].query("status == 'fail'").itertuples():
+        logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", drug, row.group, row.reasons)
+    for row in tables["ppc"].query("status == 'warn'").itertuples():
+        logging.getLogger("pdoscreen").warning("drug %s, plate %s: %s", drug, row.plate, row.reasons)
+
+
+def _write_not_fitted(drug: str, reason: str, out: Path) -> None:
+    """Outputs that say why a drug was not fitted, so downstream rules report it."""
+    import pandas as pd
+    import xarray as xr
+
+    from .store import write_zarr_atomic
+
+    write_zarr_atomic(xr.Dataset(attrs={"drug": drug, "fitted": 0, "reason": reason}), out.with_suffix(".zarr"))
+    row = {"group": "sampler", "status": "not_fitted", "reasons": reason}
+    pd.DataFrame([row]).to_csv(f"{out}.diagnostics.tsv", sep="\t", index=False)
+    for name in ("lines", "ppc"):
+        pd.DataFrame(columns=["line" if name == "lines" else "plate"]).to_csv(f"{out}.{name}.tsv", sep="\t", index=False)
+
+
+def _fitted(diagnostics_paths: list[str]) -> list[str]:
+    """The drugs whose fit ran (not those recorded as not fitted), by file name."""
+    import pandas as pd
+
+    return [
+        Path(path).name.removesuffix(".diagnostics.tsv") for path in diagnostics_paths
+        if "not_fitted" not in set(pd.read_csv(path, sep="\t")["status"])
+    ]
+
+
+def _summarize(args: argparse.Namespace) -> None:
+    from .summarize import summarize
+
+    fits_dir = Path(args.fits_dir)
+    drugs = _fitted(args.diagnostics)
+    skipped = sorted({Path(p).name.removesuffix(".diagnostics.tsv") for p in args.diagnostics} - set(drugs))
+    if skipped:
+        logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
+    summarize(
+        [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
+        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir,
+    )
+    _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
+
+
+def _collect_diagnostics(paths: list[str], out: Path) -> None:
+    """Every drug's diagnostics in one table, failing and unfitted drugs first."""
+    import pandas as pd
+
+    tables = [pd.read_csv(p, sep="\t").assign(drug=Path(p).name.removesuffix(".diagnostics.tsv")) for p in paths]
+    table = pd.concat(tables, ignore_index=True)
+    table["order"] = table.groupby("drug")["status"].transform(lambda s: 0 if (s != "pass").any() else 1)
+    table = table.sort_values(["order", "drug"], kind="stable").drop(columns="order")
+    table[["drug"] + [c for c in table.columns if c != "drug"]].to_csv(
+        out, sep="\t", index=False, float_format="%.6g", lineterminator="\n"
+    )
+
+
+def _save(figure, path: str | Path, dpi: int = 100) -> None:
+    import matplotlib.pyplot as plt
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+
+
+def _aac_heatmap(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .plots import aac_heatmap
+
+    _save(aac_heatmap(pd.read_csv(args.summary, sep="\t")), args.out)
+
+
+def _patient_report(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import xarray as xr
+
+    from .plots import cohort_forest, patient_curves
+    from .report import write_patient_page
+    from .store import open_inference_data
+
+    fits_dir = Path(args.fits_dir)
+    fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
+    patient_drug = pd.read_csv(args.summary, sep="\t")
+    metrics = xr.open_zarr(args.metrics, consolidated=False).load()
+    _save(patient_curves(fits, args.patient), args.curves)
+    _save(cohort_forest(metrics, args.patient, patient_drug), args.forest)
+    figures = {"Dose-response curves: observed wells and each line's posterior (median, 90% band)": args.curves,
+               "Against the cohort: AAC median and 90% interval, drugs by median rank": args.forest}
+    write_patient_page(args.page, args.patient, patient_drug, pd.read_csv(args.qc, sep="\t"), figures)
 
 
 def _configure_jax(cache_dir: str | None) -> None:
@@ -212,9 +312,32 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--qc", required=True, help="plates.tsv: plates with fit=true are used")
     fit.add_argument("--priors", required=True, help="plate priors from plate-priors")
     fit.add_argument("--drug", required=True)
-    fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv")
+    fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv, .ppc.tsv")
     fit.add_argument("--settings", default="{}", help="FitSettings as JSON")
     fit.set_defaults(run=_fit)
+
+    summary = commands.add_parser("summarize", help="per-line and per-patient metric posteriors, ranks, tables")
+    summary.add_argument("--fits-dir", required=True, help="folder of {drug}.zarr, .lines.tsv, .diagnostics.tsv")
+    summary.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
+    summary.add_argument("--out-dir", required=True)
+    summary.set_defaults(run=_summarize)
+
+    heatmap = commands.add_parser("aac-heatmap", help="one PNG: patients x drugs, AAC with its interval")
+    heatmap.add_argument("--summary", required=True, help="patient_drug.tsv")
+    heatmap.add_argument("--out", required=True)
+    heatmap.set_defaults(run=_aac_heatmap)
+
+    patient = commands.add_parser("patient-report", help="one patient's curves, cohort plot and one-page HTML")
+    patient.add_argument("--patient", required=True)
+    patient.add_argument("--fits-dir", required=True)
+    patient.add_argument("--diagnostics", nargs="+", required=True)
+    patient.add_argument("--summary", required=True, help="patient_drug.tsv")
+    patient.add_argument("--metrics", required=True, help="metrics.zarr")
+    patient.add_argument("--qc", required=True, help="plates.tsv")
+    patient.add_argument("--curves", required=True, help="PNG to write")
+    patient.add_argument("--forest", required=True, help="PNG to write")
+    patient.add_argument("--page", required=True, help="HTML to write")
+    patient.set_defaults(run=_patient_report)
 
     readers = commands.add_parser("readers", help="list the plate-reader formats")
     readers.set_defaults(run=_readers)

@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass, field
 from functools import partial
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -45,6 +44,7 @@ class FitSettings:
     warmup: int = 500
     draws: int = 500
     target_accept: float = 0.95
+    chain_method: str = "vectorized"
     seed: int = 20261125
     svi_steps: int = 5000
     svi_rank: int = 8
@@ -191,7 +191,7 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame) -> tuple[dict, FitInde
 # --- inference ------------------------------------------------------------------------
 
 
-def _model(settings: FitSettings):
+def configured_model(settings: FitSettings):
     """The model with the configured priors fixed, so the data are its only argument."""
     from .model import Priors, dose_response, reparametrised
 
@@ -203,11 +203,11 @@ def _sample_nuts(data: dict, settings: FitSettings, seed: int, progress: bool):
     from numpyro.infer import MCMC, NUTS, init_to_median
 
     kernel = NUTS(
-        _model(settings),
+        configured_model(settings),
         target_accept_prob=settings.target_accept,
         init_strategy=init_to_median(num_samples=15),
     )
-    chain_method = "parallel" if jax.local_device_count() >= settings.chains else "vectorized"
+    chain_method = "parallel" if jax.local_device_count() >= settings.chains else settings.chain_method
     mcmc = MCMC(
         kernel,
         num_warmup=settings.warmup,
@@ -234,7 +234,7 @@ def _sample_svi(data: dict, settings: FitSettings, seed: int, progress: bool):
     from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
     from numpyro.optim import Adam
 
-    model = _model(settings)
+    model = configured_model(settings)
     guide = AutoLowRankMultivariateNormal(model, rank=settings.svi_rank)
     svi = SVI(model, guide, Adam(0.01), Trace_ELBO())
     key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed))
@@ -251,7 +251,13 @@ def _sample_svi(data: dict, settings: FitSettings, seed: int, progress: bool):
     return samples, stats
 
 
-def _unpad(samples: dict, index: FitIndex) -> dict:
+def sample(data: dict, settings: FitSettings, seed: int, progress: bool = False) -> tuple[dict, dict]:
+    """Posterior draws (chain, draw, ...) of the padded model, and sampler statistics."""
+    sampler = _sample_nuts if settings.method == "nuts" else _sample_svi
+    return sampler(data, settings, seed, progress)
+
+
+def unpad(samples: dict, index: FitIndex) -> dict:
     sizes = {**{s: len(index.patients) for s in PATIENT_SITES},
              **{s: len(index.lines) for s in LINE_SITES},
              **{s: len(index.plates) for s in PLATE_SITES}}
@@ -263,7 +269,7 @@ def _well_draws(samples_padded: dict, data: dict, settings: FitSettings, seed: i
     import jax
     from numpyro.infer import Predictive, log_likelihood
 
-    model = _model(settings)
+    model = configured_model(settings)
     flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples_padded.items() if k != "y"}
     loglik = log_likelihood(model, flat, data)["y"]
     predictive = Predictive(model, posterior_samples=flat, return_sites=["y"])
@@ -273,6 +279,10 @@ def _well_draws(samples_padded: dict, data: dict, settings: FitSettings, seed: i
         np.asarray(loglik)[:, :n_wells].reshape(shape + (n_wells,)),
         np.asarray(y_rep)[:, :n_wells].reshape(shape + (n_wells,)),
     )
+
+
+class NothingToFit(ValueError):
+    """The drug has no wells to fit: the workflow records it as not fitted."""
 
 
 def fit_drug(
@@ -285,20 +295,21 @@ def fit_drug(
     numpyro.enable_x64()
     wells = drug_wells(screen, drug, plates)
     if wells.empty:
-        raise ValueError(f"drug {drug!r} has no usable treated wells on the fitted plates")
+        raise NothingToFit(f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
     data, index = model_data(wells, priors)
     seed = drug_seed(settings.seed, drug)
     log.info(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
         drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
     )
-    sampler = _sample_nuts if settings.method == "nuts" else _sample_svi
-    samples, stats = sampler(data, settings, seed, progress)
+    samples, stats = sample(data, settings, seed, progress)
     loglik, y_rep = _well_draws(samples, data, settings, seed, len(wells))
-    return _inference_data(drug, _unpad(samples, index), stats, loglik, y_rep, index, settings)
+    return _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
 
 
 def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:
+    import arviz as az
+
     dims = {s: ["patient"] for s in PATIENT_SITES}
     dims |= {s: ["line"] for s in LINE_SITES} | {s: ["plate"] for s in PLATE_SITES}
     dims |= {"y": ["obs"]}
@@ -351,6 +362,8 @@ CONTRACTION_MIN, CORRELATION_MAX = 0.3, 0.8
 def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     """R-hat, bulk and tail ESS per parameter group, and the sampler's
     divergences and E-BFMI; ``status`` says pass or fail, ``reasons`` why."""
+    import arviz as az
+
     if idata.posterior.attrs.get("approximate"):
         note = "approximate fit (SVI): MCMC diagnostics do not apply"
         return pd.DataFrame([{"group": g, "status": "approximate", "reasons": note} for g in GROUPS])
@@ -429,3 +442,55 @@ def line_summary(idata: az.InferenceData, priors: dict | None = None) -> pd.Data
 def _quantiles(name: str, draws: np.ndarray) -> dict:
     q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95])
     return {f"{name}_mean": float(draws.mean()), f"{name}_q05": q05, f"{name}_q50": q50, f"{name}_q95": q95}
+
+
+# --- posterior predictive checks --------------------------------------------------------
+
+PPC_COVERAGE_MIN = 0.85  # of wells inside their 95% predictive interval
+TREND_T_MAX = 3.0  # |t| of a residual trend; about 1 plate in 200 crosses it by chance
+TREND_MIN = 1.0  # and the drift across the plate must reach 1 residual sd to matter
+
+
+def posterior_predictive_checks(idata: az.InferenceData) -> pd.DataFrame:
+    """Per plate: the fraction of wells inside their central 95% posterior
+    predictive interval, and row and column trends of the standardised residuals
+    (least-squares slopes times the span of rows or columns the drug covers),
+    flagged when clear (|t| > 3) and large (over 1 residual sd)."""
+    from .geometry import parse_well
+
+    y = idata.observed_data.y.values
+    y_rep = idata.posterior_predictive.y.values.reshape(-1, y.size)
+    low, high = np.quantile(y_rep, [0.025, 0.975], axis=0)
+    const = idata.constant_data
+    rows, columns = np.array([parse_well(w) for w in const.obs_well.values.astype(object)]).T
+    frame = pd.DataFrame({
+        "plate": const.obs_plate.values.astype(object), "line": const.obs_line.values.astype(object),
+        "inside": (low <= y) & (y <= high), "residual": (y - y_rep.mean(axis=0)) / y_rep.std(axis=0),
+        "row": rows, "column": columns,
+    })
+    return pd.DataFrame([_plate_check(plate, wells) for plate, wells in frame.groupby("plate", sort=False)])
+
+
+def _plate_check(plate: str, wells: pd.DataFrame) -> dict:
+    inside = float(wells.inside.mean())
+    trends = _trends(wells)
+    record = {"plate": plate, "line": wells.line.iloc[0], "n_wells": len(wells), "fraction_inside_95": inside}
+    reasons = [] if inside >= PPC_COVERAGE_MIN else [f"{inside:.0%} of wells inside their 95% predictive interval"]
+    for axis, (drift, t) in trends.items():
+        record |= {f"{axis}_drift_sd": drift, f"{axis}_trend_t": t}
+        if abs(t) > TREND_T_MAX and abs(drift) > TREND_MIN:
+            reasons.append(f"residuals drift {drift:+.1f} sd across {axis}s (t = {t:.1f})")
+    return record | {"status": "warn" if reasons else "pass", "reasons": "; ".join(reasons)}
+
+
+def _trends(wells: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per axis (row, column): the residual change across the wells' span and its t statistic."""
+    design = np.column_stack([np.ones(len(wells)), wells.row, wells.column]).astype(float)
+    if len(wells) < 6 or np.linalg.matrix_rank(design) < 3:
+        return {"row": (np.nan, np.nan), "column": (np.nan, np.nan)}
+    residual = wells.residual.to_numpy()
+    coef, rss, *_ = np.linalg.lstsq(design, residual, rcond=None)
+    sigma2 = float(rss[0]) / (len(wells) - 3)
+    se = np.sqrt(sigma2 * np.diag(np.linalg.inv(design.T @ design)))
+    return {axis: (float(coef[i] * np.ptp(design[:, i])), float(coef[i] / se[i]))
+            for i, axis in [(1, "row"), (2, "column")]}

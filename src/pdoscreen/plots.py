@@ -1,5 +1,5 @@
-"""QC pictures: functions take labelled data and return matplotlib figures;
-saving is the caller's business (see cli.py)."""
+"""QC and dose-response pictures: functions take labelled data and return
+matplotlib figures; saving is the caller's business (see cli.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from .geometry import geometry_for, row_index  # noqa: E402
+from .metrics import viability  # noqa: E402
 from .qc import Thresholds  # noqa: E402
 
 # Okabe-Ito colours, told apart by colour-blind readers too; markers differ as well.
@@ -180,3 +181,252 @@ def _status_legend() -> list:
         Line2D([], [], color=STATUS_STYLE["fail"]["color"], linestyle="--", label="fail threshold"),
     ]
     return handles
+
+
+# --- dose-response pictures -----------------------------------------------------------
+# Functions of fitted InferenceData (see docs/model.md) and of the summary tables
+# (results/summary/patient_drug.tsv, metrics.zarr).
+
+# Okabe-Ito again, one colour per organoid line; a line's plates are shades of it
+# with their own markers, so points and the curve they belong to read together.
+LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+PLATE_MARKERS = ("o", "s", "^", "D", "v", "P")
+CURVE_DRAWS = 400  # thinned posterior draws per curve band
+CURVE_GRID_POINTS = 120
+INTERVAL = (0.05, 0.5, 0.95)  # 90% bands and intervals, with the median
+VIABILITY_LIMITS = (-0.5, 1.75)  # outlying wells beyond these are counted, not drawn
+FLAG_EDGE = STATUS_STYLE["warn"]["color"]
+COHORT_GREY = "#888888"
+PATIENT_COLOUR = "#0072B2"
+
+
+def _text(variable: xr.DataArray) -> np.ndarray:
+    """Labels as numpy ``str`` (stores read back give StringDType, which does not cast directly)."""
+    return np.asarray(variable.values).astype(object).astype(str)
+
+
+def observed_viability(idata) -> pd.DataFrame:
+    """Each observed well on the curve's scale, (y / s / A_p - r_p) / (1 - r_p), with
+    A_p = exp(log_gain) and r_p = sigmoid(logit_floor) at their posterior medians;
+    columns plate, line, x (log10 molar) and viability, in observation order."""
+    post, const = idata.posterior, idata.constant_data
+    names = _text(post["plate"])
+    gain = pd.Series(np.exp(post["log_gain"].median(("chain", "draw")).values), index=names)
+    floor = pd.Series(1.0 / (1.0 + np.exp(-post["logit_floor"].median(("chain", "draw")).values)), index=names)
+    plates = _text(const["obs_plate"])
+    a, r = gain.loc[plates].to_numpy(), floor.loc[plates].to_numpy()
+    y = idata.observed_data["y"].values / float(post.attrs["signal_scale"])
+    return pd.DataFrame({
+        "plate": plates,
+        "line": _text(const["obs_line"]),
+        "x": const["log10_conc_molar"].values.astype(float),
+        "viability": (y / a - r) / (1.0 - r),
+    })
+
+
+def _thinned(values: np.ndarray, n: int) -> np.ndarray:
+    """Evenly spaced draws (over chains and draws) from a (chain, draw) array."""
+    flat = values.reshape(-1)
+    return flat[np.unique(np.linspace(0, flat.size - 1, min(n, flat.size)).round().astype(int))]
+
+
+def curve_band(idata, line: str, grid: np.ndarray, n_draws: int = CURVE_DRAWS) -> np.ndarray:
+    """Pointwise 5%, 50% and 95% posterior quantiles (rows) of a line's curve on ``grid``."""
+    post = idata.posterior.isel(line=list(post_names(idata, "line")).index(line))
+    c, h, e = (_thinned(post[v].values, n_draws)[:, None] for v in ("c_line", "h_line", "E_line"))
+    return np.quantile(viability(np.asarray(grid)[None, :], c, h, e), INTERVAL, axis=0)
+
+
+def post_names(idata, dim: str) -> np.ndarray:
+    return _text(idata.posterior[dim])
+
+
+def patient_lines(idata, patient: str) -> list[str]:
+    """The patient's lines in a fit (none when the patient does not carry the drug)."""
+    owners = _text(idata.constant_data["line_patient"])
+    return [line for line, owner in zip(post_names(idata, "line"), owners) if owner == str(patient)]
+
+
+def patient_curves(fits: dict, patient: str) -> plt.Figure:
+    """One panel per drug the patient carries (in ``fits`` order): observed wells on
+    the curve's scale, shaded and marked by plate, and each line's posterior median
+    curve with its 90% band over the drug's tested range."""
+    carried = {drug: idata for drug, idata in fits.items() if patient_lines(idata, patient)}
+    if not carried:
+        figure = plt.figure(figsize=(6, 1.2))
+        figure.text(0.5, 0.5, f"patient {patient}: no fitted drug carries this patient", ha="center", va="center")
+        return figure
+    styles = _plate_styles(carried, patient)
+    ncols = min(3 if len(carried) <= 9 else 4, len(carried))
+    nrows = -(-len(carried) // ncols)
+    figure, grid = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.3 * nrows + 0.9), layout="constrained",
+                                squeeze=False)
+    for axes in grid.flat[len(carried):]:
+        figure.delaxes(axes)
+    for axes, (drug, idata) in zip(grid.flat, carried.items()):
+        _drug_panel(axes, drug, idata, patient, styles)
+    handles = {h.get_label(): h for axes in figure.axes for h in axes.get_legend_handles_labels()[0]}
+    figure.legend(handles=list(handles.values()), loc="outside lower center", ncol=min(6, len(handles)),
+                  fontsize=8, frameon=False)
+    figure.suptitle(f"Patient {patient}: dose-response per drug (median curve, 90% band)", fontsize=11)
+    return figure
+
+
+def _plate_styles(fits: dict, patient: str) -> dict:
+    """Colour per line and (shade, marker) per plate, fixed across the patient's panels."""
+    pairs = set()
+    for idata in fits.values():
+        const = idata.constant_data
+        pairs |= set(zip(_text(const["obs_line"]), _text(const["obs_plate"])))
+    lines = sorted({line for idata in fits.values() for line in patient_lines(idata, patient)})
+    styles = {}
+    for i, line in enumerate(lines):
+        colour = matplotlib.colors.to_rgb(LINE_COLOURS[i % len(LINE_COLOURS)])
+        styles[line] = colour
+        for j, plate in enumerate(sorted(p for l, p in pairs if l == line)):
+            lighter = tuple(c + (1 - c) * min(0.6, 0.3 * j) for c in colour)
+            styles[plate] = (lighter, PLATE_MARKERS[j % len(PLATE_MARKERS)])
+    return styles
+
+
+def _drug_panel(axes, drug: str, idata, patient: str, styles: dict) -> None:
+    attrs = idata.posterior.attrs
+    grid = np.linspace(attrs["x_min_log10_molar"], attrs["x_max_log10_molar"], CURVE_GRID_POINTS)
+    wells = observed_viability(idata)
+    for line in patient_lines(idata, patient):
+        low, median, high = curve_band(idata, line, grid)
+        axes.fill_between(grid, low, high, color=styles[line], alpha=0.22, linewidth=0, label=f"{line} 90% band")
+        axes.plot(grid, median, color=styles[line], lw=2, label=line)
+        for plate, group in wells[wells.line == line].groupby("plate", sort=False):
+            colour, marker = styles[plate]
+            axes.scatter(group.x, group.viability, color=colour, marker=marker, s=20, edgecolor="#333333",
+                         linewidth=0.4, zorder=3, label=f"plate {plate}")
+    shown = wells[wells.line.isin(patient_lines(idata, patient))].viability.to_numpy()
+    _viability_axes(axes, grid, shown)
+    approximate = bool(int(attrs.get("approximate", 0)))
+    title = drug + ("  ·  approximate (SVI)" if approximate else "")
+    axes.set_title(title, fontsize=10, color=STATUS_STYLE["fail"]["color"] if approximate else "black")
+
+
+def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray) -> None:
+    low = max(VIABILITY_LIMITS[0], min(-0.1, np.nanmin(shown, initial=0.0) - 0.05))
+    high = min(VIABILITY_LIMITS[1], max(1.25, np.nanmax(shown, initial=1.0) + 0.05))
+    axes.set_ylim(low, high)
+    for level in (0.0, 1.0):
+        axes.axhline(level, color="#BBBBBB", lw=0.8, ls="--", zorder=1)
+    step = 1.0 if grid[-1] - grid[0] >= 2 else 0.5  # whole decades, or half ones on a short range
+    ticks = np.arange(np.ceil(grid[0] / step - 1e-9), np.floor(grid[-1] / step + 1e-9) + 1) * step
+    axes.set_xticks(ticks, [f"{10 ** (t + 6):.3g}" for t in ticks])
+    axes.set_xlim(grid[0] - 0.15, grid[-1] + 0.15)
+    axes.set_xlabel("concentration (µM, log scale)")
+    axes.set_ylabel("viability (vehicle = 1)")
+    off = int(((shown < low) | (shown > high)).sum())
+    if off:
+        axes.text(0.98, 0.02, f"{off} well(s) off scale", transform=axes.transAxes, ha="right", fontsize=7)
+
+
+def aac_cell_text(median: float, low: float, high: float) -> str:
+    """A heatmap cell: posterior median AAC and its 90% interval."""
+    return f"{median:.2f}\n[{low:.2f}, {high:.2f}]"
+
+
+def aac_heatmap(patient_drug: pd.DataFrame) -> plt.Figure:
+    """Patients x drugs, colour = posterior median AAC, each cell annotated with the
+    median and 90% interval; flagged cells outlined with "!"; untested cells grey."""
+    aac = patient_drug[patient_drug["metric"] == "aac"].assign(flags=lambda t: t["flags"].fillna("").astype(str))
+    median = aac.pivot(index="patient", columns="drug", values="q50")
+    median = median[median.median().sort_values(ascending=False).index]  # most active drugs first
+    low, high, flags = (aac.pivot(index="patient", columns="drug", values=v).reindex_like(median)
+                        for v in ("q05", "q95", "flags"))
+    n_patients, n_drugs = median.shape
+    figure = plt.figure(figsize=(min(MAX_OVERVIEW_WIDTH_IN, 2.5 + 1.05 * n_drugs), 1.9 + 0.62 * n_patients),
+                        layout="constrained")
+    axes = figure.add_subplot()
+    vmax = max(0.2, np.ceil(np.nanmax(median.to_numpy(float), initial=0.0) * 10) / 10)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#DDDDDD")
+    image = axes.imshow(np.ma.masked_invalid(median.to_numpy(float)), cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
+    figure.colorbar(image, ax=axes, label="AAC, posterior median\n(0 no effect, 1 full kill)", shrink=0.9)
+    for i, j in np.ndindex(median.shape):
+        _aac_cell(axes, i, j, median.iat[i, j], low.iat[i, j], high.iat[i, j], flags.iat[i, j], vmax)
+    axes.set_xticks(range(n_drugs), median.columns.astype(str), rotation=45, ha="right", fontsize=9)
+    axes.set_yticks(range(n_patients), median.index.astype(str), fontsize=9)
+    axes.set_title("Drug activity (AAC) per patient: median [90% interval]", fontsize=10)
+    present = sorted({f for cell in flags.to_numpy().ravel() if isinstance(cell, str) for f in cell.split(",") if f})
+    if present:
+        figure.text(0.01, 0.005, "! outlined: flagged (" + ", ".join(present) + ")", fontsize=7,
+                    color="#333333", ha="left", va="bottom")
+    return figure
+
+
+def _aac_cell(axes, i: int, j: int, median, low, high, flags, vmax: float) -> None:
+    if not np.isfinite(median):
+        axes.text(j, i, "not tested", ha="center", va="center", fontsize=7, color="#555555")
+        return
+    colour = "white" if median / vmax < 0.55 else "black"
+    axes.text(j, i, aac_cell_text(median, low, high), ha="center", va="center", fontsize=8, color=colour)
+    if isinstance(flags, str) and flags.strip(", "):
+        for colour, width, gid in (("black", 4.0, None), (FLAG_EDGE, 2.5, "flagged")):
+            axes.add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, edgecolor=colour, lw=width, gid=gid))
+        axes.text(j + 0.38, i - 0.36, "!", ha="right", va="top", fontsize=9, weight="bold", color=colour)
+
+
+def cohort_forest(metrics: xr.Dataset, patient: str, patient_drug: pd.DataFrame | None = None) -> plt.Figure:
+    """Per drug (rows ordered by the patient's median rank, most sensitive on top):
+    the patient's AAC median and 90% interval, the other patients' medians (grey
+    points) and the 90% band of their median per draw (grey bar), with
+    P(more sensitive than cohort) at the right: from ``patient_drug`` when given,
+    else the share of draws where the patient's AAC exceeds the cohort median."""
+    aac = metrics["patient_aac"]
+    mine = aac.sel(patient=patient)
+    rank = metrics["patient_rank"].sel(patient=patient).median("draw")
+    order = pd.DataFrame({"rank": rank.to_series(), "aac": -mine.median("draw").to_series()}).dropna()
+    drugs = list(order.sort_values(["rank", "aac"]).index)
+    figure, axes = plt.subplots(figsize=(7.5, 1.3 + 0.42 * max(1, len(drugs))), layout="constrained")
+    for row, drug in enumerate(drugs):
+        p = _forest_row(axes, row, aac.sel(drug=drug), patient)
+        if patient_drug is not None:
+            p = _table_value(patient_drug, patient, drug, "p_more_sensitive_than_cohort")
+        text = f"{p:.2f}" if np.isfinite(p) else "–"
+        axes.text(1.02, row, text, transform=axes.get_yaxis_transform(), va="center", fontsize=9)
+    axes.text(1.01, 1.01, "P(more sensitive\nthan cohort)", transform=axes.transAxes, fontsize=8, va="bottom")
+    axes.set_yticks(range(len(drugs)), drugs)
+    axes.set_ylim(len(drugs) - 0.5, -0.5)
+    axes.set_xlabel("AAC (0 no effect, 1 full kill over the tested range)")
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_title(f"Patient {patient} against the cohort (drugs by median rank)", fontsize=10)
+    figure.legend(handles=_forest_legend(), loc="outside lower center", ncol=3, fontsize=7, frameon=False)
+    return figure
+
+
+def _forest_row(axes, row: int, aac: xr.DataArray, patient: str) -> float:
+    """Draw one drug's row; return P(patient's AAC > cohort median), NaN without a cohort."""
+    own = aac.sel(patient=patient).values
+    others = aac.drop_sel(patient=patient).values
+    others = others[np.isfinite(others).all(axis=1)]
+    p = np.nan
+    if len(others):
+        cohort = np.median(others, axis=0)
+        low, high = np.quantile(cohort, [INTERVAL[0], INTERVAL[2]])
+        axes.barh(row, high - low, left=low, height=0.55, color="#E3E3E3", zorder=1)
+        axes.plot([np.median(cohort)] * 2, [row - 0.27, row + 0.27], color=COHORT_GREY, lw=1.5, zorder=2)
+        axes.scatter(np.median(others, axis=1), np.full(len(others), row), color=COHORT_GREY, s=16, zorder=2,
+                     gid="cohort")
+        p = float(np.mean(own > cohort))
+    low, median, high = np.quantile(own, INTERVAL)
+    axes.errorbar(median, row, xerr=[[median - low], [high - median]], fmt="o", color=PATIENT_COLOUR, capsize=3,
+                  zorder=3, ms=6)
+    return p
+
+
+def _table_value(table: pd.DataFrame, patient: str, drug: str, metric: str) -> float:
+    pick = table[(table.patient.astype(str) == str(patient)) & (table.drug.astype(str) == str(drug))
+                 & (table.metric == metric)]
+    return float(pick["mean"].iloc[0]) if len(pick) else np.nan
+
+
+def _forest_legend() -> list:
+    return [
+        Line2D([], [], marker="o", color=PATIENT_COLOUR, label="this patient: median, 90% interval"),
+        Line2D([], [], linestyle="none", marker="o", color=COHORT_GREY, markersize=4, label="other patients' medians"),
+        Patch(facecolor="#E3E3E3", edgecolor=COHORT_GREY, label="cohort median, 90% band"),
+    ]

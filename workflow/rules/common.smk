@@ -88,3 +88,11 @@ except InputError as error:
 def fit_settings():
     """The model settings as JSON for `pdoscreen fit`; a change reruns the fits."""
     return json.dumps(config["fit"], sort_keys=True)
+
+
+PATIENTS = sorted(set(sheet["patient"]))
+
+
+def fit_tables(kind):
+    """Every drug's results/fits/{drug}.{kind}."""
+    return expand(f"results/fits/{{drug}}.{kind}", drug=DRUGS)

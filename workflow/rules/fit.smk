@@ -27,6 +27,7 @@ rule fit_drug:
         fit=directory("results/fits/{drug}.zarr"),
         diagnostics="results/fits/{drug}.diagnostics.tsv",
         lines="results/fits/{drug}.lines.tsv",
+        ppc="results/fits/{drug}.ppc.tsv",
     log:
         "logs/fit/{drug}.log",
     conda:

@@ -1,0 +1,65 @@
+# Pictures and one page per patient, as items of `snakemake --report`.
+
+
+rule aac_heatmap:
+    input:
+        "results/summary/patient_drug.tsv",
+    output:
+        report(
+            "results/summary/aac_heatmap.png",
+            caption="../report/aac_heatmap.rst",
+            category="Drug sensitivity",
+            subcategory="Cohort",
+        ),
+    log:
+        "logs/report/aac_heatmap.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    shell:
+        "python -m pdoscreen aac-heatmap --summary {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule patient_report:
+    input:
+        fits=fit_tables("zarr"),
+        diagnostics=fit_tables("diagnostics.tsv"),
+        summary="results/summary/patient_drug.tsv",
+        metrics="results/summary/metrics.zarr",
+        qc="results/qc/plates.tsv",
+    output:
+        curves=report(
+            "results/patients/{patient}/curves.png",
+            caption="../report/patient_curves.rst",
+            category="Patients",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "figure": "dose-response curves"},
+        ),
+        forest=report(
+            "results/patients/{patient}/cohort.png",
+            caption="../report/patient_cohort.rst",
+            category="Patients",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "figure": "against the cohort"},
+        ),
+        page=report(
+            "results/patients/{patient}/{patient}.html",
+            caption="../report/patient_page.rst",
+            category="Patients",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "figure": "one-page summary"},
+        ),
+    log:
+        "logs/report/patient_{patient}.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=lambda wildcards, attempt: 15 * attempt,
+    shell:
+        "python -m pdoscreen patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
+        "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
+        "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} --page {output.page:q} "
+        "> {log:q} 2>&1"

@@ -1,0 +1,39 @@
+# Per-line and per-patient metric posteriors, cohort-relative scores and ranks.
+
+
+rule summarize:
+    input:
+        fits=fit_tables("zarr"),
+        lines=fit_tables("lines.tsv"),
+        diagnostics=fit_tables("diagnostics.tsv"),
+    output:
+        patient=report(
+            "results/summary/patient_drug.tsv",
+            caption="../report/patient_drug.rst",
+            category="Drug sensitivity",
+            subcategory="Tables",
+        ),
+        line=report(
+            "results/summary/line_drug.tsv",
+            caption="../report/line_drug.rst",
+            category="Drug sensitivity",
+            subcategory="Tables",
+        ),
+        patient_parquet="results/summary/patient_drug.parquet",
+        line_parquet="results/summary/line_drug.parquet",
+        metrics=directory("results/summary/metrics.zarr"),
+        diagnostics=report(
+            "results/summary/fit_diagnostics.tsv",
+            caption="../report/fit_diagnostics.rst",
+            category="Model fits",
+        ),
+    log:
+        "logs/summary/summarize.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    shell:
+        "python -m pdoscreen summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "--out-dir results/summary > {log:q} 2>&1"
