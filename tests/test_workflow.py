@@ -186,3 +186,15 @@ def test_a_drug_with_nothing_to_fit_is_reported(example_run, tmp_path):
     assert set(summary.drug) == {"Afatinib", "Olaparib"}
     collected = pd.read_csv(tmp_path / "summary/fit_diagnostics.tsv", sep="\t")
     assert collected.drug.iloc[0] == "Paclitaxel" and collected.status.iloc[0] == "not_fitted"
+
+
+def test_real_cll_screen_per_patient_tables(cll_run):
+    workdir, _ = cll_run
+    table = pd.read_csv(workdir / "results/summary/patient_drug.tsv", sep="\t")
+    assert set(table.patient) == {"P0007", "P0010"} and set(table.drug) == {"Ibrutinib", "Venetoclax"}
+    aac = table[table.metric == "aac"].set_index(["patient", "drug"])
+    assert aac.q50.between(0, 1).all() and (aac.q05 < aac.q95).all()
+    lines = pd.read_csv(workdir / "results/summary/line_drug.tsv", sep="\t")
+    assert lines.line.nunique() == 6  # each CLL sample is its own line
+    for patient in ["P0007", "P0010"]:
+        assert (workdir / "results/patients" / patient / f"{patient}.html").stat().st_size > 10_000

@@ -245,6 +245,15 @@ def _patient_report(args: argparse.Namespace) -> None:
     write_patient_page(args.page, args.patient, patient_drug, pd.read_csv(args.qc, sep="\t"), figures)
 
 
+def _provenance(args: argparse.Namespace) -> None:
+    import json
+
+    from .provenance import provenance, write_provenance
+
+    record = provenance(args.sheet, json.loads(args.config), args.drugs, args.workflow_dir)
+    write_provenance(record, args.out)
+
+
 def _configure_jax(cache_dir: str | None) -> None:
     """Compiled samplers are cached on disk: drugs whose data fall in the same
     shape bucket reuse them instead of compiling again."""
@@ -338,6 +347,14 @@ def parser() -> argparse.ArgumentParser:
     patient.add_argument("--forest", required=True, help="PNG to write")
     patient.add_argument("--page", required=True, help="HTML to write")
     patient.set_defaults(run=_patient_report)
+
+    prov = commands.add_parser("provenance", help="versions, config, input hashes, git revision and seeds as JSON")
+    prov.add_argument("--sheet", required=True)
+    prov.add_argument("--config", required=True, help="the run's config as JSON")
+    prov.add_argument("--drugs", nargs="*", default=[], help="the drugs fitted (for their seeds)")
+    prov.add_argument("--workflow-dir", required=True, help="the workflow's folder, for its git revision")
+    prov.add_argument("--out", required=True)
+    prov.set_defaults(run=_provenance)
 
     readers = commands.add_parser("readers", help="list the plate-reader formats")
     readers.set_defaults(run=_readers)

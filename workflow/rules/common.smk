@@ -79,8 +79,21 @@ def qc_settings():
     )
 
 
+def chosen_drugs(drugs, wanted):
+    """{slug: drug} for the drugs the config names (all when it names none)."""
+    if wanted is None:
+        return drugs
+    unknown = sorted(set(wanted) - set(drugs.values()))
+    if unknown:
+        raise WorkflowError(
+            f"config key drugs names {', '.join(map(repr, unknown))}, not in any layout; "
+            f"the layouts hold: {', '.join(sorted(drugs.values()))}"
+        )
+    return {slug: drug for slug, drug in drugs.items() if drug in wanted}
+
+
 try:
-    DRUGS = screen_drugs(sheet["layout_path"])
+    DRUGS = chosen_drugs(screen_drugs(sheet["layout_path"]), config.get("drugs"))
 except InputError as error:
     raise WorkflowError(str(error)) from None
 

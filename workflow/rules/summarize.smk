@@ -37,3 +37,24 @@ rule summarize:
     shell:
         "python -m pdoscreen summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
         "--out-dir results/summary > {log:q} 2>&1"
+
+
+rule provenance:
+    input:
+        unpack(lambda wildcards: plate_inputs(PLATES)),
+    output:
+        "results/provenance.json",
+    log:
+        "logs/summary/provenance.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        config=json.dumps(config, sort_keys=True),
+        drugs=list(DRUGS.values()),
+        workflow_dir=workflow.basedir,
+    shell:
+        "python -m pdoscreen provenance --sheet {input.sheet:q} --config {params.config:q} "
+        "--drugs {params.drugs:q} --workflow-dir {params.workflow_dir:q} --out {output:q} > {log:q} 2>&1"
