@@ -119,24 +119,55 @@ def _fit(args: argparse.Namespace) -> None:
     _configure_jax(settings.pop("jax_cache", None))
     import pandas as pd
 
-    from .fit import FitSettings, NothingToFit, fit_drug
+    from .fit import FitSettings, NothingToFit, drug_wells, fingerprint, fit_drug
     from .qc import read_plate_qc
     from .store import open_zarr
 
     qc = read_plate_qc(args.qc)
     plates = list(qc.loc[qc["fit"], "plate"])
     fit_settings = FitSettings(**settings)
+    screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
     out = Path(args.out_prefix)
-    try:
-        idata = fit_drug(
-            open_zarr(args.screen), args.drug, pd.read_csv(args.priors, sep="\t"), plates, fit_settings,
-            progress=True,
+    current = fingerprint(drug_wells(screen, args.drug, plates), priors, fit_settings)
+    if _stored_fingerprint(out) == current:
+        logging.getLogger("pdoscreen").info(
+            "drug %s: its wells, plate priors and settings are unchanged since the stored fit; kept it", args.drug
         )
+        _mark_current(out)
+        return
+    try:
+        idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True)
     except NothingToFit as reason:
         logging.getLogger("pdoscreen").warning("%s: recorded as not fitted", reason)
-        _write_not_fitted(args.drug, str(reason), out)
+        _write_not_fitted(args.drug, str(reason), out, current)
         return
     _write_fit(idata, fit_settings, out)
+
+
+def _mark_current(out: Path) -> None:
+    """Touch a kept fit's outputs so that Snakemake sees them as newer than the
+    (rewritten) screen store they were fitted from."""
+    import os
+
+    zarr_dir = out.with_suffix(".zarr")
+    for path in [zarr_dir, zarr_dir / ".snakemake_timestamp",
+                 *(Path(f"{out}.{kind}") for kind in ("diagnostics.tsv", "lines.tsv", "ppc.tsv"))]:
+        if path.exists():
+            os.utime(path)
+
+
+def _stored_fingerprint(out: Path) -> str | None:
+    """The fingerprint of the fit stored at ``out``, if all its outputs are there."""
+    import zarr
+
+    if not all(Path(f"{out}.{kind}").exists() for kind in ("diagnostics.tsv", "lines.tsv", "ppc.tsv")):
+        return None
+    try:
+        root = zarr.open_group(str(out.with_suffix(".zarr")), mode="r")
+        attrs = root["posterior"].attrs if "posterior" in root else root.attrs
+        return attrs.get("fingerprint")
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
 
 
 def _write_fit(idata, settings, out: Path) -> None:
@@ -158,14 +189,15 @@ def _write_fit(idata, settings, out: Path) -> None:
         logging.getLogger("pdoscreen").warning("drug %s, plate %s: %s", drug, row.plate, row.reasons)
 
 
-def _write_not_fitted(drug: str, reason: str, out: Path) -> None:
+def _write_not_fitted(drug: str, reason: str, out: Path, fingerprint: str) -> None:
     """Outputs that say why a drug was not fitted, so downstream rules report it."""
     import pandas as pd
     import xarray as xr
 
     from .store import write_zarr_atomic
 
-    write_zarr_atomic(xr.Dataset(attrs={"drug": drug, "fitted": 0, "reason": reason}), out.with_suffix(".zarr"))
+    attrs = {"drug": drug, "fitted": 0, "reason": reason, "fingerprint": fingerprint}
+    write_zarr_atomic(xr.Dataset(attrs=attrs), out.with_suffix(".zarr"))
     row = {"group": "sampler", "status": "not_fitted", "reasons": reason}
     pd.DataFrame([row]).to_csv(f"{out}.diagnostics.tsv", sep="\t", index=False)
     for name in ("lines", "ppc"):
@@ -190,9 +222,12 @@ def _summarize(args: argparse.Namespace) -> None:
     skipped = sorted({Path(p).name.removesuffix(".diagnostics.tsv") for p in args.diagnostics} - set(drugs))
     if skipped:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
+    import pandas as pd
+
+    shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
     summarize(
         [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
-        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir,
+        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage,
     )
     _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
 
@@ -243,6 +278,35 @@ def _patient_report(args: argparse.Namespace) -> None:
     figures = {"Dose-response curves: observed wells and each line's posterior (median, 90% band)": args.curves,
                "Against the cohort: AAC median and 90% interval, drugs by median rank": args.forest}
     write_patient_page(args.page, args.patient, patient_drug, pd.read_csv(args.qc, sep="\t"), figures)
+
+
+def _hierarchy(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .baselines import per_curve_fits
+    from .hierarchy import new_unit_predictions, separating_drugs, shrinkage, variance_partition
+    from .hierarchy_plots import shrinkage_figure, variance_shares_figure
+    from .qc import read_plate_qc
+    from .store import open_inference_data, open_zarr
+
+    fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
+    fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
+    qc = read_plate_qc(args.qc)
+    independent = per_curve_fits(open_zarr(args.screen).sel(plate=list(qc.loc[qc["fit"], "plate"])))
+    tables = {
+        "variance_partition": [variance_partition(idata) for idata in fits.values()],
+        "shrinkage": [shrinkage(idata, independent) for idata in fits.values()],
+        "new_line_predictions": [new_unit_predictions(idata, args.aac_threshold, args.seed) for idata in fits.values()],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for name, parts in tables.items():
+        tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        tables[name].to_csv(out / f"{name}.tsv", sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+    (out / "variance_summary.txt").write_text(separating_drugs(tables["variance_partition"]) + "\n")
+    _save(variance_shares_figure(tables["variance_partition"]), out / "variance_shares.png")
+    (out / "shrinkage").mkdir(exist_ok=True)
+    for drug, idata in fits.items():
+        _save(shrinkage_figure(tables["shrinkage"], idata.posterior.attrs["drug"]), out / "shrinkage" / f"{drug}.png")
 
 
 def _provenance(args: argparse.Namespace) -> None:
@@ -329,7 +393,20 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--fits-dir", required=True, help="folder of {drug}.zarr, .lines.tsv, .diagnostics.tsv")
     summary.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
     summary.add_argument("--out-dir", required=True)
+    summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
     summary.set_defaults(run=_summarize)
+
+    hierarchy = commands.add_parser(
+        "hierarchy", help="variance partition, shrinkage against per-curve fits, predictions for new lines"
+    )
+    hierarchy.add_argument("--fits-dir", required=True)
+    hierarchy.add_argument("--diagnostics", nargs="+", required=True)
+    hierarchy.add_argument("--screen", required=True)
+    hierarchy.add_argument("--qc", required=True, help="plates.tsv: per-curve fits use the plates with fit=true")
+    hierarchy.add_argument("--aac-threshold", type=float, required=True, help="AAC above which a line responds")
+    hierarchy.add_argument("--seed", type=int, required=True)
+    hierarchy.add_argument("--out-dir", required=True)
+    hierarchy.set_defaults(run=_hierarchy)
 
     heatmap = commands.add_parser("aac-heatmap", help="one PNG: patients x drugs, AAC with its interval")
     heatmap.add_argument("--summary", required=True, help="patient_drug.tsv")

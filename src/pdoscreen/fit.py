@@ -54,6 +54,25 @@ class FitSettings:
     priors: dict = field(default_factory=dict)
 
 
+def fingerprint(wells: pd.DataFrame, priors: pd.DataFrame, settings: FitSettings) -> str:
+    """A hash of everything a drug's fit depends on: its wells, the stage-1 priors
+    of their plates, the settings and the package version. Equal fingerprints
+    mean the fit would come out the same, so it need not run again."""
+    import json
+    from dataclasses import asdict
+
+    from . import __version__
+
+    plates = sorted(set(wells.plate))
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(wells, index=False).to_numpy().tobytes())
+    rows = priors.set_index("plate").loc[plates].reset_index()
+    digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    digest.update(json.dumps(asdict(settings), sort_keys=True, default=list).encode())
+    digest.update(__version__.encode())
+    return digest.hexdigest()
+
+
 def drug_seed(seed: int, drug: str) -> int:
     """One config seed and the drug name give each fit its own reproducible seed."""
     digest = hashlib.sha256(f"{seed}:{drug}".encode()).digest()
@@ -303,7 +322,10 @@ def fit_drug(
     )
     samples, stats = sample(data, settings, seed, progress)
     loglik, y_rep = _well_draws(samples, data, settings, seed, len(wells))
-    return _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
+    idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
+    for group in idata.groups():
+        getattr(idata, group).attrs["fingerprint"] = fingerprint(wells, priors, settings)
+    return idata
 
 
 def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:

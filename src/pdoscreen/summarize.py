@@ -58,6 +58,7 @@ CURVE_METRICS = ("aac", "auc", "log10_ec50", "log10_ic50", "emax", "dss1", "dss2
 PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", "p_top3")
 LINE_TABLE_METRICS = (
     "aac", "auc", "log10_ec50", "log10_ic50", "p_ic50_below_top_dose", "emax", "dss1", "dss2", "dss3",
+    "shrinkage",
 )
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
     "aac_line_sd", "p_more_sensitive_than_cohort", "rank", "p_top3",
@@ -515,12 +516,15 @@ def summarize(
     diagnostics_paths: Iterable[str | Path],
     out_dir: str | Path,
     max_draws: int | None = None,
+    shrinkage: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
     ``metrics.zarr`` to ``out_dir``. Rows are sorted and floats written as
     ``%.6g`` (missing as ``NaN``), so reruns give byte-identical TSVs.
     ``max_draws`` caps the draws kept per drug (see :func:`metric_draws_dataset`).
+    ``shrinkage`` (``hierarchy.shrinkage`` rows of every drug) adds each line's
+    ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
     Returns the written paths by kind."""
     from .store import open_inference_data, write_zarr_atomic
 
@@ -530,6 +534,10 @@ def summarize(
     patient_table, line_table = summary_tables(
         ds, line_flags_from_tables(lines_tsv_paths), failed_drugs_from_diagnostics(diagnostics_paths)
     )
+    if shrinkage is not None and len(shrinkage):
+        rows = shrinkage[["patient", "line", "drug"]].assign(metric="shrinkage", mean=shrinkage["shrinkage"], flags="")
+        line_table = _sorted(pd.concat([line_table, rows], ignore_index=True), ["patient", "line", "drug"],
+                             LINE_TABLE_METRICS)
     paths = {
         "patient_tsv": out_dir / "patient_drug.tsv",
         "line_tsv": out_dir / "line_drug.tsv",

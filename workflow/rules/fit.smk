@@ -23,11 +23,13 @@ rule fit_drug:
         screen="results/screen.zarr",
         qc="results/qc/plates.tsv",
         priors="results/fits/plate_priors.tsv",
+    # update(): the job keeps a stored fit whose inputs are unchanged (same
+    # fingerprint), so new plates refit only the drugs they carry.
     output:
-        fit=directory("results/fits/{drug}.zarr"),
-        diagnostics="results/fits/{drug}.diagnostics.tsv",
-        lines="results/fits/{drug}.lines.tsv",
-        ppc="results/fits/{drug}.ppc.tsv",
+        fit=update(directory("results/fits/{drug}.zarr")),
+        diagnostics=update("results/fits/{drug}.diagnostics.tsv"),
+        lines=update("results/fits/{drug}.lines.tsv"),
+        ppc=update("results/fits/{drug}.ppc.tsv"),
     log:
         "logs/fit/{drug}.log",
     conda:

@@ -1,11 +1,63 @@
 # Per-line and per-patient metric posteriors, cohort-relative scores and ranks.
 
 
+rule hierarchy:
+    input:
+        fits=fit_tables("zarr"),
+        diagnostics=fit_tables("diagnostics.tsv"),
+        screen="results/screen.zarr",
+        qc="results/qc/plates.tsv",
+    output:
+        partition=report(
+            "results/summary/variance_partition.tsv",
+            caption="../report/variance_partition.rst",
+            category="Multilevel structure",
+        ),
+        summary=report(
+            "results/summary/variance_summary.txt",
+            caption="../report/variance_summary.rst",
+            category="Multilevel structure",
+        ),
+        shares=report(
+            "results/summary/variance_shares.png",
+            caption="../report/variance_shares.rst",
+            category="Multilevel structure",
+        ),
+        shrinkage="results/summary/shrinkage.tsv",
+        shrinkage_plots=report(
+            directory("results/summary/shrinkage"),
+            patterns=["{drug}.png"],
+            caption="../report/shrinkage.rst",
+            category="Multilevel structure",
+            subcategory="Shrinkage",
+        ),
+        predictions=report(
+            "results/summary/new_line_predictions.tsv",
+            caption="../report/new_line_predictions.rst",
+            category="Multilevel structure",
+        ),
+    log:
+        "logs/summary/hierarchy.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        aac_threshold=config["response_aac_threshold"],
+        seed=config["fit"]["seed"],
+    shell:
+        "python -m pdoscreen hierarchy --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "--screen {input.screen:q} --qc {input.qc:q} --aac-threshold {params.aac_threshold} "
+        "--seed {params.seed} --out-dir results/summary > {log:q} 2>&1"
+
+
 rule summarize:
     input:
         fits=fit_tables("zarr"),
         lines=fit_tables("lines.tsv"),
         diagnostics=fit_tables("diagnostics.tsv"),
+        shrinkage="results/summary/shrinkage.tsv",
     output:
         patient=report(
             "results/summary/patient_drug.tsv",
@@ -36,7 +88,7 @@ rule summarize:
         runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
         "python -m pdoscreen summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
-        "--out-dir results/summary > {log:q} 2>&1"
+        "--shrinkage {input.shrinkage:q} --out-dir results/summary > {log:q} 2>&1"
 
 
 rule provenance:
