@@ -58,8 +58,8 @@ CURVE_METRICS = ("aac", "auc", "log10_ec50", "log10_ic50", "emax", "dss1", "dss2
 PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", "p_top3")
 LINE_TABLE_METRICS = (
     "aac", "auc", "log10_ec50", "log10_ic50", "p_ic50_below_top_dose", "emax", "dss1", "dss2", "dss3",
-    "shrinkage",
 )
+LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",)  # shrinkage comes from hierarchy.shrinkage
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
     "aac_line_sd", "p_more_sensitive_than_cohort", "rank", "p_top3",
 )
@@ -537,7 +537,7 @@ def summarize(
     if shrinkage is not None and len(shrinkage):
         rows = shrinkage[["patient", "line", "drug"]].assign(metric="shrinkage", mean=shrinkage["shrinkage"], flags="")
         line_table = _sorted(pd.concat([line_table, rows], ignore_index=True), ["patient", "line", "drug"],
-                             LINE_TABLE_METRICS)
+                             LINE_TABLE_ORDER)
     paths = {
         "patient_tsv": out_dir / "patient_drug.tsv",
         "line_tsv": out_dir / "line_drug.tsv",
