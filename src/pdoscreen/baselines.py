@@ -18,20 +18,60 @@ def normalised_viability(screen: xr.Dataset) -> xr.DataArray:
     kill = level("kill").fillna(0.0)
     return (screen.signal - kill) / (level("vehicle") - kill)
 
+def _sigmoid(x, c, h, bottom, top=1.0):
+    return bottom + (top - bottom) / (1 + 10 ** (h * (x - c)))
+
+
+def _fit_sigmoid(x: np.ndarray, y: np.ndarray, lower: list, upper: list, start: list):
+    """Least squares (bounded TRF) of ``_sigmoid``: parameters (c, h, bottom) with
+    the top fixed at 1, or (c, h, bottom, top); None when the fit fails."""
+    try:
+        params, _ = curve_fit(_sigmoid, x, y, p0=start, bounds=(lower, upper), method="trf", maxfev=5000)
+    except (RuntimeError, ValueError):
+        return None
+    return params
+
+
 def fit_curve(x: np.ndarray, v: np.ndarray) -> dict:
     """Bounds as in Breeze: slope 0.1-2.5, EC50 within a decade of the tested range."""
     lower = [x.min() - 1, 0.1, 0.0, 0.5]
     upper = [x.max() + 1, 2.5, 1.0, 1.5]
-    start = [np.median(x), 1.0, max(min(v.min(), 0.9), 0.0), 1.0]
-    try:
-        (c, h, e, top), _ = curve_fit(
-            lambda x, c, h, e, top: e + (top - e) / (1 + 10 ** (h * (x - c))),
-            x, v, p0=start, bounds=(lower, upper), method="trf", maxfev=5000,
-        )
-    except (RuntimeError, ValueError):
+    params = _fit_sigmoid(x, v, lower, upper, [np.median(x), 1.0, max(min(v.min(), 0.9), 0.0), 1.0])
+    if params is None:
         return {"log10_ec50": np.nan, "hill": np.nan, "residual_viability": np.nan, "failed": True}
+    c, h, e, top = params
     at_bound = any(np.isclose(p, b) for p, b in zip([c, h], [lower[0], lower[1]])) or np.isclose(c, upper[0])
     return {"log10_ec50": c, "hill": h, "residual_viability": e, "top": top, "failed": False, "at_bound": at_bound}
+
+
+def gr_metrics(x: np.ndarray, gr: np.ndarray) -> dict:
+    """GR50 and GRmax (Hafner et al. 2016) from a sigmoid fitted to the GR values
+    of one curve, top fixed at 1: GR(x) = GRinf + (1 - GRinf) / (1 + 10^(h (x - c))).
+    log10 GR50 = c + log10(0.5 / (0.5 - GRinf)) / h, NaN where GR never falls to
+    0.5 (GRinf >= 0.5); GRmax = the fitted GR at the top tested dose."""
+    params = _fit_sigmoid(x, gr, [x.min() - 1, 0.1, -1.0], [x.max() + 1, 5.0, 1.0],
+                          [np.median(x), 1.0, float(np.clip(gr.min(), -0.99, 0.9))])
+    if params is None:
+        return {"log10_gr50": np.nan, "grmax": np.nan, "grinf": np.nan, "failed": True}
+    c, h, grinf = params
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log10_gr50 = c + np.log10(0.5 / (0.5 - grinf)) / h if grinf < 0.5 else np.nan
+    grmax = _sigmoid(x.max(), c, h, grinf)
+    return {"log10_gr50": float(log10_gr50), "grmax": float(grmax), "grinf": float(grinf), "failed": False}
+
+
+def per_curve_gr(screen: xr.Dataset) -> pd.DataFrame:
+    """GR50 and GRmax per (line, drug) where the screen has GR values (time-zero plates)."""
+    if "gr_value" not in screen or not np.isfinite(screen.gr_value.values).any():
+        return pd.DataFrame(columns=["line", "patient", "drug", "log10_gr50", "grmax", "grinf", "failed"])
+    frame = screen.gr_value.rename("gr").to_dataframe().reset_index()
+    frame = frame[(frame.role == "treated") & np.isfinite(frame.gr)]
+    frame["x"] = np.log10(frame.concentration_molar)
+    return pd.DataFrame([
+        {"line": line, "patient": wells.patient.iloc[0], "drug": drug, **gr_metrics(wells.x.to_numpy(), wells.gr.to_numpy())}
+        for (line, drug), wells in frame.groupby(["line", "drug"])
+    ])
+
 
 def per_curve_fits(screen: xr.Dataset) -> pd.DataFrame:
     """One fit per (line, drug) over all its plates' treated wells."""

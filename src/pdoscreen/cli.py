@@ -224,10 +224,18 @@ def _summarize(args: argparse.Namespace) -> None:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
     import pandas as pd
 
+    from .baselines import per_curve_gr
+    from .qc import read_plate_qc
+    from .store import open_zarr
+
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
+    gr = None
+    if args.screen:
+        qc = read_plate_qc(args.qc)
+        gr = per_curve_gr(open_zarr(args.screen).sel(plate=list(qc.loc[qc["fit"], "plate"])))
     summarize(
         [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
-        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage,
+        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage, gr=gr,
     )
     _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
 
@@ -394,6 +402,8 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
     summary.add_argument("--out-dir", required=True)
     summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
+    summary.add_argument("--screen", help="the screen store: adds GR50 and GRmax where it has GR values")
+    summary.add_argument("--qc", help="plates.tsv (with --screen): GR fits use the plates with fit=true")
     summary.set_defaults(run=_summarize)
 
     hierarchy = commands.add_parser(

@@ -59,7 +59,10 @@ PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", 
 LINE_TABLE_METRICS = (
     "aac", "auc", "log10_ec50", "log10_ic50", "p_ic50_below_top_dose", "emax", "dss1", "dss2", "dss3",
 )
-LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",)  # shrinkage comes from hierarchy.shrinkage
+# Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and GR
+# metrics (per-curve fits of GR values, baselines.per_curve_gr).
+GR_METRICS = ("log10_gr50", "grmax")
+LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GR_METRICS
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
     "aac_line_sd", "p_more_sensitive_than_cohort", "rank", "p_top3",
 )
@@ -517,6 +520,7 @@ def summarize(
     out_dir: str | Path,
     max_draws: int | None = None,
     shrinkage: pd.DataFrame | None = None,
+    gr: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
@@ -525,6 +529,9 @@ def summarize(
     ``max_draws`` caps the draws kept per drug (see :func:`metric_draws_dataset`).
     ``shrinkage`` (``hierarchy.shrinkage`` rows of every drug) adds each line's
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
+    ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50`` and ``grmax`` per
+    line and, as the mean of its lines, per patient: point estimates of per-curve
+    fits, flagged ``per_curve_fit``.
     Returns the written paths by kind."""
     from .store import open_inference_data, write_zarr_atomic
 
@@ -534,10 +541,11 @@ def summarize(
     patient_table, line_table = summary_tables(
         ds, line_flags_from_tables(lines_tsv_paths), failed_drugs_from_diagnostics(diagnostics_paths)
     )
-    if shrinkage is not None and len(shrinkage):
-        rows = shrinkage[["patient", "line", "drug"]].assign(metric="shrinkage", mean=shrinkage["shrinkage"], flags="")
-        line_table = _sorted(pd.concat([line_table, rows], ignore_index=True), ["patient", "line", "drug"],
-                             LINE_TABLE_ORDER)
+    line_rows, patient_rows = _point_estimate_rows(shrinkage, gr)
+    line_table = _sorted(pd.concat([line_table, *line_rows], ignore_index=True), ["patient", "line", "drug"],
+                         LINE_TABLE_ORDER)
+    patient_table = _sorted(pd.concat([patient_table, *patient_rows], ignore_index=True), ["patient", "drug"],
+                            PATIENT_TABLE_METRICS + GR_METRICS)
     paths = {
         "patient_tsv": out_dir / "patient_drug.tsv",
         "line_tsv": out_dir / "line_drug.tsv",
@@ -551,6 +559,22 @@ def summarize(
         _write_parquet_atomic(table, paths[f"{kind}_parquet"])
     write_zarr_atomic(ds, paths["metrics"])
     return paths
+
+
+def _point_estimate_rows(shrinkage, gr) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Long-table rows (value in ``mean``) for the line and patient tables."""
+    line_rows, patient_rows = [], []
+    if shrinkage is not None and len(shrinkage):
+        line_rows.append(shrinkage[["patient", "line", "drug"]].assign(
+            metric="shrinkage", mean=shrinkage["shrinkage"], flags=""))
+    if gr is not None and len(gr):
+        long = gr.melt(id_vars=["patient", "line", "drug"], value_vars=list(GR_METRICS), var_name="metric",
+                       value_name="mean").assign(flags="per_curve_fit")
+        line_rows.append(long)
+        patient_mean = long.groupby(["patient", "drug", "metric"])["mean"].agg(
+            lambda values: values.mean() if values.notna().all() else np.nan)
+        patient_rows.append(patient_mean.reset_index().assign(flags="per_curve_fit"))
+    return line_rows, patient_rows
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

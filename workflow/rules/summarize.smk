@@ -58,6 +58,8 @@ rule summarize:
         lines=fit_tables("lines.tsv"),
         diagnostics=fit_tables("diagnostics.tsv"),
         shrinkage="results/summary/shrinkage.tsv",
+        screen="results/screen.zarr",
+        qc="results/qc/plates.tsv",
     output:
         patient=report(
             "results/summary/patient_drug.tsv",
@@ -88,7 +90,8 @@ rule summarize:
         runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
         "python -m pdoscreen summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
-        "--shrinkage {input.shrinkage:q} --out-dir results/summary > {log:q} 2>&1"
+        "--shrinkage {input.shrinkage:q} --screen {input.screen:q} --qc {input.qc:q} "
+        "--out-dir results/summary > {log:q} 2>&1"
 
 
 rule provenance:
