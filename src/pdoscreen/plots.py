@@ -273,7 +273,8 @@ def patient_curves(fits: dict, patient: str) -> plt.Figure:
 
 
 def _plate_styles(fits: dict, patient: str) -> dict:
-    """Colour per line and (shade, marker) per plate, fixed across the patient's panels."""
+    """Colour per line and (shade, marker) per plate, fixed across the patient's panels; keyed
+    by ("line", name) and ("plate", name), since a line and a plate may share a name."""
     pairs = set()
     for idata in fits.values():
         const = idata.constant_data
@@ -282,10 +283,10 @@ def _plate_styles(fits: dict, patient: str) -> dict:
     styles = {}
     for i, line in enumerate(lines):
         colour = matplotlib.colors.to_rgb(LINE_COLOURS[i % len(LINE_COLOURS)])
-        styles[line] = colour
+        styles["line", line] = colour
         for j, plate in enumerate(sorted(p for l, p in pairs if l == line)):
             lighter = tuple(c + (1 - c) * min(0.6, 0.3 * j) for c in colour)
-            styles[plate] = (lighter, PLATE_MARKERS[j % len(PLATE_MARKERS)])
+            styles["plate", plate] = (lighter, PLATE_MARKERS[j % len(PLATE_MARKERS)])
     return styles
 
 
@@ -295,10 +296,10 @@ def _drug_panel(axes, drug: str, idata, patient: str, styles: dict) -> None:
     wells = observed_viability(idata)
     for line in patient_lines(idata, patient):
         low, median, high = curve_band(idata, line, grid)
-        axes.fill_between(grid, low, high, color=styles[line], alpha=0.22, linewidth=0, label=f"{line} 90% band")
-        axes.plot(grid, median, color=styles[line], lw=2, label=line)
+        axes.fill_between(grid, low, high, color=styles["line", line], alpha=0.22, linewidth=0, label=f"{line} 90% band")
+        axes.plot(grid, median, color=styles["line", line], lw=2, label=line)
         for plate, group in wells[wells.line == line].groupby("plate", sort=False):
-            colour, marker = styles[plate]
+            colour, marker = styles["plate", plate]
             axes.scatter(group.x, group.viability, color=colour, marker=marker, s=20, edgecolor="#333333",
                          linewidth=0.4, zorder=3, label=f"plate {plate}")
     shown = wells[wells.line.isin(patient_lines(idata, patient))].viability.to_numpy()
