@@ -122,7 +122,7 @@ def test_summary_tables_cover_every_patient_and_drug(example_run):
     for metric in ["aac", "auc", "log10_ec50", "dss2", "p_more_sensitive_than_cohort", "rank", "p_top3"]:
         assert len(patients[patients.metric == metric]) == len(PATIENTS) * DRUG_COUNT, metric
     # Every result of a quick fit says it is approximate.
-    assert patients.flags.str.contains("approximate_fit").all()
+    assert patients["flags"].str.contains("approximate_fit").all()
     aac = patients[patients.metric == "aac"]
     assert (aac.q05 <= aac.q50).all() and (aac.q50 <= aac.q95).all() and aac.q50.between(0, 1).all()
     # Ranks within a patient run from 1 to the number of drugs; three drugs share the top 3.

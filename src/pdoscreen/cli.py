@@ -246,7 +246,8 @@ def _collect_diagnostics(paths: list[str], out: Path) -> None:
 
     tables = [pd.read_csv(p, sep="\t").assign(drug=Path(p).name.removesuffix(".diagnostics.tsv")) for p in paths]
     table = pd.concat(tables, ignore_index=True)
-    table["order"] = table.groupby("drug")["status"].transform(lambda s: 0 if (s != "pass").any() else 1)
+    rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
+    table["order"] = rank.groupby(table["drug"]).transform("min")
     table = table.sort_values(["order", "drug"], kind="stable").drop(columns="order")
     table[["drug"] + [c for c in table.columns if c != "drug"]].to_csv(
         out, sep="\t", index=False, float_format="%.6g", lineterminator="\n"

@@ -56,13 +56,15 @@ def plate_store(plate):
     return f"results/plates/{plate}.zarr"
 
 
-def plate_inputs(plates):
+def plate_inputs(plates, with_sheet=True):
+    """The files behind the plates. Ingestion leaves the sheet out: appending a
+    plate must not re-read the earlier batches (their rows are params)."""
     rows = sheet.set_index("plate").loc[plates]
-    return {
-        "sheet": SAMPLE_SHEET,
+    files = {
         "exports": list(rows["file_path"]),
         "layouts": sorted(set(rows["layout_path"])),
     }
+    return {"sheet": SAMPLE_SHEET, **files} if with_sheet else files
 
 
 def plate_reading(plates):

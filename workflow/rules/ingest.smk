@@ -6,7 +6,7 @@ for batch, plates in enumerate(ingest_batches(), start=1):
         name:
             f"ingest_batch_{batch}"
         input:
-            **plate_inputs(plates),
+            **plate_inputs(plates, with_sheet=False),
         output:
             [update(directory(plate_store(p))) for p in plates],
         log:
@@ -17,10 +17,11 @@ for batch, plates in enumerate(ingest_batches(), start=1):
             mem_mb=lambda wildcards, attempt: 1000 * attempt,
             runtime=lambda wildcards, attempt: 10 * attempt,
         params:
+            sheet=SAMPLE_SHEET,
             plates=plates,
             reading=plate_reading(plates),
         shell:
-            "python -m pdoscreen ingest --sheet {input.sheet:q} --out-dir results/plates "
+            "python -m pdoscreen ingest --sheet {params.sheet:q} --out-dir results/plates "
             "{params.plates:q} > {log:q} 2>&1"
 
 
