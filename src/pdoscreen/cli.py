@@ -112,6 +112,21 @@ def _plate_priors(args: argparse.Namespace) -> None:
     plate_priors(open_zarr(args.screen)).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
 
 
+FIT_TABLES = ("diagnostics.tsv", "lines.tsv", "ppc.tsv")  # written beside each {drug}.zarr
+
+
+def _fit_plates(qc_path: str) -> list[str]:
+    """The plates QC passed for fitting (fit = true in plates.tsv)."""
+    from .qc import read_plate_qc
+
+    qc = read_plate_qc(qc_path)
+    return list(qc.loc[qc["fit"], "plate"])
+
+
+def _drug_of(diagnostics_path: str | Path) -> str:
+    return Path(diagnostics_path).name.removesuffix(".diagnostics.tsv")
+
+
 def _fit(args: argparse.Namespace) -> None:
     import json
 
@@ -120,11 +135,9 @@ def _fit(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .fit import FitSettings, NothingToFit, drug_wells, fingerprint, fit_drug
-    from .qc import read_plate_qc
     from .store import open_zarr
 
-    qc = read_plate_qc(args.qc)
-    plates = list(qc.loc[qc["fit"], "plate"])
+    plates = _fit_plates(args.qc)
     fit_settings = FitSettings(**settings)
     screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
     out = Path(args.out_prefix)
@@ -151,7 +164,7 @@ def _mark_current(out: Path) -> None:
 
     zarr_dir = out.with_suffix(".zarr")
     for path in [zarr_dir, zarr_dir / ".snakemake_timestamp",
-                 *(Path(f"{out}.{kind}") for kind in ("diagnostics.tsv", "lines.tsv", "ppc.tsv"))]:
+                 *(Path(f"{out}.{kind}") for kind in FIT_TABLES)]:
         if path.exists():
             os.utime(path)
 
@@ -160,7 +173,7 @@ def _stored_fingerprint(out: Path) -> str | None:
     """The fingerprint of the fit stored at ``out``, if all its outputs are there."""
     import zarr
 
-    if not all(Path(f"{out}.{kind}").exists() for kind in ("diagnostics.tsv", "lines.tsv", "ppc.tsv")):
+    if not all(Path(f"{out}.{kind}").exists() for kind in FIT_TABLES):
         return None
     try:
         root = zarr.open_group(str(out.with_suffix(".zarr")), mode="r")
@@ -209,7 +222,7 @@ def _fitted(diagnostics_paths: list[str]) -> list[str]:
     import pandas as pd
 
     return [
-        Path(path).name.removesuffix(".diagnostics.tsv") for path in diagnostics_paths
+        _drug_of(path) for path in diagnostics_paths
         if "not_fitted" not in set(pd.read_csv(path, sep="\t")["status"])
     ]
 
@@ -219,20 +232,16 @@ def _summarize(args: argparse.Namespace) -> None:
 
     fits_dir = Path(args.fits_dir)
     drugs = _fitted(args.diagnostics)
-    skipped = sorted({Path(p).name.removesuffix(".diagnostics.tsv") for p in args.diagnostics} - set(drugs))
+    skipped = sorted({_drug_of(p) for p in args.diagnostics} - set(drugs))
     if skipped:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
     import pandas as pd
 
     from .baselines import per_curve_gr
-    from .qc import read_plate_qc
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
-    gr = None
-    if args.screen:
-        qc = read_plate_qc(args.qc)
-        gr = per_curve_gr(open_zarr(args.screen).sel(plate=list(qc.loc[qc["fit"], "plate"])))
+    gr = per_curve_gr(open_zarr(args.screen).sel(plate=_fit_plates(args.qc))) if args.screen else None
     summarize(
         [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
         [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage, gr=gr,
@@ -244,7 +253,7 @@ def _collect_diagnostics(paths: list[str], out: Path) -> None:
     """Every drug's diagnostics in one table, failing and unfitted drugs first."""
     import pandas as pd
 
-    tables = [pd.read_csv(p, sep="\t").assign(drug=Path(p).name.removesuffix(".diagnostics.tsv")) for p in paths]
+    tables = [pd.read_csv(p, sep="\t").assign(drug=_drug_of(p)) for p in paths]
     table = pd.concat(tables, ignore_index=True)
     rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
     table["order"] = rank.groupby(table["drug"]).transform("min")
@@ -295,13 +304,11 @@ def _hierarchy(args: argparse.Namespace) -> None:
     from .baselines import per_curve_fits
     from .hierarchy import new_unit_predictions, separating_drugs, shrinkage, variance_partition
     from .hierarchy_plots import shrinkage_figure, variance_shares_figure
-    from .qc import read_plate_qc
     from .store import open_inference_data, open_zarr
 
     fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
     fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
-    qc = read_plate_qc(args.qc)
-    independent = per_curve_fits(open_zarr(args.screen).sel(plate=list(qc.loc[qc["fit"], "plate"])))
+    independent = per_curve_fits(open_zarr(args.screen).sel(plate=_fit_plates(args.qc)))
     tables = {
         "variance_partition": [variance_partition(idata) for idata in fits.values()],
         "shrinkage": [shrinkage(idata, independent) for idata in fits.values()],
