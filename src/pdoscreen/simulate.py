@@ -38,6 +38,11 @@ class Design:
     sigma_add: float = 0.01
     outlier_fraction: float = 0.0
     flat: bool = False  # no drug effect at all
+    # Large screens spread their drugs over a "plate set" per replicate, as real
+    # screens do: each plate carries the controls and up to this many drugs
+    # (0: every plate carries every drug).
+    drugs_per_plate: int = 0
+    plate_wells: int = 0  # 96 or 384; 0 picks the smallest that holds a plate's drugs
 
 
 def _doses(design: Design) -> np.ndarray:
@@ -60,9 +65,22 @@ def truth(design: Design, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _plate_wells(design: Design, geometry: PlateGeometry) -> pd.DataFrame:
+def plate_sets(design: Design) -> list[tuple[str, ...]]:
+    """The drugs of each plate of a replicate's plate set (one plate by default)."""
+    per_plate = design.drugs_per_plate or len(design.drugs)
+    return [design.drugs[i: i + per_plate] for i in range(0, len(design.drugs), per_plate)]
+
+
+def _geometry(design: Design) -> PlateGeometry:
+    if design.plate_wells:
+        return geometry_for(design.plate_wells)
+    most_drugs = max(len(drugs) for drugs in plate_sets(design))
+    return geometry_for(96 if design.n_doses * design.replicates * most_drugs <= 60 else 384)
+
+
+def _plate_wells(design: Design, geometry: PlateGeometry, drugs: tuple[str, ...]) -> pd.DataFrame:
     roles = ["vehicle"] * design.n_vehicle + ["kill"] * design.n_kill
-    treated = [(d, conc) for d in design.drugs for conc in _doses(design) for _ in range(design.replicates)]
+    treated = [(d, conc) for d in drugs for conc in _doses(design) for _ in range(design.replicates)]
     n_used = len(roles) + len(treated)
     if n_used > geometry.n_wells:
         raise ValueError(f"design needs {n_used} wells, plate has {geometry.n_wells}")
@@ -76,16 +94,20 @@ def screen(design: Design, seed: int) -> tuple[xr.Dataset, pd.DataFrame]:
     """(screen Dataset shaped like the workflow's screen store, line truth)."""
     rng = np.random.default_rng(seed)
     line_truth = truth(design, rng)
-    geometry = geometry_for(96 if design.n_doses * design.replicates * len(design.drugs) <= 60 else 384)
-    layout = _plate_wells(design, geometry)
+    geometry = _geometry(design)
+    sets = plate_sets(design)
+    layouts = [_plate_wells(design, geometry, drugs) for drugs in sets]
     plates, signals, meta = [], [], []
     for line in line_truth.drop_duplicates("line").itertuples():
+        this_line = line_truth[line_truth.line == line.line]
         for rep in range(1, design.plates_per_line + 1):
-            order = rng.permutation(geometry.n_wells)  # each plate its own well positions
-            wells = layout.iloc[np.argsort(order)].reset_index(drop=True)
-            signals.append(_plate_signal(wells, line_truth[line_truth.line == line.line], design, rng))
-            plates.append(wells)
-            meta.append(dict(plate=f"{line.line}-R{rep}", patient=line.patient, line=line.line, replicate=rep))
+            for k, (drugs, layout) in enumerate(zip(sets, layouts), start=1):
+                order = rng.permutation(geometry.n_wells)  # each plate its own well positions
+                wells = layout.iloc[np.argsort(order)].reset_index(drop=True)
+                signals.append(_plate_signal(wells, this_line[this_line.drug.isin(drugs)], design, rng))
+                plates.append(wells)
+                name = f"{line.line}-R{rep}" + (f"-S{k}" if len(sets) > 1 else "")
+                meta.append(dict(plate=name, patient=line.patient, line=line.line, replicate=rep))
     meta = pd.DataFrame(meta)
     stack = lambda column: np.stack([p[column].to_numpy() for p in plates])  # noqa: E731
     ds = xr.Dataset(
@@ -106,15 +128,18 @@ def screen(design: Design, seed: int) -> tuple[xr.Dataset, pd.DataFrame]:
 def _plate_signal(wells: pd.DataFrame, line_truth: pd.DataFrame, design: Design, rng) -> np.ndarray:
     gain = design.gain * np.exp(rng.normal(0, 0.2))
     floor = design.floor * np.exp(rng.normal(0, 0.2))
-    v = np.where(wells.role == "vehicle", 1.0, 0.0)
+    # numpy arrays, not pandas columns: large screens call this for thousands of plates
+    role, drug_of = wells.role.to_numpy(dtype=object), wells.drug.to_numpy(dtype=object)
+    concentration = wells.concentration_molar.to_numpy(dtype=float)
+    v = np.where(role == "vehicle", 1.0, 0.0)
     for drug in line_truth.itertuples():
-        treated = (wells.role == "treated").to_numpy() & (wells.drug == drug.drug).to_numpy()
+        treated = (role == "treated") & (drug_of == drug.drug)
         c_plate = drug.log10_ec50 + rng.normal(0, design.tau_rep)
-        x = np.log10(wells.concentration_molar.to_numpy()[treated])
+        x = np.log10(concentration[treated])
         v[treated] = viability(x, c_plate, drug.hill, drug.residual_viability)
     mean = gain * (floor + (1 - floor) * v)
     sd = np.sqrt((design.sigma_add * gain) ** 2 + (design.sigma_mult * mean) ** 2)
     signal = mean + sd * rng.standard_t(8, size=len(mean))
     outliers = rng.random(len(mean)) < design.outlier_fraction
     signal[outliers] *= rng.choice([0.4, 1.8], size=outliers.sum())
-    return np.where(wells.role == "empty", design.gain * design.floor, np.maximum(signal, 1.0))
+    return np.where(role == "empty", design.gain * design.floor, np.maximum(signal, 1.0))
