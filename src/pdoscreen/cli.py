@@ -141,7 +141,7 @@ def _fit(args: argparse.Namespace) -> None:
     fit_settings = FitSettings(**settings)
     screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
     out = Path(args.out_prefix)
-    current = fingerprint(drug_wells(screen, args.drug, plates), priors, fit_settings)
+    current = fingerprint(drug_wells(screen, args.drug, plates, fit_settings.batch_factors), priors, fit_settings)
     if _stored_fingerprint(out) == current:
         logging.getLogger("pdoscreen").info(
             "drug %s: its wells, plate priors and settings are unchanged since the stored fit; kept it", args.drug
@@ -183,18 +183,33 @@ def _stored_fingerprint(out: Path) -> str | None:
         return None
 
 
+def _write_tables(out: Path, tables: dict, **to_csv) -> None:
+    """A fit's tables, each written beside it and renamed into place. They go
+    before the zarr, whose fingerprint marks the fit as finished: the old zarr
+    is removed first, so a fit killed part-way leaves no fingerprint that
+    `_stored_fingerprint` would take for a finished fit beside new tables."""
+    import os
+    import shutil
+
+    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
+    for name, table in tables.items():
+        path = Path(f"{out}.{name}.tsv")
+        tmp = path.with_name(f".{path.name}.tmp")
+        table.to_csv(tmp, sep="\t", index=False, **to_csv)
+        os.replace(tmp, path)
+
+
 def _write_fit(idata, settings, out: Path) -> None:
     from .fit import diagnostics, line_summary, posterior_predictive_checks
     from .store import write_inference_data
 
-    write_inference_data(idata, out.with_suffix(".zarr"))
     tables = {
         "diagnostics": diagnostics(idata),
         "lines": line_summary(idata, settings.priors),
         "ppc": posterior_predictive_checks(idata),
     }
-    for name, table in tables.items():
-        table.to_csv(f"{out}.{name}.tsv", sep="\t", index=False, float_format="%.6g")
+    _write_tables(out, tables, float_format="%.6g")
+    write_inference_data(idata, out.with_suffix(".zarr"))
     drug = idata.posterior.attrs["drug"]
     for row in tables["diagnostics"].query("status == 'fail'").itertuples():
         logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", drug, row.group, row.reasons)
@@ -209,12 +224,11 @@ def _write_not_fitted(drug: str, reason: str, out: Path, fingerprint: str) -> No
 
     from .store import write_zarr_atomic
 
+    row = {"group": "sampler", "status": "not_fitted", "reasons": reason}
+    _write_tables(out, {"diagnostics": pd.DataFrame([row]), "lines": pd.DataFrame(columns=["line"]),
+                        "ppc": pd.DataFrame(columns=["plate"])})
     attrs = {"drug": drug, "fitted": 0, "reason": reason, "fingerprint": fingerprint}
     write_zarr_atomic(xr.Dataset(attrs=attrs), out.with_suffix(".zarr"))
-    row = {"group": "sampler", "status": "not_fitted", "reasons": reason}
-    pd.DataFrame([row]).to_csv(f"{out}.diagnostics.tsv", sep="\t", index=False)
-    for name in ("lines", "ppc"):
-        pd.DataFrame(columns=["line" if name == "lines" else "plate"]).to_csv(f"{out}.{name}.tsv", sep="\t", index=False)
 
 
 def _fitted(diagnostics_paths: list[str]) -> list[str]:

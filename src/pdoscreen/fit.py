@@ -52,6 +52,10 @@ class FitSettings:
     # was small, so both levels stay non-centred by default.
     non_centred: tuple[str, ...] = ("lines", "plates")
     priors: dict = field(default_factory=dict)
+    # Sample-sheet columns (batch, lot) whose levels shift the plate gain, and,
+    # with batch_on_ec50, log10 EC50 (model.batch_shifts).
+    batch_factors: tuple[str, ...] = ()
+    batch_on_ec50: bool = False
 
 
 def fingerprint(wells: pd.DataFrame, priors: pd.DataFrame, settings: FitSettings) -> str:
@@ -127,15 +131,32 @@ def _floor_prior(kill: np.ndarray, vehicle_level: float, log_vehicle_se: float) 
 # --- stage 2: one drug ----------------------------------------------------------------
 
 
-def drug_wells(screen: xr.Dataset, drug: str, plates: list[str]) -> pd.DataFrame:
-    """The drug's treated wells with a good reading on the given plates."""
+def drug_wells(screen: xr.Dataset, drug: str, plates: list[str], batch_factors=()) -> pd.DataFrame:
+    """The drug's treated wells with a good reading on the given plates, with
+    the plates' levels of each batch factor."""
+    _check_batch_factors(screen.sel(plate=plates), batch_factors)
     ds = screen.sel(plate=plates)[["signal", "flag"]]
     frame = ds.to_dataframe().reset_index()
     frame = frame[
         (frame.role == "treated") & (frame.drug == drug) & (frame.flag == "") & np.isfinite(frame.signal)
     ]
     frame["x"] = np.log10(frame["concentration_molar"])
-    return frame[["plate", "line", "patient", "well", "x", "signal"]].reset_index(drop=True)
+    columns = ["plate", "line", "patient", "well", "x", "signal", *batch_factors]
+    return frame[columns].reset_index(drop=True)
+
+
+def _check_batch_factors(screen: xr.Dataset, batch_factors) -> None:
+    from .errors import InputError
+
+    for factor in batch_factors:
+        if factor not in screen.coords:
+            raise InputError(f"fit.batch_factors names {factor!r}, which is not a sample-sheet column")
+        unlabelled = screen.plate.values[screen[factor].values.astype(str) == ""]
+        if len(unlabelled):
+            raise InputError(
+                f"fit.batch_factors names {factor!r}, but {len(unlabelled)} plate(s) have no {factor} "
+                f"in the sample sheet (the column is empty or missing): {', '.join(map(str, unlabelled[:10]))}"
+            )
 
 
 def _bucket(n: int, step: int) -> int:
@@ -159,9 +180,10 @@ class FitIndex:
     scale: float
     x_min: float
     x_max: float
+    batch_levels: dict[str, list[str]] = field(default_factory=dict)
 
 
-def model_data(wells: pd.DataFrame, priors: pd.DataFrame) -> tuple[dict, FitIndex]:
+def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> tuple[dict, FitIndex]:
     """Arrays for ``model.dose_response``, padded to bucketed shapes."""
     plates = list(dict.fromkeys(wells.plate))
     plate_rows = priors.set_index("plate").loc[plates]
@@ -180,9 +202,11 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame) -> tuple[dict, FitInde
         scale=scale,
         x_min=float(wells.x.min()),
         x_max=float(wells.x.max()),
+        batch_levels={f: sorted(set(plate_lines[f].astype(str))) for f in batch_factors},
     )
     n_wells, n_plates = _bucket(len(wells), 64), _bucket(len(plates), 4)
     n_lines, n_patients = _bucket(len(lines), 2), _bucket(len(patients), 2)
+    n_levels = _bucket(max([len(v) for v in index.batch_levels.values()], default=1), 2)
 
     def pad(values, size, fill):
         values = np.asarray(values, dtype=float if not isinstance(fill, int) else np.int32)
@@ -201,8 +225,13 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame) -> tuple[dict, FitInde
         "logit_floor_sd": pad(plate_rows.logit_floor_sd, n_plates, FLOOR_PRIOR[1]),
         "x_mid": np.float64((index.x_min + index.x_max) / 2),
     }
-    # A shape, not a number, so that compiled samplers take it as an argument.
+    plate_batch = [[levels.index(str(v)) for v in plate_lines[f]] for f, levels in index.batch_levels.items()]
+    data["plate_batch"] = np.array([pad(row, n_plates, 0) for row in plate_batch], dtype=np.int32).reshape(
+        len(batch_factors), n_plates
+    )
+    # Shapes, not numbers, so that compiled samplers take them as arguments.
     data["patient_slots"] = np.zeros(n_patients)
+    data["batch_slots"] = np.zeros(n_levels)
     return data, index
 
 
@@ -213,7 +242,13 @@ def configured_model(settings: FitSettings):
     """The model with the configured priors fixed, so the data are its only argument."""
     from .model import Priors, dose_response, reparametrised
 
-    return reparametrised(partial(dose_response, priors=Priors(**settings.priors)), settings.non_centred)
+    model = partial(
+        dose_response,
+        priors=Priors(**settings.priors),
+        batch_factors=tuple(settings.batch_factors),
+        batch_on_ec50=settings.batch_on_ec50,
+    )
+    return reparametrised(model, settings.non_centred)
 
 
 def _sample_nuts(data: dict, settings: FitSettings, seed: int, progress: bool):
@@ -275,10 +310,16 @@ def sample(data: dict, settings: FitSettings, seed: int, progress: bool = False)
     return sampler(data, settings, seed, progress)
 
 
+def batch_sites(index: FitIndex) -> dict[str, str]:
+    """The per-level sites of each batch factor, with their level dimension."""
+    return {f"{kind}_{factor}": f"{factor}_level" for factor in index.batch_levels for kind in ("u_gain", "w_c")}
+
+
 def unpad(samples: dict, index: FitIndex) -> dict:
     sizes = {**{s: len(index.patients) for s in PATIENT_SITES},
              **{s: len(index.lines) for s in LINE_SITES},
-             **{s: len(index.plates) for s in PLATE_SITES}}
+             **{s: len(index.plates) for s in PLATE_SITES},
+             **{s: len(index.batch_levels[d.removesuffix("_level")]) for s, d in batch_sites(index).items()}}
     return {k: (v[..., : sizes[k]] if k in sizes else v) for k, v in samples.items() if k != "y"}
 
 
@@ -311,10 +352,10 @@ def fit_drug(
     import numpyro
 
     numpyro.enable_x64()
-    wells = drug_wells(screen, drug, plates)
+    wells = drug_wells(screen, drug, plates, settings.batch_factors)
     if wells.empty:
         raise NothingToFit(f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
-    data, index = model_data(wells, priors)
+    data, index = model_data(wells, priors, settings.batch_factors)
     seed = drug_seed(settings.seed, drug)
     log.info(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
@@ -333,14 +374,14 @@ def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settin
 
     dims = {s: ["patient"] for s in PATIENT_SITES}
     dims |= {s: ["line"] for s in LINE_SITES} | {s: ["plate"] for s in PLATE_SITES}
-    dims |= {"y": ["obs"]}
+    dims |= {"y": ["obs"]} | {s: [d] for s, d in batch_sites(index).items() if s in samples}
     wells = index.wells
     coords = {
         "patient": index.patients,
         "line": index.lines,
         "plate": index.plates,
         "obs": np.arange(len(wells)),
-    }
+    } | {f"{factor}_level": levels for factor, levels in index.batch_levels.items()}
     line_of = dict(zip(index.lines, [index.patients[i] for i in index.line_patient]))
     idata = az.from_dict(
         posterior=samples,
@@ -385,11 +426,12 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     divergences and E-BFMI; ``status`` says pass or fail, ``reasons`` why."""
     import arviz as az
 
+    groups = _groups(idata)
     if idata.posterior.attrs.get("approximate"):
         note = "approximate fit (SVI): MCMC diagnostics do not apply"
-        return pd.DataFrame([{"group": g, "status": "approximate", "reasons": note} for g in GROUPS])
+        return pd.DataFrame([{"group": g, "status": "approximate", "reasons": note} for g in groups])
     rows = []
-    for group, names in GROUPS.items():
+    for group, names in groups.items():
         rhat = az.rhat(idata, var_names=names)
         bulk = az.ess(idata, var_names=names, method="bulk")
         tail = az.ess(idata, var_names=names, method="tail")
@@ -413,6 +455,15 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
          (ebfmi < EBFMI_MIN, f"E-BFMI {ebfmi:.2f} < {EBFMI_MIN}")]
     ))
     return pd.DataFrame(rows)
+
+
+BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")
+
+
+def _groups(idata) -> dict[str, list[str]]:
+    """The parameter groups to diagnose: GROUPS, and the batch effects when fitted."""
+    batches = [name for name in idata.posterior.data_vars if name.startswith(BATCH_SITE_PREFIXES)]
+    return GROUPS | ({"batches": batches} if batches else {})
 
 
 def _verdict(checks: list[tuple[bool, str]]) -> dict:
@@ -495,7 +546,9 @@ def posterior_predictive_checks(idata: az.InferenceData) -> pd.DataFrame:
 def _plate_check(plate: str, wells: pd.DataFrame) -> dict:
     inside = float(wells.inside.mean())
     trends = _trends(wells)
-    record = {"plate": plate, "line": wells.line.iloc[0], "n_wells": len(wells), "fraction_inside_95": inside}
+    record = {"plate": plate, "line": wells.line.iloc[0], "n_wells": len(wells), "fraction_inside_95": inside,
+              # plates whose mean residual clusters by batch call for fit.batch_factors
+              "mean_residual_sd": float(wells.residual.mean())}
     reasons = [] if inside >= PPC_COVERAGE_MIN else [f"{inside:.0%} of wells inside their 95% predictive interval"]
     for axis, (drift, t) in trends.items():
         record |= {f"{axis}_drift_sd": drift, f"{axis}_trend_t": t}

@@ -14,6 +14,18 @@ x = log10 molar concentration and y = raw signal / one constant (order 1):
     log A_p   ~ N(stage-1 mean, sd),  logit r_p ~ N(stage-1 mean, sd)
     z_k, z'_k ~ N(0, 1)
 
+With batch factors (sample-sheet columns such as ``batch`` or ``lot``), every
+level b of each factor adds a shift to the plates it holds:
+
+    log A_p   ~ N(stage-1 mean + sum_f tau_gain_f u_f[b_f(p)], sd)
+    c_p       ~ N(c_l + sum_f tau_c_f w_f[b_f(p)], tau_rep)      (optional)
+    u_f, w_f  ~ N(0, 1)
+
+The gain shift is how far a batch's drug-treated wells sit from what its
+vehicle wells predict (a dispensing or reagent lot); the EC50 shift is a batch's
+change in sensitivity (an organoid passage). As random effects, their scales
+tau describe any future batch, not only the ones seen.
+
 The plate gain A_p and floor r_p come in as informative priors estimated once
 per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
 fitted independently.
@@ -55,6 +67,8 @@ class Priors:
     sigma_mult: float = 0.1
     nu_shape: float = 2.0
     nu_rate: float = 0.1
+    tau_batch_gain: float = 0.1  # a batch moves treated wells by about 10%
+    tau_batch_c: float = 0.3  # decades
 
 
 def viability(x, c, h, e):
@@ -74,11 +88,34 @@ def reparametrised(model, non_centred_levels):
     return numpyro.handlers.reparam(model, config={s: LocScaleReparam(0) for s in sites})
 
 
-def dose_response(data: dict, priors: Priors = Priors()):
+def batch_shifts(data: dict, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
+    """Per plate, the summed shifts of its batch levels on log gain and on log10
+    EC50 (zero without factors). Levels are few, so they are non-centred."""
+    gain_shift, c_shift = 0.0, 0.0
+    n_levels = data["batch_slots"].shape[0]
+    for i, factor in enumerate(batch_factors):
+        level = data["plate_batch"][i]
+        tau_gain = numpyro.sample(f"tau_gain_{factor}", dist.HalfNormal(priors.tau_batch_gain))
+        with numpyro.plate(f"{factor}_levels", n_levels):
+            u = numpyro.sample(f"u_gain_{factor}", dist.Normal(0.0, 1.0))
+        gain_shift = gain_shift + tau_gain * u[level]
+        if batch_on_ec50:
+            tau_c = numpyro.sample(f"tau_c_{factor}", dist.HalfNormal(priors.tau_batch_c))
+            with numpyro.plate(f"{factor}_levels", n_levels):
+                w = numpyro.sample(f"w_c_{factor}", dist.Normal(0.0, 1.0))
+            c_shift = c_shift + tau_c * w[level]
+    return gain_shift, c_shift
+
+
+def dose_response(
+    data: dict, priors: Priors = Priors(), batch_factors: tuple[str, ...] = (), batch_on_ec50: bool = False
+):
     """The model for one drug. ``data`` holds jnp arrays (see ``fit.model_data``):
     well-level ``x``, ``y``, ``plate``, ``mask``; plate-level ``plate_line``,
-    ``log_gain_loc/sd``, ``logit_floor_loc/sd``; line-level ``line_patient``; and
-    the scalar ``x_mid``; ``patient_slots`` gives the number of patients. Padding wells have mask 0 and add nothing."""
+    ``plate_batch`` (one row per batch factor), ``log_gain_loc/sd``,
+    ``logit_floor_loc/sd``; line-level ``line_patient``; and the scalar
+    ``x_mid``; ``patient_slots`` and ``batch_slots`` give the number of patients
+    and of levels per batch factor. Padding wells have mask 0 and add nothing."""
     n_patients = data["patient_slots"].shape[0]
     n_lines = data["line_patient"].shape[0]
     n_plates = data["plate_line"].shape[0]
@@ -106,9 +143,12 @@ def dose_response(data: dict, priors: Priors = Priors()):
     e_line = numpyro.deterministic("E_line", nn.sigmoid(logit_e_line))
     h_line = numpyro.deterministic("h_line", jnp.exp(log_h_line))
 
+    gain_shift, c_shift = batch_shifts(data, priors, batch_factors, batch_on_ec50)
     with numpyro.plate("plates", n_plates):
-        c_plate = numpyro.sample("c_plate", dist.Normal(c_line[data["plate_line"]], tau_rep))
-        log_gain = numpyro.sample("log_gain", dist.Normal(data["log_gain_loc"], data["log_gain_sd"]))
+        c_plate = numpyro.sample("c_plate", dist.Normal(c_line[data["plate_line"]] + c_shift, tau_rep))
+        log_gain = numpyro.sample(
+            "log_gain", dist.Normal(data["log_gain_loc"] + gain_shift, data["log_gain_sd"])
+        )
         logit_floor = numpyro.sample(
             "logit_floor", dist.Normal(data["logit_floor_loc"], data["logit_floor_sd"])
         )

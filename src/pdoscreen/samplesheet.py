@@ -10,7 +10,7 @@ from .errors import InputError
 from .readers import REGISTRY
 
 REQUIRED = ["plate", "patient", "line", "file", "reader", "layout"]
-OPTIONAL_TEXT = ["batch", "measurement", "exclude"]
+OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude"]
 
 
 def read_sample_sheet(path: str | Path) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from .store import open_zarr
 log = logging.getLogger(__name__)
 
 LAYOUT_FIELDS = {"role": "empty", "drug": "", "concentration_molar": np.nan}
-PLATE_FIELDS = ["patient", "line", "replicate", "batch", "measurement", "timepoint_h", "exclude"]
+PLATE_FIELDS = ["patient", "line", "replicate", "batch", "lot", "measurement", "timepoint_h", "exclude"]
 PLATE_ATTRS = ["reader", "source_file", "source_sha256", "barcode", "read_time", "instrument_serial"]
 
 

@@ -1,0 +1,75 @@
+"""Batch and lot random effects (model.batch_shifts) on a simulated screen whose
+drug-treated wells read higher or lower by batch than their vehicle wells
+predict: without the batch term the plates' residuals cluster by batch; with
+it they do not, and the batch shifts are recovered."""
+
+import numpy as np
+import pytest
+from scipy.stats import f_oneway
+
+from pdoscreen.errors import InputError
+from pdoscreen.fit import FitSettings, diagnostics, drug_wells, fit_drug, plate_priors, posterior_predictive_checks
+from pdoscreen.simulate import Design, screen
+
+# Three batches, one replicate plate of every line in each, so batches cross lines.
+DESIGN = Design(n_patients=3, lines_per_patient=2, plates_per_line=3, replicates=2)
+LOG_GAIN_SHIFT = {"b1": -0.25, "b2": 0.0, "b3": 0.25}  # +-28% on the treated wells
+SETTINGS = FitSettings(chains=2, warmup=400, draws=400, seed=3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(tmp_path_factory):
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+@pytest.fixture(scope="module")
+def batched_screen():
+    ds, _ = screen(DESIGN, seed=2)
+    batch = np.array([f"b{r}" for r in ds.replicate.values])
+    shift = np.array([LOG_GAIN_SHIFT[b] for b in batch])[:, None]
+    treated = ds.role.values == "treated"
+    ds["signal"] = ds.signal * np.where(treated, np.exp(shift), 1.0)
+    return ds.assign_coords(batch=("plate", batch), lot=("plate", np.full(ds.sizes["plate"], "")))
+
+
+def residual_clustering_p(ds, settings):
+    """Fit, then test (one-way ANOVA) whether the plates' mean standardised
+    residuals differ between batches."""
+    idata = fit_drug(ds, "drugA", plate_priors(ds), list(ds.plate.values), settings)
+    ppc = posterior_predictive_checks(idata)
+    batch_of = dict(zip(ds.plate.values, ds.batch.values))
+    groups = ppc.groupby(ppc.plate.map(batch_of)).mean_residual_sd
+    return f_oneway(*[g.to_numpy() for _, g in groups]).pvalue, idata
+
+
+def test_plate_residuals_cluster_by_batch_without_the_batch_term(batched_screen):
+    p_value, _ = residual_clustering_p(batched_screen, SETTINGS)
+    assert p_value < 1e-3
+
+
+def test_the_batch_term_removes_the_clustering_and_recovers_the_shifts(batched_screen):
+    settings = FitSettings(**{**SETTINGS.__dict__, "batch_factors": ("batch",)})
+    p_value, idata = residual_clustering_p(batched_screen, settings)
+    assert p_value > 0.05
+    post = idata.posterior
+    shift = (post.tau_gain_batch * post.u_gain_batch).stack(sample=("chain", "draw"))
+    low, high = shift.quantile(0.05, "sample"), shift.quantile(0.95, "sample")
+    for level in post.batch_level.values:
+        truth = LOG_GAIN_SHIFT[str(level)]
+        assert float(low.sel(batch_level=level)) <= truth <= float(high.sel(batch_level=level)), level
+    table = diagnostics(idata).set_index("group")
+    assert "tau_gain_batch" in table.loc["batches", "parameters"]
+    assert int(idata.sample_stats.diverging.sum()) == 0
+
+
+def test_a_batch_factor_needs_a_level_on_every_plate(batched_screen):
+    unlabelled = batched_screen.assign_coords(
+        batch=("plate", np.where(batched_screen.replicate.values == 1, "", batched_screen.batch.values))
+    )
+    with pytest.raises(InputError, match=r"2 plate\(s\) have no batch .*: P1-L1-R1, P1-L2-R1$"):
+        drug_wells(unlabelled, "drugA", list(unlabelled.plate.values)[:6], ("batch",))
+    with pytest.raises(InputError, match="'lot'.*empty or missing"):
+        drug_wells(batched_screen, "drugA", list(batched_screen.plate.values), ("lot",))
