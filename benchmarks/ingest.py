@@ -56,15 +56,24 @@ def time_package(sheet: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def time_workflow(sheet: Path, workdir: Path, batch_size: int | None = None) -> float:
-    command = ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--quiet", "all", "--config", f"sample_sheet={sheet}"]
-    if batch_size:
-        command.append(f"ingest_batch_size={batch_size}")
+def workflow_command(sheet: Path, workdir: Path, batch_size: int | None = None, *extra: str,
+                     target: str = "results/screen.zarr") -> list[str]:
+    """Snakemake up to the screen store (ingestion only: `all` would also fit every drug)."""
+    command = ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               *extra, target, "--config", f"sample_sheet={sheet}"]
+    return command + ([f"ingest_batch_size={batch_size}"] if batch_size else [])
+
+
+def run_workflow(command: list[str]) -> tuple[float, str]:
+    """(seconds, stdout) of a Snakemake run with this environment's executables."""
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return time.perf_counter() - start, done.stdout
+
+
+def time_workflow(sheet: Path, workdir: Path, batch_size: int | None = None) -> float:
+    return run_workflow(workflow_command(sheet, workdir, batch_size, "--quiet"))[0]
 
 
 def main() -> None:

@@ -1,0 +1,57 @@
+"""Smoke run of benchmarks/compare.py on the tiny size: every contender runs in
+its own process, the JSON it writes round-trips into the report and the docs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+CONTENDERS = ["scipy", "thunor", "svi"]  # NUTS would spend the test's minute compiling
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("compare") / "compare.json"
+    subprocess.run([sys.executable, str(COMPARE), "run", "--sizes", "tiny", "--contenders", ",".join(CONTENDERS),
+                    "--svi-steps", "300", "--out", str(out)], check=True, timeout=300)
+    return out
+
+
+def _load_compare():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare", COMPARE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_has_every_contender_with_finite_figures(results):
+    compare = _load_compare()
+    raw = json.loads(results.read_text())
+    rows = compare.table(raw).set_index("contender")
+    assert list(rows.index) == CONTENDERS
+    assert (rows.curves == 12).all()  # 3 patients x 2 lines x 2 drugs
+    assert np.isfinite(rows[["rmse_log10_ec50", "rmse_aac", "wall_s", "curves_per_s"]].to_numpy()).all()
+    assert (rows.peak_rss_mb > 50).all() and (rows.sum_rss_mb >= rows.peak_rss_mb * 0.5).all()
+    assert (rows.loc["scipy", "time_vs_scipy"] == 1.0) and np.isfinite(rows.loc["svi", "time_vs_scipy"])
+    # All drugs fitted: nothing projected, and pdoscreen's compile time was seen.
+    assert not rows.projected.any() and rows.loc["svi", "compile_s"] > 0
+    for metric in ("cover90_log10_ec50", "cover90_aac"):
+        assert 0.0 <= rows.loc["svi", metric] <= 1.0
+
+
+def test_report_writes_the_table_and_the_machine(results, tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    printed = subprocess.run([sys.executable, str(COMPARE), "report", str(results), "--docs", str(docs)],
+                             check=True, capture_output=True, text=True).stdout
+    text = docs.read_text()
+    for contender in CONTENDERS:
+        assert f"| tiny | {contender} |" in printed and f"| tiny | {contender} |" in text
+    assert "cores" in text and "GB RAM" in text and "jax" in text and "### Targets" in text
