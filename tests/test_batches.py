@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from scipy.stats import f_oneway
 
+import pandas as pd
+
 from pdoscreen.errors import InputError
 from pdoscreen.fit import FitSettings, diagnostics, drug_wells, fit_drug, plate_priors, posterior_predictive_checks
+from pdoscreen.hierarchy import batch_clustering, batch_effects
 from pdoscreen.simulate import Design, screen
 
 # Three batches, one replicate plate of every line in each, so batches cross lines.
@@ -62,6 +65,9 @@ def test_the_batch_term_removes_the_clustering_and_recovers_the_shifts(batched_s
         assert float(low.sel(batch_level=level)) <= truth <= float(high.sel(batch_level=level)), level
     table = diagnostics(idata).set_index("group")
     assert "tau_gain_batch" in table.loc["batches", "parameters"]
+    effects = batch_effects(idata).set_index(["quantity", "level"])
+    assert effects.loc[("log_gain_shift", "b3"), "mean"] == pytest.approx(float(shift.sel(batch_level="b3").mean()))
+    assert effects.loc[("tau_gain", ""), "q05"] > 0
     assert int(idata.sample_stats.diverging.sum()) == 0
 
 
@@ -73,3 +79,20 @@ def test_a_batch_factor_needs_a_level_on_every_plate(batched_screen):
         drug_wells(unlabelled, "drugA", list(unlabelled.plate.values)[:6], ("batch",))
     with pytest.raises(InputError, match="'lot'.*empty or missing"):
         drug_wells(batched_screen, "drugA", list(batched_screen.plate.values), ("lot",))
+
+
+def test_batch_clustering_flags_residuals_that_group_by_batch():
+    plates = [f"p{i}" for i in range(6)]
+    levels = pd.DataFrame({"plate": plates, "patient": ["P1", "P2"] * 3, "batch": ["b1"] * 3 + ["b2"] * 3,
+                           "lot": [""] * 6})
+    clustered = [-1.0, -1.1, -0.9, 1.0, 1.1, 0.9]
+    mixed = [-1.0, 1.1, 0.1, 1.0, -1.1, -0.1]
+    ppc = pd.DataFrame({"drug": ["A"] * 6 + ["B"] * 6, "plate": plates * 2, "mean_residual_sd": clustered + mixed})
+    table = batch_clustering(ppc, levels, fitted=[]).set_index("drug")
+    assert list(table.factor) == ["batch", "batch"]  # lot has no levels
+    assert table.loc["A", "anova_p"] < 1e-4 and "consider fit.batch_factors" in table.loc["A", "note"]
+    assert table.loc["B", "anova_p"] > 0.5 and table.loc["B", "note"] == ""
+    fitted = batch_clustering(ppc, levels, fitted=["batch"]).set_index("drug")
+    assert fitted.loc["A", "note"] == "residuals still cluster by batch"
+    nested = batch_clustering(ppc, levels.assign(patient=levels.batch), fitted=[]).set_index("drug")
+    assert "cannot be told from the patient" in nested.loc["A", "note"]

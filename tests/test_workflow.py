@@ -198,3 +198,15 @@ def test_real_cll_screen_per_patient_tables(cll_run):
     assert lines.line.nunique() == 6  # each CLL sample is its own line
     for patient in ["P0007", "P0010"]:
         assert (workdir / "results/patients" / patient / f"{patient}.html").stat().st_size > 10_000
+
+
+def test_batch_check_covers_the_example_batches(example_run):
+    """The example's sample sheet has seeding-date batches; no batch term is fitted."""
+    workdir, _ = example_run
+    check = pd.read_csv(workdir / "results/summary/batch_check.tsv", sep="\t", keep_default_na=False)
+    assert len(check) == DRUG_COUNT and set(check.factor) == {"batch"}
+    assert not check.fitted.any() and check.anova_p.between(0, 1).all()
+    # Each seeding date holds one patient's plates.
+    assert check.note.str.contains("cannot be told from the patient").all()
+    effects = pd.read_csv(workdir / "results/summary/batch_effects.tsv", sep="\t")
+    assert effects.empty and list(effects.columns)[:4] == ["drug", "factor", "level", "quantity"]

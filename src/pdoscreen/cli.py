@@ -316,17 +316,28 @@ def _hierarchy(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .baselines import per_curve_fits
-    from .hierarchy import new_unit_predictions, separating_drugs, shrinkage, variance_partition
+    from .hierarchy import (
+        BATCH_FACTORS, batch_clustering, batch_effects, batch_factors, new_unit_predictions, separating_drugs, shrinkage,
+        variance_partition,
+    )
     from .hierarchy_plots import shrinkage_figure, variance_shares_figure
     from .store import open_inference_data, open_zarr
 
     fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
     fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
-    independent = per_curve_fits(open_zarr(args.screen).sel(plate=_fit_plates(args.qc)))
+    screen = open_zarr(args.screen).sel(plate=_fit_plates(args.qc))
+    independent = per_curve_fits(screen)
+    ppc = [pd.read_csv(fits_dir / f"{drug}.ppc.tsv", sep="\t").assign(drug=drug) for drug in fits]
+    plate_levels = pd.DataFrame({"plate": screen.plate.values.astype(str), "patient": screen.patient.values} | {
+        factor: screen[factor].values.astype(str) for factor in BATCH_FACTORS if factor in screen.coords
+    })
+    fitted_factors = sorted({f for idata in fits.values() for f in batch_factors(idata)})
     tables = {
         "variance_partition": [variance_partition(idata) for idata in fits.values()],
         "shrinkage": [shrinkage(idata, independent) for idata in fits.values()],
         "new_line_predictions": [new_unit_predictions(idata, args.aac_threshold, args.seed) for idata in fits.values()],
+        "batch_effects": [batch_effects(idata) for idata in fits.values()],
+        "batch_check": [batch_clustering(pd.concat(ppc), plate_levels, fitted_factors)] if ppc else [],
     }
     out.mkdir(parents=True, exist_ok=True)
     for name, parts in tables.items():

@@ -296,9 +296,14 @@ def new_unit_predictions(idata, aac_threshold: float, seed) -> pd.DataFrame:
     z_pat, z_e_pat = _draws(idata, "z_pat"), _draws(idata, "z_E_pat")
     n_draws, n_patients = z_pat.shape
 
+    ec50_batches = batch_factors(idata, "tau_c")
+    batch_sd = np.sqrt(sum(_draws(idata, f"tau_c_{f}") ** 2 for f in ec50_batches)) if ec50_batches else None
+
     def line_curve(z_k, z_e_k, size):
         col = (lambda v: v[:, None]) if len(size) == 2 else (lambda v: v)
         c = col(d["mu_c"]) + col(d["tau_pat"]) * z_k + col(d["tau_line"]) * rng.standard_normal(size)
+        if batch_sd is not None:  # screened in a batch not yet seen
+            c = c + col(batch_sd) * rng.standard_normal(size)
         logit_e = col(d["mu_E"]) + col(d["tau_E_pat"]) * z_e_k + col(d["tau_E_line"]) * rng.standard_normal(size)
         h = np.exp(col(d["mu_h"]) + col(d["tau_h"]) * rng.standard_normal(size))
         e = 1.0 / (1.0 + np.exp(-logit_e))
@@ -318,6 +323,69 @@ def new_unit_predictions(idata, aac_threshold: float, seed) -> pd.DataFrame:
             for k, p in enumerate(s.patients)]
     rows.append(row("new_patient", "", 0, c_new_patient, aac_new_patient))
     return pd.DataFrame(rows)
+
+
+def batch_factors(idata, scale: str = "tau_gain") -> list[str]:
+    """The batch factors a fit has a ``scale`` (tau_gain or tau_c) for."""
+    prefix = f"{scale}_"
+    return [name.removeprefix(prefix) for name in idata.posterior.data_vars if name.startswith(prefix)]
+
+
+def batch_effects(idata) -> pd.DataFrame:
+    """The fitted batch terms of one drug: per factor the spread between its
+    levels (``tau_gain`` on the log gain, ``tau_log10_ec50`` when fitted), and
+    per level its shift (``log_gain_shift``, ``log10_ec50_shift``). Columns:
+    drug, factor, level (empty for a spread), quantity, mean, q05, q50, q95."""
+    drug = str(idata.posterior.attrs.get("drug", ""))
+    rows = []
+    terms = [("tau_gain", "u_gain", "tau_gain", "log_gain_shift"),
+             ("tau_c", "w_c", "tau_log10_ec50", "log10_ec50_shift")]
+    for scale, unit, spread_name, shift_name in terms:
+        for factor in batch_factors(idata, scale):
+            tau = _draws(idata, f"{scale}_{factor}")
+            rows.append({"drug": drug, "factor": factor, "level": "", "quantity": spread_name, **_summary(tau)})
+            shifts = tau[:, None] * _draws(idata, f"{unit}_{factor}")
+            levels = _labels(idata.posterior[f"{factor}_level"].values)
+            rows += [{"drug": drug, "factor": factor, "level": level, "quantity": shift_name,
+                      **_summary(shifts[:, i])} for i, level in enumerate(levels)]
+    return pd.DataFrame(rows, columns=["drug", "factor", "level", "quantity", "mean", "q05", "q50", "q95"])
+
+
+BATCH_CLUSTER_P = 0.01
+BATCH_FACTORS = ("batch", "lot")
+
+
+def batch_clustering(ppc: pd.DataFrame, plate_levels: pd.DataFrame, fitted: list[str]) -> pd.DataFrame:
+    """Do a drug's plate residuals cluster by batch? Per drug and factor: a
+    one-way ANOVA of the plates' mean standardised residuals (``ppc``:
+    drug, plate, mean_residual_sd) over the factor's levels (``plate_levels``:
+    plate, patient and a column per factor in ``BATCH_FACTORS``). A small p
+    for a factor not in ``fitted`` suggests turning on ``fit.batch_factors``,
+    unless each level holds one patient's plates only: then a batch cannot be
+    told apart from its patient."""
+    from scipy.stats import f_oneway
+
+    rows = []
+    merged = ppc.merge(plate_levels, on="plate", how="left")
+    for factor in [c for c in BATCH_FACTORS if c in plate_levels.columns]:
+        for drug, plates in merged[merged[factor].fillna("") != ""].groupby("drug", sort=False):
+            groups = [g.to_numpy() for _, g in plates.groupby(factor).mean_residual_sd if len(g) >= 2]
+            p = float(f_oneway(*groups).pvalue) if len(groups) >= 2 else np.nan
+            within_patients = bool((plates.groupby(factor).patient.nunique() == 1).all())
+            rows.append({"drug": drug, "factor": factor, "n_levels": len(groups), "n_plates": len(plates),
+                         "anova_p": p, "fitted": factor in fitted,
+                         "note": _batch_note(factor, p, factor in fitted, within_patients)})
+    return pd.DataFrame(rows, columns=["drug", "factor", "n_levels", "n_plates", "anova_p", "fitted", "note"])
+
+
+def _batch_note(factor: str, p: float, fitted: bool, within_patients: bool) -> str:
+    if within_patients:
+        return f"each {factor} holds one patient's plates: a {factor} effect cannot be told from the patient's"
+    if not p < BATCH_CLUSTER_P:
+        return ""
+    if fitted:
+        return f"residuals still cluster by {factor}"
+    return f"plate residuals cluster by {factor}: consider fit.batch_factors"
 
 
 LEVEL_WORDS = {"patient": "patients", "line": "lines within a patient", "plate": "replicate-plate noise"}

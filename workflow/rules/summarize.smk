@@ -5,6 +5,7 @@ rule hierarchy:
     input:
         fits=fit_tables("zarr"),
         diagnostics=fit_tables("diagnostics.tsv"),
+        ppc=fit_tables("ppc.tsv"),
         screen="results/screen.zarr",
         qc="results/qc/plates.tsv",
     output:
@@ -24,6 +25,16 @@ rule hierarchy:
             category="Multilevel structure",
         ),
         shrinkage="results/summary/shrinkage.tsv",
+        batch_effects=report(
+            "results/summary/batch_effects.tsv",
+            caption="../report/batch_effects.rst",
+            category="Multilevel structure",
+        ),
+        batch_check=report(
+            "results/summary/batch_check.tsv",
+            caption="../report/batch_check.rst",
+            category="Multilevel structure",
+        ),
         shrinkage_plots=report(
             directory("results/summary/shrinkage"),
             patterns=["{drug}.png"],
