@@ -27,7 +27,10 @@ its contender's time budget allows; the fit wall time for all drugs is then
 projected (and labelled so): the compile time once per worker plus the mean
 per-drug run time x drugs / workers. Compile time is what JAX reports through
 `jax.monitoring` (tracing, lowering and XLA compilation), summed per drug;
-a drug's run time is its wall time less that. As in the workflow (`fit.jax_cache`)
+a drug's run time is its wall time less that. Where even one NUTS
+drug per worker does not fit the time available, `--nuts-iterations
+large=100/100` runs shortened chains and scales the sampler's run time to the
+default length (by iterations; the well-level draws by draws): labelled so. As in the workflow (`fit.jax_cache`)
 compiled programs go to a persistent cache, a fresh folder per size and contender
 unless `--jax-cache` names one: fit_drug builds a new model closure per drug, so
 without the cache JAX would compile every drug again; with it, the first drug of
@@ -235,7 +238,7 @@ def _timed_drug(contender: str, drug: str) -> dict:
 # --- one (size, contender) in its own process -------------------------------------------
 
 
-def _setup(contender: str, screen, svi_steps: int) -> None:
+def _setup(contender: str, screen, svi_steps: int, nuts_iterations: tuple[int, int] | None) -> None:
     """What a contender computes once per screen before fitting drugs."""
     if contender in ("scipy", "thunor"):
         from pdoscreen.baselines import normalised_viability
@@ -251,7 +254,13 @@ def _setup(contender: str, screen, svi_steps: int) -> None:
     treated = (screen.role == "treated").values
     pairs = pd.DataFrame({"drug": screen.drug.values[treated], "plate": plate_of_well[treated]}).drop_duplicates()
     SCREEN["plates_of"] = {d: list(g.plate) for d, g in pairs.groupby("drug")}
-    SCREEN["settings"] = FitSettings(method="svi", svi_steps=svi_steps) if contender == "svi" else FitSettings()
+    if contender == "svi":
+        SCREEN["settings"] = FitSettings(method="svi", svi_steps=svi_steps)
+    elif nuts_iterations:
+        warmup, draws = nuts_iterations
+        SCREEN["settings"] = FitSettings(warmup=warmup, draws=draws)
+    else:
+        SCREEN["settings"] = FitSettings()
 
 
 def run_contender(args: argparse.Namespace) -> None:
@@ -261,7 +270,8 @@ def run_contender(args: argparse.Namespace) -> None:
         screen, truth = pickle.load(handle)
     SCREEN["screen"], SCREEN["jax_cache"] = screen, args.jax_cache
     start = time.perf_counter()
-    _setup(args.contender, screen, args.svi_steps)
+    nuts_iterations = tuple(map(int, args.nuts_iterations.split("/"))) if args.nuts_iterations else None
+    _setup(args.contender, screen, args.svi_steps, nuts_iterations)
     setup_s = time.perf_counter() - start
     drugs = [str(d) for d in np.random.default_rng(args.seed).permutation(sorted(set(truth.drug)))]
     done, fit_wall_s = _fit_drugs(args, drugs)
@@ -275,6 +285,7 @@ def run_contender(args: argparse.Namespace) -> None:
     }
     if args.contender in ("svi", "nuts"):
         record["settings"] = asdict(SCREEN["settings"])
+        record["shortened"] = args.contender == "nuts" and nuts_iterations is not None
     Path(args.out).write_text(json.dumps(record, default=float))
 
 
@@ -306,6 +317,7 @@ def _start_contender(size: str, contender: str, screen_file: Path, out: Path, ar
     command = [sys.executable, __file__, "contender", "--size", size, "--contender", contender,
                "--screen", str(screen_file), "--out", str(out), "--workers", str(args.workers),
                "--budget-s", str(args.budget_for(size, contender)), "--svi-steps", str(args.svi_steps),
+               *(["--nuts-iterations", args.nuts_iterations[size]] if size in args.nuts_iterations else []),
                "--seed", str(args.seed), "--jax-cache", args.jax_cache or str(out.parent / f"jax-{size}-{contender}")]
     start = time.perf_counter()
     child = subprocess.Popen(command)
@@ -347,7 +359,7 @@ def run(args: argparse.Namespace) -> None:
             screen_file = Path(tmp) / f"{size}.pickle"
             screen_file.write_bytes(pickle.dumps(simulated(size, args.seed)))
             raw["simulate_s"][size] = time.perf_counter() - start
-            for contender in args.contenders:
+            for contender in (c for c in args.contenders if f"{size}/{c}" not in args.skip):
                 print(f"{size}/{contender} ...", flush=True)
                 record = _start_contender(size, contender, screen_file, Path(tmp) / "record.json", args)
                 raw["records"].append(record)
@@ -404,24 +416,46 @@ def paired_rmse(record: dict, baseline: dict, truth: pd.DataFrame) -> dict:
     return {k: v for k, v in accuracy(subset, truth).items() if k.startswith("rmse")}
 
 
+def _full_length_seconds(record: dict, per_drug: pd.DataFrame) -> pd.Series:
+    """Per-drug seconds, scaled to the default NUTS length where a run was shortened
+    (``--nuts-iterations``): the sampler's run time by iterations, the well-level
+    draws by draws; compile and the rest as measured."""
+    settings = record.get("settings", {})
+    if record["contender"] != "nuts" or not record.get("shortened"):
+        return per_drug.seconds
+    from pdoscreen.fit import FitSettings
+
+    full = FitSettings()
+    iterations = (full.warmup + full.draws) / (settings["warmup"] + settings["draws"])
+    draws = full.draws / settings["draws"]
+    sampling_s = (per_drug.sample_s - per_drug.compile_s).clip(lower=0)
+    rest_s = per_drug.seconds - per_drug.sample_s - per_drug.well_draws_s
+    return per_drug.compile_s + rest_s + sampling_s * iterations + per_drug.well_draws_s * draws
+
+
 def speed(record: dict) -> dict:
-    """Wall times; for a sample of drugs, the projection to all of them."""
+    """Wall times; for a sample of drugs (or a shortened NUTS run), the projection
+    to all drugs: each worker's first drug (it compiles) as measured, then the
+    mean seconds of later drugs (or of first drugs less compile) for the rest."""
     per_drug = pd.DataFrame(record["per_drug"])
+    per_drug["full_s"] = _full_length_seconds(record, per_drug)
     fitted, total = record["drugs_fitted"], record["drugs_total"]
-    compile_s = float(per_drug.groupby("pid").compile_s.sum().mean()) if len(per_drug) else 0.0
-    run_per_drug_s = float((per_drug.seconds - per_drug.compile_s).mean())
     workers = min(record["workers"], total)
-    if fitted == total:
+    first = per_drug.groupby("pid", sort=False).head(1)
+    later = per_drug.drop(first.index)
+    compile_s = float(first.compile_s.mean())
+    later_s = float(later.full_s.mean() if len(later) else (first.full_s - first.compile_s).mean())
+    if fitted == total and not record.get("shortened"):
         fit_s, projected = record["fit_wall_s"], False
     else:
-        fit_s, projected = compile_s + run_per_drug_s * total / workers, True
+        fit_s, projected = float(first.full_s.mean()) + later_s * (total / workers - 1), True
     wall_s = record["setup_s"] + fit_s
-    curves_total = record["curves_total"]
     worker_peaks = per_drug.groupby("pid").maxrss_mb.max()
     return {
-        "wall_s": wall_s, "projected": projected, "drugs_fitted": fitted, "drugs_total": total,
-        "compile_s": compile_s, "run_s": wall_s - compile_s, "run_per_drug_s": run_per_drug_s,
-        "curves_per_s": curves_total / wall_s, "peak_rss_mb": record["peak_rss_mb"],
+        "wall_s": wall_s, "projected": projected, "shortened": bool(record.get("shortened")),
+        "drugs_fitted": fitted, "drugs_total": total, "compile_s": compile_s, "run_s": wall_s - compile_s,
+        "per_drug_s": float(per_drug.full_s.mean()), "curves_per_s": record["curves_total"] / wall_s,
+        "peak_rss_mb": record["peak_rss_mb"],
         "sum_rss_mb": float(record["parent_maxrss_mb"] + worker_peaks.nlargest(workers).sum()),
     }
 
@@ -463,7 +497,8 @@ def markdown(raw: dict) -> str:
            "| EC50 RMSE / scipy | AAC RMSE / scipy |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows.to_dict("records"):
-        wall = _fmt(r["wall_s"], ".1f") + (f" (projected from {r['drugs_fitted']}/{r['drugs_total']} drugs)"
+        wall = _fmt(r["wall_s"], ".1f") + (f" (projected from {r['drugs_fitted']}/{r['drugs_total']} drugs"
+                                           + (", shortened chains" if r["shortened"] else "") + ")"
                                            if r["projected"] else "")
         cover = (f"{r['cover90_log10_ec50']:.0%} / {r['cover90_aac']:.0%}" if "cover90_aac" in r
                  and np.isfinite(r.get("cover90_aac", np.nan)) else "-")
@@ -485,8 +520,10 @@ def report(args: argparse.Namespace) -> None:
     text = markdown(raw)
     print(text)
     if args.docs:
-        intro = (Path(__file__).parent / "compare_intro.md").read_text()
-        Path(args.docs).write_text(intro + "\n" + text + "\n" + targets(raw))
+        here = Path(__file__).parent
+        notes = here / "compare_notes.md"  # the reading of the latest run, by hand
+        tail = "\n" + notes.read_text() if notes.exists() else ""
+        Path(args.docs).write_text((here / "compare_intro.md").read_text() + "\n" + text + "\n" + targets(raw) + tail)
 
 
 def targets(raw: dict) -> str:
@@ -534,7 +571,11 @@ def main() -> None:
                         help="per size and contender: stop submitting drugs after this long (then project)")
     runner.add_argument("--contender-budget", type=_budgets, default={},
                         help="budgets by contender or size/contender, e.g. nuts=300,large/svi=400")
+    runner.add_argument("--skip", type=lambda t: t.split(","), default=[], help="size/contender pairs to leave out")
     runner.add_argument("--svi-steps", type=int, default=5000)
+    runner.add_argument("--nuts-iterations", type=lambda t: dict(i.split("=") for i in t.split(",") if i), default={},
+                        help="shortened NUTS per size, e.g. large=100/100 (warm-up/draws per chain); its times "
+                             "are projected to the default length")
     runner.add_argument("--seed", type=int, default=7)
     runner.add_argument("--jax-cache", help="persistent compilation cache (default: a fresh one per contender)")
     runner.add_argument("--out", default=str(RESULTS / "compare.json"))
@@ -547,6 +588,7 @@ def main() -> None:
     one.add_argument("--svi-steps", type=int, default=5000)
     one.add_argument("--seed", type=int, default=7)
     one.add_argument("--jax-cache", required=True)
+    one.add_argument("--nuts-iterations", help="warm-up/draws, e.g. 100/100")
     one.set_defaults(run=run_contender)
     reporter = commands.add_parser("report")
     reporter.add_argument("results")

@@ -59,8 +59,9 @@ def time_package(sheet: Path, out: Path) -> float:
 def workflow_command(sheet: Path, workdir: Path, batch_size: int | None = None, *extra: str,
                      target: str = "results/screen.zarr") -> list[str]:
     """Snakemake up to the screen store (ingestion only: `all` would also fit every drug)."""
-    command = ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               *extra, target, "--config", f"sample_sheet={sheet}"]
+    # The target first: options such as --quiet take any number of values.
+    command = ["snakemake", target, "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), *extra, "--config", f"sample_sheet={sheet}"]
     return command + ([f"ingest_batch_size={batch_size}"] if batch_size else [])
 
 
@@ -73,7 +74,7 @@ def run_workflow(command: list[str]) -> tuple[float, str]:
 
 
 def time_workflow(sheet: Path, workdir: Path, batch_size: int | None = None) -> float:
-    return run_workflow(workflow_command(sheet, workdir, batch_size, "--quiet"))[0]
+    return run_workflow(workflow_command(sheet, workdir, batch_size, "--quiet", "all"))[0]  # quiet: all output
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import tempfile
@@ -61,12 +62,13 @@ def dag(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sheet = ingest.make_screen(tmp / "screen", args.plates)
-        shipped = dry_run(sheet, tmp / "dry")
-        per_plate = dry_run(sheet, tmp / "dry1", batch_size=1)
-        workflow_s = ingest.time_workflow(sheet, tmp / "wf")
-        package_s = ingest.time_package(sheet, tmp / "pkg.zarr")
-    record = {"plates": args.plates, "dry_run_shipped": shipped, "dry_run_one_job_per_plate": per_plate,
-              "ingest_workflow_s": workflow_s, "ingest_package_s": package_s, "machine": compare.machine()}
+        record = {"plates": args.plates, "machine": compare.machine(),
+                  "dry_run_shipped": dry_run(sheet, tmp / "dry"),
+                  "dry_run_one_job_per_plate": dry_run(sheet, tmp / "dry1", batch_size=1)}
+        Path(args.out).write_text(json.dumps(record, default=float))  # kept if ingestion fails
+        record["ingest_workflow_s"] = ingest.time_workflow(sheet, tmp / "wf")
+        record["ingest_package_s"] = ingest.time_package(sheet, tmp / "pkg.zarr")
+    record["machine"]["load_after"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(record, default=float))
     print(dag_markdown(record))
 
@@ -79,6 +81,8 @@ def dag_markdown(record: dict) -> str:
     for name, run in rows:
         by_rule = ", ".join(f"{k} {v}" for k, v in sorted(run["jobs_by_rule"].items(), key=lambda kv: -kv[1]))
         out.append(f"| {name} | {run['jobs']} | {by_rule} | {run['seconds']:.1f} |")
+    if "ingest_workflow_s" not in record:
+        return "\n".join(out) + "\n"
     out += ["", f"Ingestion of {n} plate files into the screen store: the workflow (shipped batching, "
             f"--cores 2) {record['ingest_workflow_s']:.0f} s ({n / record['ingest_workflow_s']:.1f} plates/s); "
             f"the package in one process {record['ingest_package_s']:.0f} s "
@@ -92,7 +96,9 @@ def dag_markdown(record: dict) -> str:
 def per_drug(record: dict) -> dict:
     """Per-drug fit seconds (compile apart) and peak memory of a large-screen record."""
     drugs = pd.DataFrame(record["per_drug"])
+    drugs["seconds"] = compare._full_length_seconds(record, drugs)  # a shortened NUTS run, at full length
     return {"method": record["contender"], "drugs_measured": len(drugs), "drugs_total": record["drugs_total"],
+            "shortened": bool(record.get("shortened")), "settings": record.get("settings", {}),
             "seconds_mean": float(drugs.seconds.mean()), "seconds_max": float(drugs.seconds.max()),
             "compile_s": float(drugs.groupby("pid").compile_s.first().mean()),
             "run_s_mean": float((drugs.seconds - drugs.compile_s).mean()),
@@ -120,7 +126,10 @@ def scale_markdown(raw: dict, cores_per_node: int, ram_gb_per_node: float) -> st
            "|---|---|---|---|---|"]
     drugs = [per_drug(r) for r in records]
     for d in drugs:
-        out.append(f"| {d['method']} | {d['drugs_measured']} of {d['drugs_total']} | {d['seconds_mean']:.0f} / "
+        shortened = (f" (run {d['settings']['warmup']} + {d['settings']['draws']} per chain, times projected to "
+                     "500 + 1000)" if d["shortened"] else "")
+        out.append(f"| {d['method']}{shortened} | {d['drugs_measured']} of {d['drugs_total']} | "
+                   f"{d['seconds_mean']:.0f} / "
                    f"{d['seconds_max']:.0f} | {d['compile_s']:.0f} | {d['peak_mb']:.0f} |")
     out += ["", f"Projected wall time of the 100 drug fits (one job per drug, nodes of {cores_per_node} cores "
             f"and {ram_gb_per_node:.0f} GB, one core per job, plus plate priors; projected from the drugs "
@@ -144,8 +153,10 @@ def report(args: argparse.Namespace) -> None:
         text += "\n### Snakemake's bookkeeping\n\n" + dag_markdown(json.loads(Path(args.dag).read_text()))
     print(text)
     if args.docs:
-        intro = (Path(__file__).parent / "scale_intro.md").read_text()
-        Path(args.docs).write_text(intro + "\n" + text)
+        here = Path(__file__).parent
+        notes = here / "scale_notes.md"  # the reading of the latest run, by hand
+        tail = "\n" + notes.read_text() if notes.exists() else ""
+        Path(args.docs).write_text((here / "scale_intro.md").read_text() + "\n" + text + tail)
 
 
 def main() -> None:

@@ -18,8 +18,12 @@ CONTENDERS = ["scipy", "thunor", "svi"]  # NUTS would spend the test's minute co
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("compare") / "compare.json"
+    # One worker, so SVI compiles once (the second drug loads it from the cache);
+    # the workflow's cache folder, so later runs of the suite skip compiling.
+    cache = Path("~/.cache/pdoscreen/jax").expanduser()
     subprocess.run([sys.executable, str(COMPARE), "run", "--sizes", "tiny", "--contenders", ",".join(CONTENDERS),
-                    "--svi-steps", "300", "--out", str(out)], check=True, timeout=300)
+                    "--workers", "1", "--svi-steps", "300", "--jax-cache", str(cache), "--out", str(out)],
+                   check=True, timeout=300)
     return out
 
 
@@ -39,7 +43,7 @@ def test_table_has_every_contender_with_finite_figures(results):
     assert list(rows.index) == CONTENDERS
     assert (rows.curves == 12).all()  # 3 patients x 2 lines x 2 drugs
     assert np.isfinite(rows[["rmse_log10_ec50", "rmse_aac", "wall_s", "curves_per_s"]].to_numpy()).all()
-    assert (rows.peak_rss_mb > 50).all() and (rows.sum_rss_mb >= rows.peak_rss_mb * 0.5).all()
+    assert (rows.peak_rss_mb > 50).all() and (rows.sum_rss_mb >= rows.peak_rss_mb).all()
     assert (rows.loc["scipy", "time_vs_scipy"] == 1.0) and np.isfinite(rows.loc["svi", "time_vs_scipy"])
     # All drugs fitted: nothing projected, and pdoscreen's compile time was seen.
     assert not rows.projected.any() and rows.loc["svi", "compile_s"] > 0
