@@ -62,7 +62,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CONTENDERS = ["scipy", "thunor", "svi", "nuts"]
-TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences")
+TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences", "n_steps_mean")
 JAX_COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_trace_duration",
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -218,7 +218,10 @@ def pdoscreen_drug(drug: str) -> list[dict]:
     summary = line_summary(idata)
     timing = {"seconds": time.perf_counter() - start, "compile_s": SCREEN["compile"]["s"] - before["compile_s"]}
     timing |= {k: v - before[k] for k, v in SCREEN["stages"].items()}
-    timing["divergences"] = int(idata.sample_stats.diverging.sum()) if settings.method == "nuts" else 0
+    nuts = settings.method == "nuts"
+    timing["divergences"] = int(idata.sample_stats.diverging.sum()) if nuts else 0
+    # leapfrog steps per iteration (draws only): with the gradient's cost, what bounds NUTS
+    timing["n_steps_mean"] = float(idata.sample_stats.n_steps.mean()) if nuts else 0.0
     return [{"drug": drug, "line": r.line, "log10_ec50": r.log10_ec50_q50, "aac": r.aac_q50,
              "log10_ec50_q05": r.log10_ec50_q05, "log10_ec50_q95": r.log10_ec50_q95,
              "aac_q05": r.aac_q05, "aac_q95": r.aac_q95, "failed": False, "at_bound": False}
@@ -292,7 +295,7 @@ def run_contender(args: argparse.Namespace) -> None:
 def _stage_times(rows: list[dict]) -> dict:
     """The compile and stage seconds a pdoscreen fit records on its first row (0 for the others)."""
     first = rows[0] if rows else {}
-    return {k: first.get(k, 0.0) for k in ("compile_s", "sample_s", "well_draws_s", "divergences")}
+    return {k: first.get(k, 0.0) for k in TIMING_KEYS[1:]}
 
 
 def _fit_drugs(args: argparse.Namespace, drugs: list[str]) -> tuple[list[dict], float]:
@@ -504,7 +507,7 @@ def markdown(raw: dict) -> str:
                  and np.isfinite(r.get("cover90_aac", np.nan)) else "-")
         out.append(
             f"| {r['size']} | {r['contender']} | {r['curves']} | {wall} | {_fmt(r['compile_s'], '.1f')} "
-            f"| {_fmt(r['curves_per_s'], '.1f')} | {r['peak_rss_mb']:.0f} / {r['sum_rss_mb']:.0f} "
+            f"| {_fmt(r['curves_per_s'], '.3g')} | {r['peak_rss_mb']:.0f} / {r['sum_rss_mb']:.0f} "
             f"| {_fmt(r['rmse_log10_ec50'], '.3f')} | {_fmt(r['rmse_aac'], '.3f')} | {cover} "
             f"| {r['failed']} / {r['at_bound']} | {_fmt(r.get('time_vs_scipy'), '.2f')} "
             f"| {_fmt(r.get('ec50_rmse_vs_scipy'), '.2f')} | {_fmt(r.get('aac_rmse_vs_scipy'), '.2f')} |")
