@@ -351,6 +351,10 @@ def _budget_for(budgets: dict[str, float], default: float):
     return budget
 
 
+def simulate(args: argparse.Namespace) -> None:
+    Path(args.out).write_bytes(pickle.dumps(simulated(args.size, args.seed)))
+
+
 def run(args: argparse.Namespace) -> None:
     args.budget_for = _budget_for(args.contender_budget, args.budget_s)
     out = Path(args.out)
@@ -360,7 +364,10 @@ def run(args: argparse.Namespace) -> None:
         for size in args.sizes:
             start = time.perf_counter()
             screen_file = Path(tmp) / f"{size}.pickle"
-            screen_file.write_bytes(pickle.dumps(simulated(size, args.seed)))
+            # In a child: a child's peak RSS starts from its parent's at fork, so
+            # the driver must not hold a screen when it starts the contenders.
+            subprocess.run([sys.executable, __file__, "simulate", "--size", size, "--seed", str(args.seed),
+                            "--out", str(screen_file)], check=True)
             raw["simulate_s"][size] = time.perf_counter() - start
             for contender in (c for c in args.contenders if f"{size}/{c}" not in args.skip):
                 print(f"{size}/{contender} ...", flush=True)
@@ -369,7 +376,7 @@ def run(args: argparse.Namespace) -> None:
                 raw["machine"]["load_after"] = os.getloadavg()
                 # Written after every contender, so a run stopped early keeps what it has.
                 out.write_text(json.dumps(raw, default=float))
-    print(markdown(raw))
+    print(markdown(raw))  # after the contenders: reading the truths grows this process
 
 
 # --- report -------------------------------------------------------------------------------
@@ -593,6 +600,11 @@ def main() -> None:
     one.add_argument("--jax-cache", required=True)
     one.add_argument("--nuts-iterations", help="warm-up/draws, e.g. 100/100")
     one.set_defaults(run=run_contender)
+    simulator = commands.add_parser("simulate", help="internal: pickle one size's screen (started by run)")
+    simulator.add_argument("--size", required=True)
+    simulator.add_argument("--seed", type=int, default=7)
+    simulator.add_argument("--out", required=True)
+    simulator.set_defaults(run=simulate)
     reporter = commands.add_parser("report")
     reporter.add_argument("results")
     reporter.add_argument("--docs", help="write the table to this file (e.g. docs/benchmarks.md)")
