@@ -49,7 +49,8 @@ def residual_clustering_p(ds, settings):
 
 
 def test_plate_residuals_cluster_by_batch_without_the_batch_term(batched_screen):
-    p_value, _ = residual_clustering_p(batched_screen, SETTINGS)
+    # Quick approximate fit (SVI): the misfit is gross, any fit shows it.
+    p_value, _ = residual_clustering_p(batched_screen, FitSettings(method="svi", svi_steps=2000, seed=3))
     assert p_value < 1e-3
 
 

@@ -291,17 +291,27 @@ def _sample_svi(data: dict, settings: FitSettings, seed: int, progress: bool):
     guide = AutoLowRankMultivariateNormal(model, rank=settings.svi_rank)
     svi = SVI(model, guide, Adam(0.01), Trace_ELBO())
     key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed))
-    result = svi.run(key_fit, settings.svi_steps, data, progress_bar=progress)
     n_draws = settings.chains * settings.draws
-    draws = Predictive(guide, params=result.params, num_samples=n_draws)(key_draw, data)
-    deterministic = Predictive(model, posterior_samples=draws, return_sites=LINE_SITES + PLATE_SITES)(
-        key_draw, data
-    )
-    draws = draws | deterministic
+
+    # The data are arguments of the compiled functions, not constants baked
+    # into them (as in SVI.run), so drugs of one shape bucket share one compiled
+    # program, also through the on-disk cache across processes.
+    @jax.jit
+    def optimise(state, data):
+        state, losses = jax.lax.scan(lambda s, _: svi.update(s, data), state, None, length=settings.svi_steps)
+        return svi.get_params(state), losses
+
+    @jax.jit
+    def draw(key, params, data):
+        draws = Predictive(guide, params=params, num_samples=n_draws)(key, data)
+        sites = LINE_SITES + PLATE_SITES
+        return draws | Predictive(model, posterior_samples=draws, return_sites=sites)(key, data)
+
+    params, losses = optimise(jax.jit(svi.init)(key_fit, data), data)
+    log.info("SVI: %d steps, loss %.1f at the start, %.1f at the end", settings.svi_steps, losses[0], losses[-1])
     shape = (settings.chains, settings.draws)
-    samples = {k: np.asarray(v).reshape(shape + v.shape[1:]) for k, v in draws.items()}
-    stats = {"elbo_loss": np.asarray(result.losses)}
-    return samples, stats
+    samples = {k: np.asarray(v).reshape(shape + v.shape[1:]) for k, v in draw(key_draw, params, data).items()}
+    return samples, {"elbo_loss": np.asarray(losses)}
 
 
 def sample(data: dict, settings: FitSettings, seed: int, progress: bool = False) -> tuple[dict, dict]:
@@ -330,9 +340,14 @@ def _well_draws(samples_padded: dict, data: dict, settings: FitSettings, seed: i
 
     model = configured_model(settings)
     flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples_padded.items() if k != "y"}
-    loglik = log_likelihood(model, flat, data)["y"]
-    predictive = Predictive(model, posterior_samples=flat, return_sites=["y"])
-    y_rep = predictive(jax.random.PRNGKey(seed + 1), dict(data, y=None))["y"]
+
+    @jax.jit  # draws and data as arguments: compiled once per shape bucket (see _sample_svi)
+    def well_draws(key, flat, data):
+        loglik = log_likelihood(model, flat, data)["y"]
+        y_rep = Predictive(model, posterior_samples=flat, return_sites=["y"])(key, dict(data, y=None))["y"]
+        return loglik, y_rep
+
+    loglik, y_rep = well_draws(jax.random.PRNGKey(seed + 1), flat, data)
     shape = (settings.chains, -1)
     return (
         np.asarray(loglik)[:, :n_wells].reshape(shape + (n_wells,)),
