@@ -11,7 +11,8 @@ EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
 UP_TO_QC = ["results/screen_summary.txt", "results/qc/plates.tsv", "results/qc/heatmaps", "results/qc/overview.png"]
 # The whole workflow with quick approximate fits (SVI): NUTS has its own tests
 # (test_model.py) and takes minutes per drug.
-QUICK_FITS = "fit={method: svi, svi_steps: 1500, chains: 2, draws: 250}"
+QUICK_DRAWS = 100  # per chain
+QUICK_FITS = f"fit={{method: svi, svi_steps: 1000, chains: 2, draws: {QUICK_DRAWS}}}"
 CLL_DRUGS = "[Ibrutinib, Venetoclax]"
 
 

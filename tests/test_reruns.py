@@ -59,7 +59,7 @@ def test_a_rerun_from_scratch_gives_identical_tables(screen, first_run, tmp_path
 def test_changing_a_fit_setting_reruns_the_fits(screen, first_run):
     sheet, _ = screen
     dry = snakemake(first_run, "--config", f"sample_sheet={sheet}", "ingest_batch_size=4", DRUGS,
-                    "fit={method: svi, svi_steps: 1200, chains: 2, draws: 250}", "--dry-run")
+                    "fit={method: svi, svi_steps: 1200, chains: 2, draws: 100}", "--dry-run")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "rule fit_drug" in dry.stdout and "Params have changed" in dry.stdout
     assert "rule ingest_batch" not in dry.stdout and "rule plate_qc" not in dry.stdout

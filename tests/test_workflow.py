@@ -12,7 +12,7 @@ import xarray as xr
 
 import pdoscreen
 import pdoscreen.cli
-from conftest import QUICK_FITS
+from conftest import QUICK_DRAWS, QUICK_FITS
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
@@ -133,7 +133,7 @@ def test_summary_tables_cover_every_patient_and_drug(example_run):
     lines = pd.read_csv(summary / "line_drug.tsv", sep="\t")
     assert lines.line.nunique() == 5
     metrics = xr.open_zarr(summary / "metrics.zarr", consolidated=False)
-    assert metrics.sizes["drug"] == DRUG_COUNT and metrics.sizes["draw"] == 2 * 250
+    assert metrics.sizes["drug"] == DRUG_COUNT and metrics.sizes["draw"] == 2 * QUICK_DRAWS
 
 
 def test_fit_outputs_are_labelled_approximate(example_run):
