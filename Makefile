@@ -18,8 +18,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 demo: $(VENV)/.installed
 	snakemake --cores $(CORES)
 
+# Two workers, one test file each: a file's fixtures (a workflow run, a fit) are
+# made once, and in-process fits use the core a workflow run leaves idle.
 test: $(VENV)/.installed
-	pytest -q
+	pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(VENV)/.installed
 	snakemake --lint

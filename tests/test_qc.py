@@ -13,10 +13,8 @@ import pytest
 import xarray as xr
 import yaml
 
-import pdoscreen
-from conftest import UP_TO_QC
 from pdoscreen.errors import InputError
-from pdoscreen.qc import NO_KILL_REASON, Thresholds, add_normalised, plate_qc, read_plate_qc
+from pdoscreen.qc import NO_KILL_REASON, Thresholds, add_normalised, plate_qc
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = "ABCDEFGH"
@@ -267,49 +265,6 @@ def test_gr_value_with_time_zero_plates():
     # No time-zero plate for L2, and none for a time-zero plate itself.
     assert gr.sel(plate="L2-t72").isnull().all()
     assert gr.sel(plate="L1-t0").isnull().all()
-
-
-# ---------------------------------------------------------------- workflow
-
-
-def test_workflow_writes_plate_qc(example_run, run_snakemake):
-    workdir, _ = example_run
-    table = read_plate_qc(workdir / "results/qc/plates.tsv")
-    assert list(table.columns) == TSV_COLUMNS
-    assert len(table) == 10 and set(table.status) == {"pass"} and table.fit.all()
-    assert table.z_prime.between(0.5, 1).all() and table.kill_cv.notna().all()
-    # The example layouts keep the outer ring empty, so there is no edge ratio.
-    assert table.edge_ratio.isna().all()
-    heatmaps = sorted(p.stem for p in (workdir / "results/qc/heatmaps").glob("*.png"))
-    assert heatmaps == sorted(table.plate)
-    assert (workdir / "results/qc/overview.png").stat().st_size > 10_000
-    screen = pdoscreen.open_screen(workdir / "results/screen.zarr")
-    vehicle_poc = screen.percent_of_control.where(screen.role == "vehicle").mean("well")
-    np.testing.assert_allclose(vehicle_poc, 100.0)
-    assert screen.gr_value.isnull().all()  # the example has no time-zero plates
-    # A threshold given on the command line reruns the QC.
-    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={REPO / 'example/screen/sample_sheet.tsv'}",
-                        "qc={z_prime_warn: 0.8}")
-    assert dry.returncode == 0, dry.stderr[-2000:]
-    assert "rule plate_qc" in dry.stdout and "Params have changed" in dry.stdout
-
-
-def test_real_cll_screen_qc(cll_run):
-    workdir, _ = cll_run
-    table = read_plate_qc(workdir / "results/qc/plates.tsv").set_index("plate")
-    assert len(table) == 6
-    for column in ["z_prime", "z_prime_robust", "ssmd", "signal_window", "kill_cv"]:
-        assert table[column].isna().all(), column
-    assert table.reasons.str.contains(NO_KILL_REASON, regex=False).all()
-    assert table.vehicle_cv.notna().all() and table.edge_ratio.notna().all()
-    # The values written down in docs/qc.md.
-    assert table.loc["11PB0010", "vehicle_cv"] == pytest.approx(18.2454, abs=1e-3)
-    assert table.loc["11PB0010", "status"] == "warn"
-    assert (table.drop(index="11PB0010").status == "pass").all()
-    assert table.loc["13PB0658", "edge_ratio"] == pytest.approx(0.915344, abs=1e-5)
-    assert table.fit.all()
-    screen = pdoscreen.open_screen(workdir / "results/screen.zarr")
-    assert "use 0 as the kill level" in screen.percent_of_control.attrs["kill_level"]
 
 
 def test_cli_names_a_missing_screen(tmp_path):
