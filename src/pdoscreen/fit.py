@@ -134,9 +134,9 @@ def _floor_prior(kill: np.ndarray, vehicle_level: float, log_vehicle_se: float) 
 def drug_wells(screen: xr.Dataset, drug: str, plates: list[str], batch_factors=()) -> pd.DataFrame:
     """The drug's treated wells with a good reading on the given plates, with
     the plates' levels of each batch factor."""
-    _check_batch_factors(screen.sel(plate=plates), batch_factors)
-    ds = screen.sel(plate=plates)[["signal", "flag"]]
-    frame = ds.to_dataframe().reset_index()
+    screen = screen.sel(plate=plates)
+    _check_batch_factors(screen, batch_factors)
+    frame = screen[["signal", "flag"]].to_dataframe().reset_index()
     frame = frame[
         (frame.role == "treated") & (frame.drug == drug) & (frame.flag == "") & np.isfinite(frame.signal)
     ]
@@ -321,15 +321,15 @@ def sample(data: dict, settings: FitSettings, seed: int, progress: bool = False)
 
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
-    """The per-level sites of each batch factor, with their level dimension."""
-    return {f"{kind}_{factor}": f"{factor}_level" for factor in index.batch_levels for kind in ("u_gain", "w_c")}
+    """The per-level sites of each batch factor, with the factor they belong to."""
+    return {f"{kind}_{factor}": factor for factor in index.batch_levels for kind in ("u_gain", "w_c")}
 
 
 def unpad(samples: dict, index: FitIndex) -> dict:
     sizes = {**{s: len(index.patients) for s in PATIENT_SITES},
              **{s: len(index.lines) for s in LINE_SITES},
              **{s: len(index.plates) for s in PLATE_SITES},
-             **{s: len(index.batch_levels[d.removesuffix("_level")]) for s, d in batch_sites(index).items()}}
+             **{s: len(index.batch_levels[f]) for s, f in batch_sites(index).items()}}
     return {k: (v[..., : sizes[k]] if k in sizes else v) for k, v in samples.items() if k != "y"}
 
 
@@ -389,7 +389,7 @@ def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settin
 
     dims = {s: ["patient"] for s in PATIENT_SITES}
     dims |= {s: ["line"] for s in LINE_SITES} | {s: ["plate"] for s in PLATE_SITES}
-    dims |= {"y": ["obs"]} | {s: [d] for s, d in batch_sites(index).items() if s in samples}
+    dims |= {"y": ["obs"]} | {s: [f"{f}_level"] for s, f in batch_sites(index).items() if s in samples}
     wells = index.wells
     coords = {
         "patient": index.patients,
