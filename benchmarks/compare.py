@@ -258,7 +258,7 @@ def _setup(contender: str, screen, svi_steps: int, nuts_iterations: tuple[int, i
     pairs = pd.DataFrame({"drug": screen.drug.values[treated], "plate": plate_of_well[treated]}).drop_duplicates()
     SCREEN["plates_of"] = {d: list(g.plate) for d, g in pairs.groupby("drug")}
     if contender == "svi":
-        SCREEN["settings"] = FitSettings(method="svi", svi_steps=svi_steps)
+        SCREEN["settings"] = FitSettings(method="svi", **({"svi_steps": svi_steps} if svi_steps else {}))
     elif nuts_iterations:
         warmup, draws = nuts_iterations
         SCREEN["settings"] = FitSettings(warmup=warmup, draws=draws)
@@ -319,7 +319,8 @@ def _start_contender(size: str, contender: str, screen_file: Path, out: Path, ar
     """Run one contender in a child process; its peak memory comes from wait4."""
     command = [sys.executable, __file__, "contender", "--size", size, "--contender", contender,
                "--screen", str(screen_file), "--out", str(out), "--workers", str(args.workers),
-               "--budget-s", str(args.budget_for(size, contender)), "--svi-steps", str(args.svi_steps),
+               "--budget-s", str(args.budget_for(size, contender)),
+               *(["--svi-steps", str(args.svi_steps)] if args.svi_steps else []),
                *(["--nuts-iterations", args.nuts_iterations[size]] if size in args.nuts_iterations else []),
                "--seed", str(args.seed), "--jax-cache", args.jax_cache or str(out.parent / f"jax-{size}-{contender}")]
     start = time.perf_counter()
@@ -584,7 +585,7 @@ def main() -> None:
     runner.add_argument("--contender-budget", type=_budgets, default={},
                         help="budgets by contender or size/contender, e.g. nuts=300,large/svi=400")
     runner.add_argument("--skip", type=lambda t: t.split(","), default=[], help="size/contender pairs to leave out")
-    runner.add_argument("--svi-steps", type=int, default=5000)
+    runner.add_argument("--svi-steps", type=int, help="default: FitSettings' own")
     runner.add_argument("--nuts-iterations", type=lambda t: dict(i.split("=") for i in t.split(",") if i), default={},
                         help="shortened NUTS per size, e.g. large=100/100 (warm-up/draws per chain); its times "
                              "are projected to the default length")
@@ -597,7 +598,7 @@ def main() -> None:
         one.add_argument(name, required=True)
     one.add_argument("--workers", type=int, default=2)
     one.add_argument("--budget-s", type=float, default=600)
-    one.add_argument("--svi-steps", type=int, default=5000)
+    one.add_argument("--svi-steps", type=int)
     one.add_argument("--seed", type=int, default=7)
     one.add_argument("--jax-cache", required=True)
     one.add_argument("--nuts-iterations", help="warm-up/draws, e.g. 100/100")
