@@ -341,7 +341,11 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or platform.machine())
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-    versions = {p: meta.version(p) for p in ("pdoscreen", "jax", "numpyro", "scipy", "numpy", "thunor")}
+    import pdoscreen
+
+    # the package itself: an editable install's metadata keeps the version it was installed at
+    versions = {"pdoscreen": pdoscreen.__version__}
+    versions |= {p: meta.version(p) for p in ("jax", "numpyro", "scipy", "numpy", "thunor")}
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(ram_gb, 1), "python": platform.python_version(),
             "versions": versions, "gpu": "none", "load_before": os.getloadavg()}
 
