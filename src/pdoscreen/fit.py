@@ -313,7 +313,8 @@ def _svi_programs(settings: FitSettings):
 
     @jax.jit
     def optimise(key, data):
-        state, losses = jax.lax.scan(lambda s, _: svi.update(s, data), svi.init(key, data), None, length=settings.svi_steps)
+        start = svi.init(key, data)
+        state, losses = jax.lax.scan(lambda s, _: svi.update(s, data), start, None, length=settings.svi_steps)
         return svi.get_params(state), losses
 
     @jax.jit
