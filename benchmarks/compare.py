@@ -338,16 +338,26 @@ def _start_contender(size: str, contender: str, screen_file: Path, out: Path, ar
 def machine() -> dict:
     import importlib.metadata as meta
 
+    import jax
+
+    import pdoscreen
+
+    def version(package: str) -> str:
+        try:
+            return meta.version(package)
+        except meta.PackageNotFoundError:
+            return "not installed"
+
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or platform.machine())
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-    import pdoscreen
-
     # the package itself: an editable install's metadata keeps the version it was installed at
     versions = {"pdoscreen": pdoscreen.__version__}
-    versions |= {p: meta.version(p) for p in ("jax", "numpyro", "scipy", "numpy", "thunor")}
+    versions |= {p: version(p) for p in ("jax", "numpyro", "scipy", "numpy", "thunor")}
+    device = jax.devices()[0]
+    gpu = device.device_kind if device.platform == "gpu" else "none"
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(ram_gb, 1), "python": platform.python_version(),
-            "versions": versions, "gpu": "none", "load_before": os.getloadavg()}
+            "versions": versions, "gpu": gpu, "load_before": os.getloadavg()}
 
 
 def _budget_for(budgets: dict[str, float], default: float):
@@ -503,7 +513,8 @@ def markdown(raw: dict) -> str:
     rows = table(raw)
     m = raw["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, no GPU; Python {m['python']}; "
+    gpu = "no GPU" if m.get("gpu", "none") == "none" else f"GPU {m['gpu']}"
+    out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {gpu}; Python {m['python']}; "
            f"{versions}. Load average (1, 5, 15 min) before the run "
            f"{', '.join(f'{x:.1f}' for x in m['load_before'])}, after "
            f"{', '.join(f'{x:.1f}' for x in m.get('load_after', m['load_before']))}.", "",
