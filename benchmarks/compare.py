@@ -253,10 +253,7 @@ def _setup(contender: str, screen, svi_steps: int, nuts_iterations: tuple[int, i
     from pdoscreen.fit import FitSettings, plate_priors
 
     SCREEN["priors"] = plate_priors(screen)
-    plate_of_well = np.broadcast_to(screen.plate.values[:, None], screen.drug.shape)
-    treated = (screen.role == "treated").values
-    pairs = pd.DataFrame({"drug": screen.drug.values[treated], "plate": plate_of_well[treated]}).drop_duplicates()
-    SCREEN["plates_of"] = {d: list(g.plate) for d, g in pairs.groupby("drug")}
+    SCREEN["plates_of"] = plates_of_drugs(screen)
     if contender == "svi":
         SCREEN["settings"] = FitSettings(method="svi", **({"svi_steps": svi_steps} if svi_steps else {}))
     elif nuts_iterations:
@@ -264,6 +261,14 @@ def _setup(contender: str, screen, svi_steps: int, nuts_iterations: tuple[int, i
         SCREEN["settings"] = FitSettings(warmup=warmup, draws=draws)
     else:
         SCREEN["settings"] = FitSettings()
+
+
+def plates_of_drugs(screen) -> dict[str, list[str]]:
+    """Each drug's plates: those where it has treated wells."""
+    plate_of_well = np.broadcast_to(screen.plate.values[:, None], screen.drug.shape)
+    treated = (screen.role == "treated").values
+    pairs = pd.DataFrame({"drug": screen.drug.values[treated], "plate": plate_of_well[treated]}).drop_duplicates()
+    return {d: list(g.plate) for d, g in pairs.groupby("drug")}
 
 
 def run_contender(args: argparse.Namespace) -> None:

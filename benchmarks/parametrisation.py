@@ -21,23 +21,21 @@ VARIANTS = {"default": ["lines", "plates"], "centred": [], "plates": ["plates"],
 
 def fit_one(size: str, drug: str, variant: str, warmup: int, draws: int) -> dict:
     import arviz as az
-    import numpy as np
 
-    from compare import simulated
+    from compare import _rmse, plates_of_drugs, simulated
     from pdoscreen.fit import FitSettings, fit_drug, line_summary, plate_priors
 
     screen, truth = simulated(size, 7)
     settings = FitSettings(chains=2, warmup=warmup, draws=draws, non_centred=tuple(VARIANTS[variant]))
-    plates = [p for p in screen.plate.values if (screen.sel(plate=p).drug.values == drug).any()]
     start = time.perf_counter()
-    idata = fit_drug(screen, drug, plate_priors(screen), plates, settings)
+    idata = fit_drug(screen, drug, plate_priors(screen), plates_of_drugs(screen)[drug], settings)
     wall_s = time.perf_counter() - start
     lines = line_summary(idata).merge(truth[truth.drug == drug], on=["line", "patient"])
     inside = (lines.log10_ec50_q05 <= lines.log10_ec50) & (lines.log10_ec50 <= lines.log10_ec50_q95)
     return {
         "non_centred": VARIANTS[variant], "steps_per_iteration": float(idata.sample_stats.n_steps.mean()),
         "divergences": int(idata.sample_stats.diverging.sum()),
-        "rmse_log10_ec50": float(np.sqrt(np.mean((lines.log10_ec50_q50 - lines.log10_ec50) ** 2))),
+        "rmse_log10_ec50": _rmse(lines.log10_ec50_q50, lines.log10_ec50),
         "cover90_log10_ec50": float(inside.mean()),
         "rhat_c_line": float(az.rhat(idata, var_names=["c_line"]).c_line.max()), "wall_s": wall_s,
     }
