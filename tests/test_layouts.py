@@ -121,6 +121,8 @@ BAD_LONG = {
     "unit nmol/L": ("A1,treated,X,1,nmol/L\n", "A01", "unknown concentration unit"),
     "unit %": ("A1,treated,X,1,%\n", "A01", "unknown concentration unit '%'"),
     "no unit": ("A1,treated,X,1,\n", "A01", "has no unit"),
+    "treated at zero": ("A1,treated,X,0,nM\n", "A01", "treated well at concentration 0; write vehicle"),
+    "zero with a bad unit": ("A1,empty,,0.0,nm\n", "A01", "unknown concentration unit 'nm'"),
     "not a number": ("A1,treated,X,ten,nM\n", "A01", "concentration 'ten' is not a number"),
     "not finite": ("A1,treated,X,inf,nM\n", "A01", "concentration 'inf' is not a number"),
     "bad well": ("A1x,vehicle,,,\n", "A1x", "not a well name"),
@@ -136,6 +138,23 @@ def test_long_validation_names_file_and_well(tmp_path, lines, well, message):
         read_layout(path)
     assert path.name in str(caught.value) and f"well {well}" in str(caught.value)
     assert caught.value.file == str(path) and caught.value.well == well
+
+
+def test_zero_blank_and_control_concentrations_need_no_unit(tmp_path):
+    """A LIMS export writes empty and vehicle wells as 0.0 with no unit (issue 15)."""
+    path = write(
+        tmp_path,
+        HEADER + "A02,empty,,0.0,\nA03,vehicle,DMSO,0,\nA04,vehicle,DMSO,,\n"
+        "A05,kill,Staurosporine,10,\nA06,vehicle,DMSO,0,uM\nA07,treated,X,0.5,uM\n",
+    )
+    table = read_layout(path).set_index("well")
+    assert table["unit"].tolist() == ["", "", "", "", "uM", "uM"]
+    assert table["concentration_molar"].tolist()[:2] == [0.0, 0.0]
+    assert math.isnan(table.loc["A04", "concentration_molar"])
+    # A control's non-zero amount without a unit stays as written, in no molar unit.
+    assert table.loc["A05", "concentration"] == 10 and math.isnan(table.loc["A05", "concentration_molar"])
+    assert table.loc["A06", "concentration_molar"] == 0.0
+    assert table.loc["A07", "concentration_molar"] == pytest.approx(5e-7)
 
 
 def test_well_outside_the_given_plate(tmp_path):

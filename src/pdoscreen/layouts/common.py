@@ -181,13 +181,21 @@ def _validated(record: dict, *, well: str, file: Path) -> dict:
         raise InputError("a treated well needs a concentration")
     if concentration < 0:
         raise InputError(f"negative concentration {concentration:g}")
+    if role == "treated" and concentration == 0:
+        # log10(0) would reach the fit as -inf; an untreated well is a control.
+        raise InputError("a treated well at concentration 0; write vehicle for an untreated well")
     if math.isnan(concentration):
         # A plate-wide unit (e.g. wellmap's [expt]) also reaches control wells
         # that have no concentration; there it means nothing.
         unit = ""
-    elif not unit:
+    elif not unit and role == "treated":
         raise InputError(f"concentration {concentration:g} has no unit")
-    molar = concentration / PER_MOLAR[unit] if unit else math.nan
+    if unit:
+        molar = concentration / PER_MOLAR[unit]
+    else:
+        # Zero is zero in every unit (LIMS write empty wells as "0.0" with no
+        # unit); any other number without a unit, on a control, stays unknown.
+        molar = 0.0 if concentration == 0 else math.nan
     return dict(
         well=well, role=role, drug=drug, concentration=concentration, unit=unit, concentration_molar=molar
     )
