@@ -147,8 +147,13 @@ def test_mars_truncated_padded_file_is_refused(real_world, tmp_path):
     lines = (real_world / LUM_1536).read_bytes().split(b"\r\n")
     truncated = tmp_path / "cut.csv"
     # Cut in the middle of row "S": every line of this export has 49 fields.
-    truncated.write_bytes(b"\r\n".join(lines[:12]) + b"\r\n" + lines[12][:40])
+    truncated.write_bytes(b"\r\n".join(lines[:12]) + b"\r\n" + lines[12][:40] + b"\r\n")
     with pytest.raises(InputError, match="row S .* fields .*truncated") as error:
+        read_measurements(truncated)
+    assert str(truncated) in str(error.value)
+    # Without its line end the last value itself may be cut.
+    truncated.write_bytes(b"\r\n".join(lines[:12]) + b"\r\n" + lines[12][:40])
+    with pytest.raises(InputError, match="line 13.*stops in the middle .*truncated") as error:
         read_measurements(truncated)
     assert str(truncated) in str(error.value)
 

@@ -190,6 +190,9 @@ def test_truncated_line_is_refused(real_world, tmp_path):
     text = (real_world / NO_RESULTS).read_bytes()
     truncated = tmp_path / "cut.txt"
     truncated.write_bytes(text[: text.index(b"B\t340\t81380") + 20])
+    with pytest.raises(InputError, match="line 39.*stops in the middle"):
+        read_measurements(truncated)  # no line end: the last value may be cut
+    truncated.write_bytes(text[: text.index(b"B\t340\t81380") + 20] + b"\r\n")
     with pytest.raises(InputError, match="line 39.*has 4 of 24 values") as error:
         read_measurements(truncated)
     assert str(truncated) in str(error.value)

@@ -172,6 +172,9 @@ def test_truncated_spark_csv_is_refused(real_world, tmp_path):
     data = (real_world / SPARK_CSV).read_bytes()
     cut = tmp_path / "cut.csv"
     cut.write_bytes(data[: data.index(b"C5,0.0991") + 6])  # inside the OD700 list
+    with pytest.raises(InputError, match="stops in the middle of its last line, after '0.0'"):
+        read_measurements(cut)
+    cut.write_bytes(data[: data.index(b"C5,0.0991") + 6] + b"\n")
     with pytest.raises(InputError, match="label 'OD700': no 'End Time'.*truncated") as error:
         read_measurements(cut)
     assert str(cut) in str(error.value)

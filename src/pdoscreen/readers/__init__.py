@@ -6,15 +6,25 @@ returns every measurement a file holds.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import InputError
-from .base import REGISTRY, FileSample, Measurement, Reader
+from .base import (
+    REGISTRY,
+    FileSample,
+    Measurement,
+    Reader,
+    check_complete,
+    missing_wells,
+    settle_decimal_marks,
+)
 
 # Importing a module registers its readers.
 from . import bmg, envision, gen5, glomax, kaleido, skanit, softmax, tecan, victor  # noqa: F401,E402
 
 __all__ = ["REGISTRY", "Measurement", "Reader", "detect", "read_measurements"]
+log = logging.getLogger(__name__)
 
 
 def detect(path: str | Path) -> str:
@@ -51,13 +61,31 @@ def read_measurements(path: str | Path, reader: str = "auto") -> tuple[str, list
             file=path,
         )
     try:
+        check_complete(path, path.read_bytes())
         measurements = REGISTRY[name].read(path)
+        if measurements:
+            settle_decimal_marks(measurements, path)
     except InputError as error:
         raise error.located(file=path) from None
-    except (ValueError, IndexError, KeyError) as error:
+    except Exception as error:  # whatever a broken file makes a parser raise
         raise InputError(
-            f"cannot be read as {name}: the file is truncated or malformed ({error})", file=path
+            f"cannot be read as {name}: the file is truncated or malformed "
+            f"({type(error).__name__}: {error})",
+            file=path,
         ) from error
     if not measurements:
         raise InputError(f"no plate measurement found by reader {name}", file=path)
+    _warn_missing(measurements, path)
     return name, measurements
+
+
+def _warn_missing(measurements: list[Measurement], path: Path) -> None:
+    """A partial plate is legitimate, a silent one is not: say which wells the
+    export lacks (once when every measurement lacks the same)."""
+    missing = {m.name: missing_wells(m.flag) for m in measurements}
+    if len(set(missing.values())) == 1:
+        missing = {None: next(iter(missing.values()))}
+    for measurement, wells in missing.items():
+        if wells:
+            which = f", measurement {measurement!r}" if measurement is not None else ""
+            log.warning("%s%s: %s not in the export; read as not measured", path.name, which, wells)

@@ -8,6 +8,7 @@ block, label) the file holds. Register it with :func:`register`.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -33,11 +34,24 @@ MARKERS = {
     "INVALID": "invalid",
     "ERROR": "read_error",
     "NAN": "not_a_number",
+    "INF": "non_finite",
+    "+INF": "non_finite",
+    "-INF": "non_finite",
+    "INFINITY": "non_finite",
+    "+INFINITY": "non_finite",
+    "-INFINITY": "non_finite",
     "> MAX": "above_range",  # SkanIt: outside the standard curve
     "< MIN": "below_range",
 }
 NOT_MEASURED = "not_measured"
+NON_FINITE = "non_finite"  # a number too large for a float (1e400): never data
 _NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+# 1,414 or 12,500: a thousands separator, or a decimal comma? Only the rest of
+# the file can tell.
+_AMBIGUOUS_RE = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+# 1,234,567 or 1,234.5: thousands separators for certain.
+_THOUSANDS_RE = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,6 +63,10 @@ class Measurement:
     flag: np.ndarray  # str, same shape; "" for a good value, else the reason
     metadata: dict[str, str] = field(default_factory=dict)
     default: bool = False  # the block to take when the sample sheet names none
+    # How the file writes its numbers (see number_style), and the cells whose
+    # value depends on the file's decimal mark: {(row, column): text}.
+    styles: set[str] = field(default_factory=set)
+    ambiguous: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def geometry(self) -> PlateGeometry:
@@ -110,7 +128,12 @@ def _utf16_bom(data: bytes) -> bool:
 
 
 def decode(data: bytes) -> str:
-    """Bytes to text: UTF-16 and UTF-8 byte-order marks honoured, Latin-1 as the fallback."""
+    """Bytes to text: UTF-16 and UTF-8 byte-order marks honoured, Latin-1 as the
+    fallback; CR-only (old Mac) and CRLF line ends become LF."""
+    return _raw_decode(data).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _raw_decode(data: bytes) -> str:
     if _utf16_bom(data):
         return data.decode("utf-16", errors="replace").lstrip("\ufeff")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -141,6 +164,8 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[ob
             sheet.title: [list(row) for row in sheet.iter_rows(max_row=max_rows, values_only=True)]
             for sheet in book.worksheets
         }
+    except Exception as error:  # a damaged sheet only shows while its rows are read
+        raise InputError(f"the XLSX workbook is damaged: {type(error).__name__}: {error}", file=path) from error
     finally:
         book.close()
 
@@ -151,12 +176,14 @@ def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
     if cell is None:
         return math.nan, NOT_MEASURED
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        return float(cell), ""
+        return (float(cell), "") if math.isfinite(cell) else (math.nan, NON_FINITE)
     text = str(cell).strip()
     if not text:
         return math.nan, NOT_MEASURED
-    if _NUMBER_RE.match(text):
-        return float(text.replace(",", ".")), ""
+    style = number_style(text)
+    if style is not None:
+        value = float(text.replace(",", "") if style == "thousands" else text.replace(",", "."))
+        return (value, "") if math.isfinite(value) else (math.nan, NON_FINITE)
     marker = MARKERS.get(text.upper())
     if marker is None:
         raise InputError(
@@ -166,6 +193,91 @@ def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
             well=well,
         )
     return math.nan, marker
+
+
+def number_style(text: str) -> str | None:
+    """How a number is written: ``plain`` (``12``, ``1e3``), ``point`` (``1.5``),
+    ``comma`` (``1,5``: a decimal comma), ``thousands`` (``1,234,567``,
+    ``1,234.5``) or ``ambiguous`` (``1,414``); None for text that is no number."""
+    if _AMBIGUOUS_RE.match(text):
+        return "ambiguous"
+    if _THOUSANDS_RE.match(text):
+        return "thousands"
+    if not _NUMBER_RE.match(text):
+        return None
+    return "comma" if "," in text else "point" if "." in text else "plain"
+
+
+def decimal_mark(styles: set[str], *, file: Path, example: str | None = None) -> str | None:
+    """The file's one decimal mark (``.`` or ``,``) from the styles of all its
+    numbers; None where nothing tells. Decimal commas beside decimal points or
+    thousands separators are refused: one of them would be read wrong."""
+    comma = "comma" in styles
+    if comma and styles & {"point", "thousands"}:
+        raise InputError(
+            "the file writes numbers both with a decimal comma and with a decimal point or "
+            "thousands separator; it cannot be read without guessing",
+            file=file,
+        )
+    if comma:
+        return ","
+    return "." if styles & {"point", "thousands"} else None
+
+
+def settle_decimal_marks(measurements: list[Measurement], path: Path) -> None:
+    """Give the ambiguous ``d,ddd`` cells of a file the file's one decimal mark;
+    a file with nothing to tell is refused at its first such well."""
+    styles = set().union(*(m.styles for m in measurements))
+    mark = decimal_mark(styles, file=path)
+    for m in measurements:
+        for (row, column), text in m.ambiguous.items():
+            if mark is None:
+                raise InputError(
+                    f"value {text!r} could be {text.replace(',', '')} (thousands separator) or "
+                    f"{text.replace(',', '.')} (decimal comma), and no other number in the file "
+                    "says which",
+                    file=path,
+                    well=well_name(row, column),
+                )
+            m.signal[row, column] = float(text.replace(",", "") if mark == "." else text.replace(",", "."))
+            m.styles.discard("ambiguous")
+        m.ambiguous = {}
+
+
+def missing_wells(flag: np.ndarray) -> str:
+    """The ``not_measured`` wells of a plate in words: whole rows by letter,
+    then the other wells by name ("" when none)."""
+    missing = flag == NOT_MEASURED
+    parts = []
+    full = [r for r in range(missing.shape[0]) if missing[r].all()]
+    if full:
+        letters = ", ".join(PlateGeometry(len(flag), 1).rows[r] for r in full)
+        parts.append(f"row{'s' if len(full) > 1 else ''} {letters} ({len(full) * missing.shape[1]} wells)")
+    rest = [well_name(r, c) for r, c in zip(*np.nonzero(missing)) if r not in full]
+    if rest:
+        shown = ", ".join(rest[:8]) + (f" and {len(rest) - 8} more" if len(rest) > 8 else "")
+        parts.append(f"well{'s' if len(rest) > 1 else ''} {shown}")
+    return "; ".join(parts)
+
+
+def check_complete(path: Path, data: bytes) -> None:
+    """Refuse a text export that stops in the middle of a line of values: its
+    last value may be cut (459 -> 4). A complete export ends its last line;
+    one that does not is accepted only when that line holds no value."""
+    if data[:2] == b"PK":
+        return  # XLSX: the zip container has its own directory at the end
+    text = _raw_decode(data).rstrip("\ufffd")  # a cut inside a UTF-16 character
+    if not text or text.endswith(("\n", "\r")) or text.lstrip().startswith("<"):
+        return  # XML is checked by its parser
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cells = [cell.strip() for cell in re.split(r"[\t,;]", lines[-1]) if cell.strip()]
+    if cells and (number_style(cells[-1]) is not None or cells[-1].upper() in MARKERS):
+        raise InputError(
+            f"the file stops in the middle of its last line, after {cells[-1]!r}, without a line end: "
+            "it is truncated (an interrupted copy or export?) and its last value may be cut",
+            file=path,
+            line=len(lines),
+        )
 
 
 def measurement_from_cells(
@@ -187,6 +299,8 @@ def measurement_from_cells(
         )
     signal = np.full((geometry.n_rows, geometry.n_columns), np.nan)
     flag = np.full(signal.shape, NOT_MEASURED, dtype=object)
+    styles: set[str] = set()
+    ambiguous: dict[tuple[int, int], str] = {}
     for (row, column), cell in cells.items():
         well = well_name(row, column)
         if not geometry.contains(row, column):
@@ -196,12 +310,18 @@ def measurement_from_cells(
                 well=well,
             )
         signal[row, column], flag[row, column] = parse_cell(cell, path=path, well=well)
+        if isinstance(cell, str) and (style := number_style(cell.strip())):
+            styles.add(style)
+            if style == "ambiguous":
+                ambiguous[(row, column)] = cell.strip()
     return Measurement(
         name=name,
         signal=signal,
         flag=flag.astype(str),
         metadata={k: str(v) for k, v in (metadata or {}).items() if v not in (None, "")},
         default=default,
+        styles=styles,
+        ambiguous=ambiguous,
     )
 
 

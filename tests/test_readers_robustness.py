@@ -1,0 +1,107 @@
+"""What every reader shares when a file is damaged: cut-off exports, partial
+plates, line endings, decimal marks, non-finite values and broken workbooks
+(issues 15 and 19). Each case is a real export with one defect."""
+
+import logging
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pdoscreen.errors import InputError
+from pdoscreen.plate import read_plate
+from pdoscreen.readers import read_measurements
+
+REPO = Path(__file__).resolve().parents[1]
+PHERASTAR = REPO / "example" / "screen" / "raw" / "pherastar" / "02-11-2026 10-45-00 PDO00105.csv"
+GEN5_XLSX = "plate-reader/gen5-xlsx/231031_pr_calibration_lid.xlsx"
+
+
+def copy(tmp_path: Path, data: bytes, name: str = "PL002_pherastar.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def with_cell(data: bytes, old: bytes, new: bytes) -> bytes:
+    """The export with its first cell ``old`` (between commas) replaced."""
+    assert b"," + old + b"," in data
+    return data.replace(b"," + old + b",", b"," + new + b",", 1)
+
+
+def test_a_file_cut_inside_its_last_value_is_refused(tmp_path):
+    """The issue's case: 4 bytes off turned the last well's 459 into 4.0."""
+    path = copy(tmp_path, PHERASTAR.read_bytes()[:-4])
+    with pytest.raises(InputError, match=r"\(line 25\): the file stops in the middle of its last line, after '4'"):
+        read_plate(path)
+
+
+def test_a_file_cut_at_a_row_boundary_is_a_partial_plate_with_a_warning(tmp_path, caplog):
+    lines = PHERASTAR.read_bytes().split(b"\r\n")
+    path = copy(tmp_path, b"\r\n".join(lines[:-2]) + b"\r\n")  # row P and the final empty line gone
+    with caplog.at_level(logging.WARNING, logger="pdoscreen"):
+        plate = read_plate(path)
+    assert (plate.flag.sel(row="P") == "not_measured").all()
+    assert (plate.flag.sel(row="O") == "").all()
+    assert "PL002_pherastar.csv: row P (24 wells) not in the export; read as not measured" in caplog.text
+    full = read_plate(PHERASTAR)
+    assert (plate.signal.sel(row="O") == full.signal.sel(row="O")).all()
+
+
+def test_scattered_missing_wells_are_named(tmp_path, caplog):
+    path = copy(tmp_path, with_cell(PHERASTAR.read_bytes(), b"391", b""))  # A01 left empty
+    with caplog.at_level(logging.WARNING, logger="pdoscreen"):
+        read_plate(path)
+    assert "well A01 not in the export" in caplog.text
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\n"])
+def test_old_mac_and_unix_line_ends_read_the_same(tmp_path, newline):
+    path = copy(tmp_path, PHERASTAR.read_bytes().replace(b"\r\n", newline))
+    assert read_plate(path).signal.equals(read_plate(PHERASTAR).signal)
+
+
+def test_a_lone_thousands_separator_is_refused(tmp_path):
+    path = copy(tmp_path, with_cell(PHERASTAR.read_bytes(), b"391", b'"1,414"'))
+    with pytest.raises(InputError, match=r"well A01: value '1,414' could be 1414 .* or 1.414") as caught:
+        read_plate(path)
+    assert path.name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "other, expected", [(b'"0,5"', 1.414), (b"0.5", 1414.0), (b'"2,345,678"', 1414.0)], ids=["comma", "point", "thousands"]
+)
+def test_the_rest_of_the_file_says_what_the_comma_is(tmp_path, other, expected):
+    data = with_cell(with_cell(PHERASTAR.read_bytes(), b"391", b'"1,414"'), b"399", other)
+    plate = read_plate(copy(tmp_path, data))
+    assert float(plate.signal.sel(row="A", column=1)) == expected
+
+
+def test_decimal_commas_beside_decimal_points_are_refused(tmp_path):
+    data = with_cell(with_cell(PHERASTAR.read_bytes(), b"391", b'"0,5"'), b"399", b"0.5")
+    with pytest.raises(InputError, match="both with a decimal comma and with a decimal point"):
+        read_plate(copy(tmp_path, data))
+
+
+@pytest.mark.parametrize("written", [b"1e400", b"-1E+999", b"inf", b"-Infinity"])
+def test_non_finite_values_are_flagged_never_data(tmp_path, written):
+    plate = read_plate(copy(tmp_path, with_cell(PHERASTAR.read_bytes(), b"391", written)))
+    assert math.isnan(float(plate.signal.sel(row="A", column=1)))
+    assert plate.flag.sel(row="A", column=1) == "non_finite"
+    assert (plate.flag != "").sum() == 1
+
+
+def test_a_workbook_damaged_inside_a_sheet_is_refused(real_world, tmp_path):
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(real_world / GEN5_XLSX) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # the sheet's XML stops mid-element
+            target.writestr(item, data)
+    with pytest.raises(InputError, match="damaged") as caught:
+        read_measurements(broken, "gen5_xlsx")
+    assert caught.value.file == str(broken)
+    with pytest.raises(InputError, match="damaged"):
+        read_measurements(broken)  # found while the format is detected
