@@ -82,7 +82,7 @@ def test_tab_separated_with_capitalised_header(tmp_path):
 @pytest.mark.parametrize("written", ["A1", "A01", "A001", "a1", " a001 "])
 def test_well_spellings(tmp_path, written):
     path = write(tmp_path, HEADER + f"{written},vehicle,DMSO,,\n")
-    assert read_layout(path, PLATE_384)["well"].tolist() == ["A01"]
+    assert read_layout(path, geometry_for(96))["well"].tolist() == ["A01"]
 
 
 def test_unit_column_may_be_left_out_when_no_well_has_a_concentration(tmp_path):
@@ -157,6 +157,42 @@ def test_zero_blank_and_control_concentrations_need_no_unit(tmp_path):
     assert table.loc["A07", "concentration_molar"] == pytest.approx(5e-7)
 
 
+def test_a_layout_for_another_plate_size_is_refused(tmp_path):
+    """A 384-well layout on a 1536-well read would land in one corner of it."""
+    path = write(tmp_path, HEADER + "A1,vehicle,DMSO,,\nP24,empty,,,\n")
+    assert len(read_layout(path, PLATE_384)) == 2
+    with pytest.raises(InputError, match="384-well plate .*row P and column 24.* the plate read has 1536 wells") as caught:
+        read_layout(path, geometry_for(1536))
+    assert caught.value.file == str(path)
+    with pytest.raises(InputError, match="96-well plate .* the plate read has 384 wells"):
+        read_layout(write(tmp_path, HEADER + "H12,vehicle,DMSO,,\n"), PLATE_384)
+
+
+THOUSANDS = {
+    "lone d,ddd refused": ("I22\ttreated\tBortezomib\t1,000\tnM\n", None),
+    "decimal points elsewhere": ("I22\ttreated\tBortezomib\t1,000\tnM\nI23\ttreated\tBortezomib\t0.5\tnM\n", 1000.0),
+    "decimal commas elsewhere": ("I22\ttreated\tBortezomib\t1,000\tnM\nI23\ttreated\tBortezomib\t0,5\tnM\n", 1.0),
+    "thousands groups": ("I22\ttreated\tBortezomib\t1,000\tnM\nI23\ttreated\tBortezomib\t1,000,000\tnM\n", 1000.0),
+}
+
+
+@pytest.mark.parametrize("lines, expected", THOUSANDS.values(), ids=THOUSANDS.keys())
+def test_one_decimal_mark_per_layout(tmp_path, lines, expected):
+    path = write(tmp_path, "well\trole\tdrug\tconcentration\tunit\n" + lines, "layout.tsv")
+    if expected is None:
+        with pytest.raises(InputError, match="well I22: concentration '1,000' could be 1000 .* or 1.000") as caught:
+            read_layout(path)
+        assert caught.value.file == str(path)
+    else:
+        assert read_layout(path).set_index("well").loc["I22", "concentration"] == expected
+
+
+def test_decimal_commas_beside_points_are_refused(tmp_path):
+    path = write(tmp_path, "well;role;drug;concentration;unit\nA1;treated;X;0,5;nM\nA2;treated;X;1.5;nM\n")
+    with pytest.raises(InputError, match="both with a decimal comma and with a decimal point"):
+        read_layout(path)
+
+
 def test_well_outside_the_given_plate(tmp_path):
     path = write(tmp_path, HEADER + "A13,vehicle,DMSO,,\n")
     assert read_layout(path, PLATE_384)["well"].tolist() == ["A13"]
@@ -197,6 +233,20 @@ def test_grid_and_wellmap_errors_name_the_well(tmp_path):
         read_layout(toml)
 
 
+@pytest.mark.parametrize(
+    "included, data, message",
+    [("missing.toml", None, "FileNotFoundError"), ("plate.csv", b"well,role\nA1,x\n", "TOMLDecodeError"),
+     ("binary.toml", b"\xff\xfe\x00garbage", "UnicodeDecodeError")],
+)
+def test_wellmap_include_that_cannot_be_read_names_the_layout(tmp_path, included, data, message):
+    if data is not None:
+        (tmp_path / included).write_bytes(data)
+    path = write(tmp_path, f'[meta]\ninclude = "{included}"\n[well.A1]\nrole = "vehicle"\n', "layout.toml")
+    with pytest.raises(InputError, match=f"a file it includes: {message}") as caught:
+        read_layout(path)
+    assert caught.value.file == str(path)
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_layout(tmp_path / "absent.csv")
@@ -209,8 +259,11 @@ def test_number_and_unit_helpers():
     assert parse_number("0,3", file=Path("x")) == 0.3
     assert math.isnan(parse_number(" ", file=Path("x")))
     assert parse_concentration("1e-3M", file=Path("x")) == (1e-3, "M")
+    assert parse_number("1,000.5", file=Path("x"), mark=".") == 1000.5
     with pytest.raises(InputError, match="not a number"):
-        parse_number("1,000.5", file=Path("x"))
+        parse_number("1,000.5", file=Path("x"), mark=",")
+    with pytest.raises(InputError, match="could be 1000"):
+        parse_number("1,000", file=Path("x"))
 
 
 # --- real-world files ------------------------------------------------------------------

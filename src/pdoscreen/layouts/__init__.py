@@ -76,7 +76,13 @@ def read_layout(
     if name not in KINDS:
         known = ", ".join(sorted(KINDS))
         raise InputError(f"unknown layout kind {name!r}; known kinds: auto, {known}", file=path)
-    return build_layout(KINDS[name].records(path, text), file=path, geometry=geometry)
+    try:
+        records = KINDS[name].records(path, text)
+    except InputError:
+        raise
+    except Exception as error:  # a kind's parser meeting a file it cannot read
+        raise InputError(f"cannot be read as a {name} layout: {type(error).__name__}: {error}", file=path) from error
+    return build_layout(records, file=path, geometry=geometry)
 
 
 def _text(path: Path) -> str:

@@ -16,8 +16,8 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import InputError
-from ..geometry import PlateGeometry, geometry_for, parse_well, well_name
-from ..readers.base import guess_delimiter, split_rows
+from ..geometry import PlateGeometry, geometry_fitting, geometry_for, parse_well, row_label, well_name
+from ..readers.base import decimal_mark, guess_delimiter, number_style, split_rows
 
 COLUMNS = ["well", "role", "drug", "concentration", "unit", "concentration_molar"]
 FIELDS = ("role", "drug", "concentration", "unit")
@@ -30,7 +30,6 @@ UNITS = {"nM": "nM", "uM": "uM", "\u00b5M": "uM", "\u03bcM": "uM", "mM": "mM", "
 # multiplying by 1e-6 would not.
 PER_MOLAR = {"nM": 1e9, "uM": 1e6, "mM": 1e3, "M": 1.0}
 
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _VALUE_UNIT_RE = re.compile(r"^\s*([+-]?[\d.,]+(?:[eE][+-]?\d+)?)\s*(\D.*?)?\s*$")
 
 # Any layout that names no plate size must at least fit the largest plate.
@@ -83,23 +82,45 @@ def is_blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def parse_number(value: object, *, file: Path, well: str | None = None, what: str = "concentration") -> float:
+def parse_number(
+    value: object, *, file: Path, well: str | None = None, what: str = "concentration", mark: str | None = None
+) -> float:
     """A number as a layout writes it: ``0.3``, ``0,3`` (decimal comma),
-    ``7.53E+14``; blank -> NaN. Anything else is an error."""
+    ``7.53E+14``; blank -> NaN. ``mark`` is the file's decimal mark (see
+    :func:`decimal_marks`): it settles ``1,000`` (one thousand or one) and
+    allows thousands separators. Anything else is an error."""
     if is_blank(value):
         return math.nan
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     else:
         text = str(value).strip()
-        if "," in text and "." not in text:
-            text = text.replace(",", ".")
-        if not _NUMBER_RE.match(text):
+        style = number_style(text)
+        if style == "ambiguous" and mark is None:
+            raise InputError(
+                f"{what} {text!r} could be {text.replace(',', '')} (thousands separator) or "
+                f"{text.replace(',', '.')} (decimal comma), and no other number in the layout says which",
+                file=file,
+                well=well,
+            )
+        if style is None or style == "thousands" and mark != ".":
             raise InputError(f"{what} {value!r} is not a number", file=file, well=well)
-        number = float(text)
+        thousands = style == "thousands" or style == "ambiguous" and mark == "."
+        number = float(text.replace(",", "") if thousands else text.replace(",", "."))
     if not math.isfinite(number):
         raise InputError(f"{what} {value!r} is not a finite number", file=file, well=well)
     return number
+
+
+def decimal_marks(records: list[dict], *, file: Path) -> str | None:
+    """The layout's one decimal mark, from how all its concentrations are written."""
+    styles = set()
+    for record in records:
+        value = record.get("concentration")
+        if isinstance(value, str):
+            match = _VALUE_UNIT_RE.match(value)
+            styles.add(number_style(match.group(1) if match else value.strip()))
+    return decimal_mark(styles - {None}, file=file)
 
 
 def parse_unit(value: object, *, file: Path, well: str | None = None) -> str:
@@ -116,15 +137,17 @@ def parse_unit(value: object, *, file: Path, well: str | None = None) -> str:
     return UNITS[text]
 
 
-def parse_concentration(value: object, *, file: Path, well: str | None = None) -> tuple[float, str]:
+def parse_concentration(
+    value: object, *, file: Path, well: str | None = None, mark: str | None = None
+) -> tuple[float, str]:
     """A concentration cell that may carry its unit (``12.500000 μM``) ->
     (number, canonical unit or "")."""
     if isinstance(value, str):
         match = _VALUE_UNIT_RE.match(value)
         if match and match.group(2):
-            number = parse_number(match.group(1), file=file, well=well)
+            number = parse_number(match.group(1), file=file, well=well, mark=mark)
             return number, parse_unit(match.group(2), file=file, well=well)
-    return parse_number(value, file=file, well=well), ""
+    return parse_number(value, file=file, well=well, mark=mark), ""
 
 
 def locate_well(
@@ -146,6 +169,7 @@ def locate_well(
 def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | None) -> pd.DataFrame:
     """Raw per-well records -> the validated layout table, sorted by row then column."""
     rows = {}
+    mark = decimal_marks(records, file=file)
     for record in records:
         line = record.get("line")
         position = locate_well(record["well"], file=file, geometry=geometry, line=line)
@@ -153,16 +177,33 @@ def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | N
         if position in rows:
             raise InputError("the well is listed twice", file=file, well=well, line=line)
         try:
-            rows[position] = _validated(record, well=well, file=file)
+            rows[position] = _validated(record, well=well, file=file, mark=mark)
         except InputError as error:  # say where, whoever raised it
             raise InputError(error.reason, file=file, well=well, line=line) from None
     if not rows:
         raise InputError("the layout names no wells", file=file)
+    if geometry is not None:
+        _check_size(rows, geometry, file)
     table = pd.DataFrame([rows[key] for key in sorted(rows)], columns=COLUMNS)
     return table.astype({"concentration": float, "concentration_molar": float})
 
 
-def _validated(record: dict, *, well: str, file: Path) -> dict:
+def _check_size(rows: dict, geometry: PlateGeometry, file: Path) -> None:
+    """A layout implies the smallest plate that holds its wells; a plate read of
+    another size would put the layout in one corner of it."""
+    last_row, last_column = max(r for r, _ in rows), max(c for _, c in rows)
+    implied = geometry_fitting(last_row + 1, last_column + 1)
+    if implied.n_wells != geometry.n_wells:
+        raise InputError(
+            f"the layout is for a {implied.n_wells}-well plate (its wells go to row "
+            f"{row_label(last_row)} and column {last_column + 1}) but the plate read has "
+            f"{geometry.n_wells} wells; a layout for the larger plate names at least one well "
+            "beyond the smaller one (an empty well will do)",
+            file=file,
+        )
+
+
+def _validated(record: dict, *, well: str, file: Path, mark: str | None = None) -> dict:
     """One record's fields checked and converted; errors are located by the caller."""
     if is_blank(record.get("role")):
         raise InputError(f"no role given; give one of {', '.join(ROLES)}")
@@ -170,7 +211,7 @@ def _validated(record: dict, *, well: str, file: Path) -> dict:
     if role not in ROLES:
         raise InputError(f"role {record['role']!r} is not one of {', '.join(ROLES)}")
     drug = "" if is_blank(record.get("drug")) else str(record["drug"]).strip()
-    concentration, unit = parse_concentration(record.get("concentration"), file=file, well=well)
+    concentration, unit = parse_concentration(record.get("concentration"), file=file, well=well, mark=mark)
     written_unit = parse_unit(record.get("unit"), file=file, well=well)
     if unit and written_unit and unit != written_unit:
         raise InputError(f"the concentration says {unit} but the unit field says {written_unit}")

@@ -25,6 +25,11 @@ def records(path: Path, text: str) -> list[dict]:
         table = wellmap.load(path)
     except wellmap.LayoutError as error:
         raise InputError(f"wellmap cannot read the layout: {error}", file=path) from None
+    except (OSError, ValueError) as error:  # an include that is missing or no TOML
+        raise InputError(
+            f"wellmap cannot read the layout or a file it includes: {type(error).__name__}: {error}",
+            file=path,
+        ) from None
     if "plate" in table.columns and table["plate"].nunique() > 1:
         raise InputError("the layout describes several plates; give one layout per plate", file=path)
     fields = {}
