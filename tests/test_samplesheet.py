@@ -41,7 +41,7 @@ def test_valid_sheet_types_and_paths(tmp_path):
     "row, complaint",
     [
         ("bad id!\tP1\tL1\tplate.csv\tauto\tlayout.csv", "does not match"),
-        ("p1\t\tL1\tplate.csv\tauto\tlayout.csv", "should be non-empty|too short"),
+        ("p1\t\tL1\tplate.csv\tauto\tlayout.csv", "should be non-empty|too short|does not match"),
         ("p1\tP1\tL1\tplate.csv\tEnVision\tlayout.csv", "does not match"),
     ],
 )
@@ -91,3 +91,23 @@ def test_unknown_reader_name(tmp_path):
     path = write_sheet(tmp_path, "p1\tP1\tL1\tplate.csv\tnosuchreader\tlayout.csv")
     with pytest.raises(InputError, match="plate p1: unknown reader 'nosuchreader'"):
         load_sample_sheet(path)
+
+
+def test_header_without_rows_is_refused(tmp_path):
+    path = write_sheet(tmp_path)
+    with pytest.raises(InputError, match="lists no plates: it has a header but no rows") as caught:
+        read_sample_sheet(path)
+    assert caught.value.file == str(path)
+
+
+def test_latin1_sheet_is_read(tmp_path):
+    path = write_sheet(tmp_path, "p1\tPatient_Müller\tL1\tplate.csv\tauto\tlayout.csv")
+    path.write_bytes(path.read_text().encode("latin-1"))
+    assert read_sample_sheet(path)["patient"].tolist() == ["Patient_Müller"]
+
+
+def test_ragged_sheet_is_refused(tmp_path):
+    path = write_sheet(tmp_path, "p1\tP1\tL1\tplate.csv\tauto\tlayout.csv\textra\tcells")
+    with pytest.raises(InputError, match="cannot be read as a tab-separated sample sheet") as caught:
+        read_sample_sheet(path)
+    assert caught.value.file == str(path)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import InputError
 from .readers import REGISTRY
+from .readers.base import decode
 
 REQUIRED = ["plate", "patient", "line", "file", "reader", "layout"]
 OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude"]
@@ -19,9 +22,18 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("sample sheet not found", file=path)
-    sheet = pd.read_csv(
-        path, sep="\t", dtype=str, keep_default_na=False, comment="#", encoding="utf-8-sig"
-    )
+    try:
+        # Decoded as the readers do: UTF-8 (BOM or not), UTF-16, else Latin-1
+        # (a sheet saved by Excel on Windows).
+        text = decode(path.read_bytes())
+        _check_widths(text, path)
+        with warnings.catch_warnings():  # cells past the header: all empty, checked above
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            sheet = pd.read_csv(
+                io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False
+            )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"cannot be read as a tab-separated sample sheet: {error}", file=path) from None
     sheet.columns = [c.strip() for c in sheet.columns]
     missing = [c for c in REQUIRED if c not in sheet.columns]
     if missing:
@@ -30,6 +42,8 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
             f"(found: {', '.join(sheet.columns)}); is it tab-separated?",
             file=path,
         )
+    if sheet.empty:
+        raise InputError("the sample sheet lists no plates: it has a header but no rows", file=path)
     sheet = sheet.apply(lambda column: column.str.strip())
     for column in OPTIONAL_TEXT:
         if column not in sheet.columns:
@@ -37,6 +51,21 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     for column in ["replicate", "timepoint_h"]:
         sheet[column] = _numbers(sheet, column, path)
     return sheet
+
+
+def _check_widths(text: str, path: Path) -> None:
+    """A line with more cells than the header would shift its row's columns."""
+    lines = [(n, line.split("\t")) for n, line in enumerate(text.split("\n"), start=1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    width = len(lines[0][1]) if lines else 0
+    for number, cells in lines[1:]:
+        if any(cell.strip() for cell in cells[width:]):
+            raise InputError(
+                f"cannot be read as a tab-separated sample sheet: {len(cells)} cells under a "
+                f"{width}-column header",
+                file=path,
+                line=number,
+            )
 
 
 def _numbers(sheet: pd.DataFrame, column: str, path: Path) -> pd.Series:
