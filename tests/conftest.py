@@ -17,10 +17,15 @@ CLL_DRUGS = "[Ibrutinib, Venetoclax]"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """The repository's workflow, run in ``workdir`` with the test's Python environment."""
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    """The repository's workflow, run in ``workdir`` by the test environment's
+    snakemake as a user runs `.venv/bin/snakemake`: with that environment not on
+    PATH, so rules must not need it there."""
+    bin_dir = Path(sys.executable).parent
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != bin_dir)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"PATH": path}
     return subprocess.run(
-        ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
+        [bin_dir / "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         *args],
         capture_output=True, text=True, timeout=600, env=env,
     )
 

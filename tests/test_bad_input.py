@@ -3,15 +3,15 @@ plate or well, in its error; a failing workflow run leaves earlier results as th
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from conftest import snakemake as run_workflow
 from pdoscreen.errors import InputError
 from pdoscreen.ingest import ingest_plates
 from pdoscreen.samplesheet import load_sample_sheet
-from pdoscreen.screen import build_screen
+from pdoscreen.screen import build_screen, drug_slug
 
 CORPUS = Path(__file__).parent / "data" / "bad_input"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -49,12 +49,8 @@ def test_good_version_of_the_corpus_plate_ingests(tmp_path):
     assert (screen.role.values == "vehicle").sum() == 8
 
 
-def snakemake(workdir: Path, sheet: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["snakemake", "--cores", "1", "results/screen.zarr", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(workdir), "--config", f"sample_sheet={sheet}"],
-        capture_output=True, text=True, timeout=300,
-    )
+def snakemake(workdir: Path, sheet: Path):
+    return run_workflow(workdir, "results/screen.zarr", "--config", f"sample_sheet={sheet}")
 
 
 def tree_digest(path: Path) -> dict[str, bytes]:
@@ -74,9 +70,39 @@ def test_failed_rerun_keeps_earlier_results(case, tmp_path):
         shutil.copy(CORPUS / case / name, screen_dir / name)
     second = snakemake(tmp_path / "work", screen_dir / "sample_sheet.tsv")
     assert second.returncode != 0
-    log = second.stderr + "".join(p.read_text() for p in (tmp_path / "work" / "logs").rglob("*.log"))
-    assert re.search((CORPUS / case / "expected.txt").read_text().strip(), log)
+    # The error naming file, plate and well is on the terminal (profiles/default:
+    # show-failed-logs), not only in the job's log.
+    assert re.search((CORPUS / case / "expected.txt").read_text().strip(), second.stdout + second.stderr)
     after = tree_digest(tmp_path / "work" / "results")
     assert {k: v for k, v in after.items() if "snakemake_timestamp" not in k} == {
         k: v for k, v in before.items() if "snakemake_timestamp" not in k
     }
+
+
+@pytest.mark.parametrize("column", ["patient", "line"])
+def test_path_values_outside_the_pattern_are_refused_before_anything_runs(column, tmp_path):
+    """A patient (or line, plate) names output paths: `../../x` would write outside
+    results/, so the sheet's schema refuses it before any job is planned."""
+    screen_dir = tmp_path / "screen"
+    shutil.copytree(CORPUS / "non_numeric_value", screen_dir)
+    sheet = (screen_dir / "sample_sheet.tsv").read_text().splitlines()
+    header = sheet[0].split("\t")
+    row = sheet[1].split("\t")
+    row[header.index(column)] = "../../x"
+    (screen_dir / "sample_sheet.tsv").write_text("\n".join([sheet[0], "\t".join(row)]) + "\n")
+    run = run_workflow(tmp_path / "work", "--config", f"sample_sheet={screen_dir / 'sample_sheet.tsv'}")
+    assert run.returncode != 0
+    terminal = run.stdout + run.stderr
+    assert f"sample sheet {screen_dir / 'sample_sheet.tsv'} is invalid" in terminal
+    assert "'../../x' does not match" in terminal and f"schema['properties']['{column}']" in terminal
+    assert not (tmp_path / "work" / "results").exists() and not (tmp_path / "work" / "logs").exists()
+
+
+@pytest.mark.parametrize("drug", ["../../x", ".hidden", "-5-FU (high)", "(+)-JQ1", "%%"])
+def test_drug_file_names_follow_the_path_pattern(drug):
+    import yaml
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/samplesheet.schema.yaml").read_text())
+    slug = drug_slug(drug)
+    assert re.fullmatch(schema["properties"]["plate"]["pattern"], slug), slug
+    assert "/" not in slug and ".." not in slug

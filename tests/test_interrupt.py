@@ -32,16 +32,15 @@ def config(sheet):
 
 
 def fit_process(run: subprocess.Popen, log: Path) -> psutil.Process | None:
-    """The `python -m pdoscreen fit` under ``run`` once it has begun fitting (its
-    log names the drug's wells). The process is looked for first: the job's
-    shell truncates the log before starting it, so a log from an earlier try
-    cannot be mistaken for this one."""
+    """The `python -m pdoscreen --log LOG fit` under ``run`` once it has begun
+    fitting (its log names the drug's wells). The caller removes an earlier
+    try's log before starting, so that log cannot be mistaken for this one."""
     for child in psutil.Process(run.pid).children(recursive=True):
         try:
             command = child.cmdline()
         except psutil.Error:  # gone, or a zombie, between listing and reading
             continue
-        if command[1:4] == ["-m", "pdoscreen", "fit"]:
+        if command[1:3] == ["-m", "pdoscreen"] and "fit" in command:
             return child if log.exists() and "wells" in log.read_text() else None
     return None
 
@@ -49,15 +48,15 @@ def fit_process(run: subprocess.Popen, log: Path) -> psutil.Process | None:
 def start_and_kill_mid_fit(workdir: Path, sheet: Path, whole_group: bool) -> tuple[int, str]:
     """Run the workflow, SIGKILL it (the fit's process, or Snakemake's whole
     process group) while the drug is being fitted; Snakemake's exit code and output."""
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     output = workdir.parent / f"{workdir.name}.snakemake.out"
+    log = workdir / "logs/fit" / f"{DRUG}.log"
+    log.unlink(missing_ok=True)
     with open(output, "w") as out:
         run = subprocess.Popen(
-            ["snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-             *TARGETS, *config(sheet)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [Path(sys.executable).parent / "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
+             "--directory", str(workdir), *TARGETS, *config(sheet)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    log = workdir / "logs/fit" / f"{DRUG}.log"
     try:
         deadline = time.monotonic() + 400
         while (fit := fit_process(run, log)) is None:
@@ -157,3 +156,30 @@ def test_a_fit_killed_while_writing_is_never_kept(tmp_path, monkeypatch):
         kept = cli._stored_fingerprint(out)
         tables = pd.read_csv(f"{out}.diagnostics.tsv", sep="\t")["reasons"].iloc[0]
         assert kept is None or kept == f"{tables} fingerprint", f"stopped at write {stop_at}"
+
+
+def test_a_store_write_killed_before_its_swap_is_cleaned_up_by_the_next(tmp_path):
+    """A job killed between writing a store beside its path and swapping it in
+    leaves `.{name}.zarr.<uuid>.tmp`; the next write of that store removes it
+    (and only its own leftovers)."""
+    import xarray as xr
+
+    from pdoscreen.store import open_zarr, write_zarr_atomic
+
+    path = tmp_path / "screen.zarr"
+    killed = (
+        "import os, sys, xarray as xr\n"
+        "from pdoscreen.store import write_zarr_atomic\n"
+        "os.replace = lambda *args: os._exit(9)  # killed just before the swap\n"
+        "write_zarr_atomic(xr.Dataset({'a': ('x', [0])}), sys.argv[1])\n"
+    )
+    left = []
+    for _ in range(2):  # the second killed write removes the first's leftover
+        assert subprocess.run([sys.executable, "-c", killed, str(path)]).returncode == 9
+        left.append([p.name for p in tmp_path.glob(".screen.zarr.*.tmp")])
+    assert len(left[0]) == len(left[1]) == 1 and left[0] != left[1] and not path.exists()
+    other = tmp_path / ".plates.zarr.0123.tmp"
+    other.mkdir()
+    write_zarr_atomic(xr.Dataset({"a": ("x", [1, 2])}), path)
+    assert list(open_zarr(path).a.values) == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".plates.zarr.0123.tmp", "screen.zarr"]

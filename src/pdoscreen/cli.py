@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 from .errors import InputError
@@ -148,13 +149,18 @@ def _fit(args: argparse.Namespace) -> None:
         )
         _mark_current(out)
         return
+    log = logging.getLogger("pdoscreen")
+    log.info("drug %s: fitting (%s)", args.drug, fit_settings.method)
+    start = time.perf_counter()
     try:
         idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True)
     except NothingToFit as reason:
-        logging.getLogger("pdoscreen").warning("%s: recorded as not fitted", reason)
+        log.warning("%s: recorded as not fitted", reason)
         _write_not_fitted(args.drug, str(reason), out, current)
         return
-    _write_fit(idata, fit_settings, out)
+    status = _write_fit(idata, fit_settings, out)["status"]
+    verdict = "fail" if (status == "fail").any() else "/".join(status.unique())
+    log.info("drug %s: fitted in %.0f s; diagnostics: %s", args.drug, time.perf_counter() - start, verdict)
 
 
 def _mark_current(out: Path) -> None:
@@ -199,7 +205,8 @@ def _write_tables(out: Path, tables: dict, **to_csv) -> None:
         os.replace(tmp, path)
 
 
-def _write_fit(idata, settings, out: Path) -> None:
+def _write_fit(idata, settings, out: Path):
+    """Writes the fit and its tables; returns the diagnostics table."""
     from .fit import diagnostics, line_summary, posterior_predictive_checks
     from .store import write_inference_data
 
@@ -215,6 +222,7 @@ def _write_fit(idata, settings, out: Path) -> None:
         logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", drug, row.group, row.reasons)
     for row in tables["ppc"].query("status == 'warn'").itertuples():
         logging.getLogger("pdoscreen").warning("drug %s, plate %s: %s", drug, row.plate, row.reasons)
+    return tables["diagnostics"]
 
 
 def _write_not_fitted(drug: str, reason: str, out: Path, fingerprint: str) -> None:
@@ -295,16 +303,15 @@ def _aac_heatmap(args: argparse.Namespace) -> None:
 
 def _patient_report(args: argparse.Namespace) -> None:
     import pandas as pd
-    import xarray as xr
 
     from .plots import cohort_forest, patient_curves
     from .report import write_patient_page
-    from .store import open_inference_data
+    from .store import open_inference_data, open_zarr
 
     fits_dir = Path(args.fits_dir)
     fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
     patient_drug = pd.read_csv(args.summary, sep="\t")
-    metrics = xr.open_zarr(args.metrics, consolidated=False).load()
+    metrics = open_zarr(args.metrics)
     _save(patient_curves(fits, args.patient), args.curves)
     _save(cohort_forest(metrics, args.patient, patient_drug), args.forest)
     figures = {"Dose-response curves: observed wells and each line's posterior (median, 90% band)": args.curves,
@@ -378,6 +385,7 @@ def _readers(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="pdoscreen", description=__doc__)
+    main.add_argument("--log", help="write all output here; the terminal shows progress and warnings")
     commands = main.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="read plate-reader exports into per-plate Zarr stores")
@@ -481,9 +489,41 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _setup_logging(log: str | None) -> None:
+    """pdoscreen's own messages at INFO, other libraries' only from WARNING (JAX
+    reports at INFO that it found no TPU, ArviZ that an optional package is
+    missing). With a log file, everything the process prints goes there, C
+    libraries' output included, and the terminal keeps pdoscreen's progress and
+    warnings; errors reach it with the whole log through Snakemake's
+    show-failed-logs (profiles/default)."""
+    import os
+    import warnings
+
+    # ArviZ 0.23 announces its coming refactor once a day, on import.
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+    form = "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.WARNING, format=form)
+    ours = logging.getLogger("pdoscreen")
+    ours.setLevel(logging.INFO)
+    if not log:
+        return
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    progress = logging.StreamHandler(terminal)
+    progress.setFormatter(logging.Formatter(form, "%H:%M:%S"))
+    progress.addFilter(lambda record: record.levelno < logging.ERROR)
+    ours.addHandler(progress)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parser().parse_args(argv)
+    _setup_logging(args.log)
     try:
         args.run(args)
     except InputError as error:

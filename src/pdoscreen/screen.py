@@ -116,8 +116,9 @@ def summarise(screen: xr.Dataset) -> str:
 
 
 def drug_slug(drug: str) -> str:
-    """A file-name-safe form of a drug name (``5-FU (high)`` -> ``5-FU_high``)."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", drug).strip("_") or "drug"
+    """A file-name-safe form of a drug name (``5-FU (high)`` -> ``5-FU_high``):
+    it starts with a letter or digit, as the workflow's path values must."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", drug).lstrip("_.-").rstrip("_") or "drug"
 
 
 def screen_drugs(layout_paths) -> dict[str, str]:

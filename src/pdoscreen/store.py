@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import uuid
@@ -26,13 +28,22 @@ def write_zarr_atomic(ds: xr.Dataset | xr.DataTree, path: str | Path) -> None:
     swap directories."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A job killed mid-write leaves its temporary (or swapped-out) store beside
+    # the path; one job at a time writes a store, so any such sibling is stale.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if stale.suffix in (".tmp", ".old") and stale.is_dir():
+            shutil.rmtree(stale)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     if isinstance(ds, xr.DataTree):
         ds = ds.map_over_datasets(_variable_length_strings)
     else:
         ds = _variable_length_strings(ds)
     try:
-        ds.to_zarr(tmp, mode="w", consolidated=False)
+        # Consolidated: opening reads one file, and lists no folder (where zarr
+        # would warn about Snakemake's .snakemake_timestamp).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part in the Zarr format 3")
+            ds.to_zarr(tmp, mode="w", consolidated=True)
         if path.exists():
             old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
             os.replace(path, old)
@@ -45,12 +56,20 @@ def write_zarr_atomic(ds: xr.Dataset | xr.DataTree, path: str | Path) -> None:
             shutil.rmtree(tmp)
 
 
+@contextlib.contextmanager
+def _quietly():
+    """Stores written before they were consolidated open with a warning about it
+    and, listed, about the file Snakemake stamps directory outputs with."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp")
+        warnings.filterwarnings("ignore", message="Failed to open Zarr store with consolidated metadata")
+        yield
+
+
 def open_zarr(path: str | Path) -> xr.Dataset:
     """Open a store written by :func:`write_zarr_atomic`, strings as numpy ``str``."""
-    with warnings.catch_warnings():
-        # Snakemake stamps directory outputs with a file zarr does not know.
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp")
-        ds = xr.open_zarr(path, consolidated=False).load()
+    with _quietly():
+        ds = xr.open_zarr(path).load()
     for name, var in ds.variables.items():
         if var.dtype.kind in "OT":
             ds[name] = var.copy(data=var.values.astype(object).astype(str))
@@ -67,7 +86,6 @@ def write_inference_data(idata, path: str | Path) -> None:
 def open_inference_data(path: str | Path):
     import arviz as az
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp")
-        tree = xr.open_datatree(path, engine="zarr", consolidated=False).load()
+    with _quietly():
+        tree = xr.open_datatree(path, engine="zarr").load()
     return az.InferenceData.from_datatree(tree)

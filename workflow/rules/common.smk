@@ -1,8 +1,12 @@
 import json
+import shlex
+import sys
+from pathlib import Path
 
 import pandas as pd
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake.utils import validate
 
 from pdoscreen.errors import InputError
@@ -26,6 +30,18 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Every rule runs the pdoscreen package; with --sdm conda it comes from the
 # repository's environment.yml (the same pins as the pip install).
 PDOSCREEN_ENV = "../../environment.yml"
+# Rules call `pdoscreen`, a shell function that runs the package with the Python
+# that runs Snakemake: `.venv/bin/snakemake` works without an activated
+# environment, and cluster (SLURM) jobs start Snakemake with the same
+# interpreter. With --sdm conda, it is the job's environment's Python. Each rule
+# gives its log to `pdoscreen --log`, which sends everything there and shows
+# progress and warnings on the terminal.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    PYTHON = "python"
+else:
+    PYTHON = shlex.quote(sys.executable)
+# (The prefix is formatted like a rule's command: its braces are doubled.)
+shell.prefix(f'pdoscreen() {{{{ {PYTHON} -m pdoscreen "$@"; }}}}; ')
 
 
 def load_sheet(path):
@@ -41,6 +57,14 @@ def load_sheet(path):
 
 
 SAMPLE_SHEET = config["sample_sheet"]
+# The one pattern for values that name output files (plate, patient, line and
+# drug file names), as the sample-sheet schema states it: wildcard_constraints.
+SHEET_SCHEMA = yaml.safe_load(
+    (
+        Path(workflow.current_basedir).parent / "schemas/samplesheet.schema.yaml"
+    ).read_text()
+)
+PATH_SAFE = SHEET_SCHEMA["properties"]["plate"]["pattern"].strip("^$")
 sheet = load_sheet(SAMPLE_SHEET)
 PLATES = list(sheet["plate"])
 

@@ -15,7 +15,7 @@ rule plate_priors:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     shell:
-        "python -m pdoscreen plate-priors --screen {input:q} --out {output:q} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} plate-priors --screen {input:q} --out {output:q}"
 
 
 rule fit_drug:
@@ -43,6 +43,6 @@ rule fit_drug:
     # A fixed hash seed makes JAX trace the same program in every job, so the
     # compiled sampler in fit.jax_cache is reused across drugs and runs.
     shell:
-        "PYTHONHASHSEED=0 python -m pdoscreen fit --screen {input.screen:q} --qc {input.qc:q} "
+        "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
         "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/fits/{wildcards.drug} "
-        "--settings {params.settings:q} > {log:q} 2>&1"
+        "--settings {params.settings:q}"

@@ -21,8 +21,8 @@ for batch, plates in enumerate(ingest_batches(), start=1):
             plates=plates,
             reading=plate_reading(plates),
         shell:
-            "python -m pdoscreen ingest --sheet {params.sheet:q} --out-dir results/plates "
-            "{params.plates:q} > {log:q} 2>&1"
+            "pdoscreen --log {log:q} ingest --sheet {params.sheet:q} --out-dir results/plates "
+            "{params.plates:q}"
 
 
 rule build_screen:
@@ -41,6 +41,5 @@ rule build_screen:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     shell:
-        "python -m pdoscreen screen --sheet {input.sheet:q} --plates-dir results/plates "
-        "--out {output.store:q} --summary {output.summary:q} > {log:q} 2>&1 "
-        "&& cat {output.summary:q}"
+        "pdoscreen --log {log:q} screen --sheet {input.sheet:q} --plates-dir results/plates "
+        "--out {output.store:q} --summary {output.summary:q}"

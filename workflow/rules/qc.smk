@@ -17,7 +17,7 @@ rule plate_qc:
     params:
         thresholds=qc_settings(),
     shell:
-        "python -m pdoscreen qc --screen {input:q} --out {output:q} {params.thresholds} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} qc --screen {input:q} --out {output:q} {params.thresholds}"
 
 
 rule plate_heatmaps:
@@ -41,8 +41,8 @@ rule plate_heatmaps:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
-        "python -m pdoscreen plate-heatmaps --screen {input.screen:q} --qc {input.qc:q} "
-        "--out-dir {output:q} --threads {threads} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} plate-heatmaps --screen {input.screen:q} --qc {input.qc:q} "
+        "--out-dir {output:q} --threads {threads}"
 
 
 rule qc_overview:
@@ -65,4 +65,4 @@ rule qc_overview:
     params:
         thresholds=qc_settings(),
     shell:
-        "python -m pdoscreen qc-overview --qc {input:q} --out {output:q} {params.thresholds} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} qc-overview --qc {input:q} --out {output:q} {params.thresholds}"

@@ -19,7 +19,7 @@ rule aac_heatmap:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     shell:
-        "python -m pdoscreen aac-heatmap --summary {input:q} --out {output:q} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} aac-heatmap --summary {input:q} --out {output:q}"
 
 
 rule patient_report:
@@ -59,7 +59,6 @@ rule patient_report:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,
     shell:
-        "python -m pdoscreen patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
+        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
-        "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} --page {output.page:q} "
-        "> {log:q} 2>&1"
+        "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} --page {output.page:q}"

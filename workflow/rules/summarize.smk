@@ -58,9 +58,9 @@ rule hierarchy:
         aac_threshold=config["response_aac_threshold"],
         seed=config["fit"]["seed"],
     shell:
-        "python -m pdoscreen hierarchy --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} hierarchy --fits-dir results/fits --diagnostics {input.diagnostics:q} "
         "--screen {input.screen:q} --qc {input.qc:q} --aac-threshold {params.aac_threshold} "
-        "--seed {params.seed} --out-dir results/summary > {log:q} 2>&1"
+        "--seed {params.seed} --out-dir results/summary"
 
 
 rule summarize:
@@ -100,9 +100,9 @@ rule summarize:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
-        "python -m pdoscreen summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
         "--shrinkage {input.shrinkage:q} --screen {input.screen:q} --qc {input.qc:q} "
-        "--out-dir results/summary > {log:q} 2>&1"
+        "--out-dir results/summary"
 
 
 rule provenance:
@@ -122,5 +122,5 @@ rule provenance:
         drugs=list(DRUGS.values()),
         workflow_dir=workflow.basedir,
     shell:
-        "python -m pdoscreen provenance --sheet {input.sheet:q} --config {params.config:q} "
-        "--drugs {params.drugs:q} --workflow-dir {params.workflow_dir:q} --out {output:q} > {log:q} 2>&1"
+        "pdoscreen --log {log:q} provenance --sheet {input.sheet:q} --config {params.config:q} "
+        "--drugs {params.drugs:q} --workflow-dir {params.workflow_dir:q} --out {output:q}"
