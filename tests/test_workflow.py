@@ -1,6 +1,7 @@
 """The workflow end to end: the example screen and the real CLL screen, from raw
 files to the screen store, checked against values read straight from the files."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,21 @@ def test_example_summary_is_printed(example_run):
     summary = "10 plates (0 excluded), 3 patients, 5 lines, 8 drugs, 384 wells per plate"
     assert summary in run.stdout + run.stderr
     assert summary in (workdir / "results" / "screen_summary.txt").read_text()
+
+
+def test_fit_progress_is_on_the_terminal_and_logs_are_quiet(example_run):
+    """Each drug's start and end (time, diagnostics verdict) reach the terminal;
+    the logs hold no library chatter a user should not have to read."""
+    workdir, run = example_run
+    terminal = run.stdout + run.stderr
+    for drug in ["Afatinib", "Bortezomib", "Olaparib"]:
+        assert f"INFO drug {drug}: fitting (svi)" in terminal
+        assert re.search(rf"INFO drug {drug}: fitted in \d+ s; diagnostics: approximate", terminal)
+        assert f"drug {drug}: fitted in" in (workdir / "logs" / "fit" / f"{drug}.log").read_text()
+    logs = "".join(p.read_text() for p in (workdir / "logs").rglob("*.log"))
+    for noise in ["Unable to initialize backend", "arviz_base", "FutureWarning", "not consolidated",
+                  "snakemake_timestamp"]:
+        assert noise not in logs + terminal, noise
 
 
 def test_screen_matches_the_raw_files(example_run):
@@ -255,3 +271,23 @@ def test_real_cll_screen_qc(cll_run):
     assert table.fit.all()
     screen = pdoscreen.open_screen(workdir / "results/screen.zarr")
     assert "use 0 as the kill level" in screen.percent_of_control.attrs["kill_level"]
+
+
+def test_readme_notebook_example_runs_on_a_results_folder(example_run):
+    """The README's notebook example, as written, in the folder the workflow ran in."""
+    workdir, _ = example_run
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("In a notebook, from the folder the workflow ran in", 1)[1]
+    code = example.split("```python\n", 1)[1].split("```", 1)[0]
+    # Warnings are errors: opening the stores must not warn (consolidated, no
+    # complaint about Snakemake's .snakemake_timestamp).
+    warnings = ["-W", "error::UserWarning", "-W", "error::RuntimeWarning"]
+    run = subprocess.run([sys.executable, *warnings, "-c", code], cwd=workdir, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "['Afatinib', 'Bortezomib'" in run.stdout and "P01" in run.stdout
+    fit = pdoscreen.open_fit("Afatinib", workdir / "results")
+    assert fit.posterior.attrs["drug"] == "Afatinib" and "posterior_predictive" in fit.groups()
+    metrics = pdoscreen.open_metrics(workdir / "results")
+    assert {"patient", "drug"} <= set(metrics.dims)
+    with pytest.raises(pdoscreen.InputError, match="no fit of drug 'Aspirin'; fitted: Afatinib, Bortezomib"):
+        pdoscreen.open_fit("Aspirin", workdir / "results")
