@@ -335,6 +335,20 @@ def matrix_cells(rows: list[list[object]], row_offset: int = 0) -> dict[tuple[in
     return cells
 
 
+def check_row_order(previous: int | None, row: int, *, path: Path, what: str, line: int | None = None) -> int:
+    """Plate rows come in order, each once; a repeated or earlier row means lines
+    of two blocks ran together (lines lost in between): its values belong to
+    another block."""
+    if previous is not None and row <= previous:
+        raise InputError(
+            f"plate row {PlateGeometry(row + 1, 1).rows[-1]} follows row "
+            f"{PlateGeometry(previous + 1, 1).rows[-1]} in {what}: lines are missing or repeated",
+            file=path,
+            line=line,
+        )
+    return row
+
+
 def refuse_kinetic(path: Path, what: str) -> InputError:
     return InputError(
         f"this is a kinetic read ({what}); pdoscreen expects an endpoint viability read. "

@@ -17,6 +17,7 @@ from ..geometry import PlateGeometry, geometry_for, row_index
 from .base import (
     Measurement,
     Reader,
+    check_row_order,
     measurement_from_cells,
     read_text,
     read_xlsx,
@@ -122,6 +123,7 @@ def _lettered_matrix(
     an error, otherwise it is an annotation and ignored."""
     cells: dict[tuple[int, int], object] = {}
     end = start
+    previous = None
     while end < len(rows) and rows[end] and _ROW_LABEL_RE.match(_text(rows[end][0])):
         row = rows[end]
         label = _text(row[0])
@@ -138,6 +140,7 @@ def _lettered_matrix(
                 f"numbers {n_columns} columns",
                 file=path,
             )
+        previous = check_row_order(previous, _row_index(label), path=path, what=repr(title), line=end + 1)
         for column, cell in enumerate(row[1 : 1 + n_columns]):
             if _text(cell):
                 cells[(_row_index(label), column)] = cell

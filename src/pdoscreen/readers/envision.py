@@ -20,6 +20,7 @@ from ..geometry import PlateGeometry, geometry_for, row_index
 from .base import (
     Measurement,
     Reader,
+    check_row_order,
     measurement_from_cells,
     parse_cell,
     read_text,
@@ -177,6 +178,7 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
         raise InputError(f"{what} lacks its column-number header row", file=path, line=line)
     columns = [int(c) - 1 for c in header[1:]]
     cells = {}
+    previous = None
     for number, row in enumerate(body[1:], start=line + 1):
         values = row[1:]
         if len(values) < len(columns) or any(values[len(columns) :]):
@@ -192,6 +194,7 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
             raise InputError(
                 f"{row[0]!r} is not a plate row in {what}", file=path, line=number
             ) from None
+        previous = check_row_order(previous, r, path=path, what=what, line=number)
         cells.update({(r, c): cell for c, cell in zip(columns, values) if cell != ""})
     return cells
 

@@ -21,6 +21,7 @@ from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
 from .base import (
     Measurement,
     Reader,
+    check_row_order,
     measurement_from_cells,
     read_text,
     read_xlsx,
@@ -199,7 +200,9 @@ def _matrix_block(rows, start, column, title, path):
         row = rows[index]
         letter = row[column - 1] if len(row) >= column else ""
         if _ROW_LABEL_RE.match(letter):
-            plate_row = row_index(letter)
+            plate_row = check_row_order(
+                plate_row, row_index(letter), path=path, what=f"the {title!r} matrix", line=index + 1
+            )
             groups[letter] = []
         elif letter or plate_row is None or any(row[: column - 1]):
             raise InputError(

@@ -28,6 +28,7 @@ from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
 from .base import (
     Measurement,
     Reader,
+    check_row_order,
     measurement_from_cells,
     read_text,
     read_xlsx,
@@ -140,15 +141,19 @@ def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dic
     if _cell(header, 1) == "Value":
         # List variant: "A1,0.0921,0" (well, value, read time).
         while index < len(rows) and _WELL_RE.match(_text(_cell(rows[index], 0))):
-            cells[parse_well(_text(rows[index][0]))] = _cell(rows[index], 1)
+            well = parse_well(_text(rows[index][0]))
+            if well in cells:  # two sections ran together: lines lost between them
+                raise InputError("a well is listed twice in one '<>' list", file=path, line=index + 1)
+            cells[well] = _cell(rows[index], 1)
             index += 1
         return cells, index
     columns = {j: int(label) - 1 for j, label in enumerate(header) if j and label.isdigit()}
     if not columns:
         raise InputError("a '<>' table without column numbers", file=path, line=start + 1)
+    plate_row = None
     while index < len(rows) and _ROW_LABEL_RE.match(_text(_cell(rows[index], 0))):
         row = rows[index]
-        plate_row = row_index(_text(row[0]))
+        plate_row = check_row_order(plate_row, row_index(_text(row[0])), path=path, what="a '<>' table", line=index + 1)
         cells.update({(plate_row, column): _cell(row, j) for j, column in columns.items()})
         index += 1
     return cells, index

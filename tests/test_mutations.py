@@ -1,0 +1,275 @@
+"""Mutation tests (issue 19): damaged copies of the shipped real instrument
+exports must never be read as different numbers. For every mutant the reader
+gives the same values, flags every well whose value changed, or refuses with
+an InputError naming the file.
+
+Hypothesis draws the mutations from a fixed seed (derandomised), so CI sees the
+same mutants every run; ``python tests/test_mutations.py N`` runs N mutants per
+file and prints the reliability figures quoted in docs/readers.md.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pdoscreen.errors import InputError
+from pdoscreen.plate import choose_measurement
+from pdoscreen.readers import read_measurements
+from pdoscreen.readers.base import decimal_mark
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_WORLD = REPO.parent / "shared" / "data" / "real-world" / "plate-reader"
+EXAMPLE_RAW = REPO / "example" / "screen" / "raw"
+# Files refused as they are (kinetic reads, no results) have no values to keep.
+FILES = sorted(p for p in REAL_WORLD.rglob("*") if p.is_file()) + [
+    EXAMPLE_RAW / "envision" / "PDO00101_P01-L1-R1.csv",
+    EXAMPLE_RAW / "pherastar" / "02-11-2026 10-45-00 PDO00105.csv",
+]
+
+
+def _reads(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """{measurement: (signal, flag)} as a sample sheet would pick it: the only or
+    default measurement under "", every measurement by name; None if refused."""
+    try:
+        _, measurements = read_measurements(path)
+    except InputError:
+        return None
+    found = {m.name: (m.signal, m.flag) for m in measurements}
+    try:
+        chosen = choose_measurement(measurements, None, path=path)
+        found[""] = (chosen.signal, chosen.flag)
+    except InputError:
+        pass
+    return found
+
+
+def _mark(path: Path) -> str | None:
+    """The file's decimal mark, as its reader settled it."""
+    try:
+        _, measurements = read_measurements(path)
+    except InputError:
+        return None
+    return decimal_mark(set().union(*(m.styles for m in measurements)), file=path)
+
+
+BASELINES = {path: _reads(path) for path in FILES}
+MARKS = {path: _mark(path) for path in FILES}
+READABLE = [path for path, reads in BASELINES.items() if reads is not None]
+
+
+# --- mutations: each takes the bytes and Hypothesis' data, returns the mutant ---
+
+
+def _text_lines(data: bytes) -> list[bytes]:
+    return data.splitlines(keepends=True)
+
+
+def truncate(data: bytes, draw) -> bytes:
+    return data[: draw(st.integers(1, len(data) - 1))]
+
+
+def truncate_at_line(data: bytes, draw) -> bytes:
+    lines = _text_lines(data)
+    return b"".join(lines[: draw(st.integers(1, max(1, len(lines) - 1)))])
+
+
+def drop_line(data: bytes, draw) -> bytes:
+    lines = _text_lines(data)
+    del lines[draw(st.integers(0, len(lines) - 1))]
+    return b"".join(lines)
+
+
+def duplicate_line(data: bytes, draw) -> bytes:
+    lines = _text_lines(data)
+    index = draw(st.integers(0, len(lines) - 1))
+    return b"".join(lines[: index + 1] + lines[index:])
+
+
+def line_ends(data: bytes, draw) -> bytes:
+    normal = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return normal.replace(b"\n", draw(st.sampled_from([b"\r", b"\r\n", b"\n"])))
+
+
+def _number_spans(data: bytes) -> list[tuple[int, int]]:
+    import re
+
+    return [m.span() for m in re.finditer(rb"(?<![\w.,])\d+(?:\.\d+)?(?![\w.])", data)]
+
+
+def replace_number(data: bytes, draw) -> bytes:
+    """One number in the text becomes a thousands-separated, huge, non-finite
+    or marker value."""
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    text = data.decode("utf-16").encode() if utf16 else data
+    spans = _number_spans(text)
+    if not spans:
+        return data
+    start, end = spans[draw(st.integers(0, len(spans) - 1))]
+    new = draw(st.sampled_from([b'"1,414"', b"1,414", b"1e400", b"inf", b"NaN", b"OVRFLW", b"-", b"12.5.3", b""]))
+    text = text[:start] + new + text[end:]
+    return (text.decode().encode("utf-16") if utf16 else text), new
+
+
+def drop_block(data: bytes, draw) -> bytes:
+    """A block lost: the lines from one blank line to the next (a result
+    matrix, its title or its plate information)."""
+    lines = _text_lines(data)
+    blank = [i for i, line in enumerate(lines) if not line.strip(b"\r\n\x00\t,; ")]
+    if not blank:
+        return data
+    start = draw(st.sampled_from(blank))
+    end = next((i for i in blank if i > start), len(lines))
+    return b"".join(lines[:start] + lines[end:])
+
+
+def garble(data: bytes, draw) -> bytes:
+    """Bytes no number holds, written somewhere: a disk or transfer error."""
+    index = draw(st.integers(0, len(data) - 1))
+    return data[:index] + draw(st.sampled_from([b"\x00", b"\xff", b"??", b"#"])) + data[index:]
+
+
+def xlsx_member(data: bytes, draw) -> bytes:
+    """A workbook whose sheet XML is cut, or whose worksheet lost rows."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    sheets = [i.filename for i in source.infolist() if i.filename.startswith("xl/worksheets/sheet")]
+    target_name = draw(st.sampled_from(sheets))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            member = source.read(item)
+            if item.filename == target_name:
+                member = member[: draw(st.integers(0, len(member) - 1))]
+            target.writestr(item, member)
+    return out.getvalue()
+
+
+def xlsx_drop_row(data: bytes, draw) -> bytes:
+    """A workbook that lost one row of a sheet (still a valid workbook)."""
+    import re
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    sheets = [i.filename for i in source.infolist() if i.filename.startswith("xl/worksheets/sheet")]
+    target_name = draw(st.sampled_from(sheets))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            member = source.read(item)
+            if item.filename == target_name:
+                rows = list(re.finditer(rb"<row [^>]*?(?:/>|>.*?</row>)", member, re.DOTALL))
+                if rows:
+                    start, end = rows[draw(st.integers(0, len(rows) - 1))].span()
+                    member = member[:start] + member[end:]
+            target.writestr(item, member)
+    return out.getvalue()
+
+
+TEXT_MUTATIONS = [truncate, truncate_at_line, drop_line, drop_block, duplicate_line, line_ends, replace_number, garble]
+XLSX_MUTATIONS = [truncate, xlsx_member, xlsx_drop_row, xlsx_drop_row, garble]
+# An XML file loses no lines but its end: a lost line inside an element can
+# move a value into the element before it, which no XML reader could notice.
+XML_MUTATIONS = [truncate, line_ends, replace_number, garble]
+
+
+def verdict(path: Path, mutant: Path, allowed: set[float] = frozenset()) -> str:
+    """"refused", "same", "flagged" or "wrong: ..." for one mutant of ``path``;
+    ``allowed``: the values a changed well may take (what the mutant writes)."""
+    try:
+        _, measurements = read_measurements(mutant)
+    except InputError as error:
+        assert error.file == str(mutant) and str(mutant) in str(error), error
+        return "refused"
+    outcome = "same"
+    for name, (signal, flag) in BASELINES[path].items():
+        try:
+            got = choose_measurement(measurements, name or None, path=mutant)
+        except InputError:
+            continue  # the sample sheet's choice would be refused
+        if name and got.name != name:
+            continue  # found by a looser match: another measurement's check
+        if got.signal.shape != signal.shape:
+            return f"wrong: measurement {name!r} is {got.signal.shape} instead of {signal.shape}"
+        same = (np.isclose(got.signal, signal, rtol=0, atol=0) | np.isnan(got.signal) & np.isnan(signal)) & (
+            got.flag == flag
+        )
+        unflagged = ~same & (got.flag == "") & ~np.isin(got.signal, list(allowed))
+        if unflagged.any():
+            r, c = np.argwhere(unflagged)[0]
+            return f"wrong: measurement {name!r} row {r} column {c}: {got.signal[r, c]} instead of {signal[r, c]}"
+        if not same.all():
+            outcome = "flagged"
+    return outcome
+
+
+def mutate(path: Path, data_strategy, tmp: Path) -> tuple[str, Path, set[float]]:
+    """(mutation, mutant file, values a changed well may rightly take)."""
+    data = path.read_bytes()
+    mutations = XLSX_MUTATIONS if data[:2] == b"PK" else XML_MUTATIONS if path.suffix == ".xml" else TEXT_MUTATIONS
+    mutation = data_strategy.draw(st.sampled_from(mutations))
+    mutant = tmp / f"mutant{path.suffix}"
+    written = mutation(data, data_strategy.draw)
+    allowed: set[float] = set()
+    if isinstance(written, tuple):  # a number replaced: "1,414" is read by the file's one decimal mark
+        written, new = written
+        if b"1,414" in new and MARKS[path]:
+            allowed = {1414.0, -1414.0} if MARKS[path] == "." else {1.414, -1.414}
+    mutant.write_bytes(written)
+    return mutation.__name__, mutant, allowed
+
+
+def run(path: Path, tmp: Path, examples: int, record) -> None:
+    """Hypothesis draws ``examples`` mutants of ``path``; ``record(mutation, verdict)`` judges each."""
+
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        mutation, mutant, allowed = mutate(path, data, tmp)
+        record(f"{mutation} of {path.name}", verdict(path, mutant, allowed))
+
+    check()
+
+
+def refuse_wrong(what: str, result: str) -> None:
+    assert not result.startswith("wrong"), f"{what}: {result}"
+
+
+@pytest.mark.parametrize("path", READABLE, ids=[p.name for p in READABLE])
+def test_mutants_are_read_right_flagged_or_refused(path, tmp_path):
+    run(path, tmp_path, 25, refuse_wrong)
+
+
+def test_the_suite_covers_every_reader():
+    from pdoscreen.readers import detect
+
+    assert len({detect(p) for p in READABLE}) >= 12
+
+
+if __name__ == "__main__":  # the longer run: the reliability figures of docs/readers.md
+    import logging
+    import tempfile
+
+    logging.disable(logging.WARNING)  # partial-plate warnings, one per mutant
+
+    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    tally: Counter = Counter()
+    wrong: list[str] = []
+
+    def record(what: str, result: str) -> None:
+        tally[result.split(":")[0]] += 1
+        if result.startswith("wrong"):
+            wrong.append(f"{what}: {result}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        for path in READABLE:
+            run(path, Path(folder), examples, record)
+    print(f"{sum(tally.values())} mutants of {len(READABLE)} files:", dict(tally))
+    print("\n".join(wrong))
