@@ -30,9 +30,12 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_WORLD = REPO.parent / "shared" / "data" / "real-world" / "plate-reader"
 EXAMPLE_RAW = REPO / "example" / "screen" / "raw"
 # Files refused as they are (kinetic reads, no results) have no values to keep.
+SCREENS = REAL_WORLD.parent / "raw-screen-dataset"
 FILES = sorted(p for p in REAL_WORLD.rglob("*") if p.is_file()) + [
     EXAMPLE_RAW / "envision" / "PDO00101_P01-L1-R1.csv",
     EXAMPLE_RAW / "pherastar" / "02-11-2026 10-45-00 PDO00105.csv",
+    SCREENS / "drugscreenexplorer-cll-ctg384" / "CTGLuminescence_20161124_001_P0010_11PB0010.txt",
+    SCREENS / "screenwerk-envision-lum1536" / "0920A1.csv",
 ]
 
 

@@ -105,3 +105,52 @@ def test_a_workbook_damaged_inside_a_sheet_is_refused(real_world, tmp_path):
     assert caught.value.file == str(broken)
     with pytest.raises(InputError, match="damaged"):
         read_measurements(broken)  # found while the format is detected
+
+
+ENVISION_LUM = "plate-reader/envision-lum384-csv/PE_Envision_luminescence_example01.csv"
+GLOMAX = "plate-reader/promega-glomax-navigator-xlsx/Dual Luciferase Reporter Assay System ELIAS 2020.03.10 05_34_44.xlsx"
+
+
+@pytest.mark.parametrize("plate_block", [0, 1])
+def test_envision_never_falls_back_to_a_calculated_block(real_world, tmp_path, plate_block):
+    """Without its raw block, a plate's crosstalk-corrected block is refused, not read."""
+    lines = (real_world / ENVISION_LUM).read_bytes().split(b"\r\n")
+    raw_titles = [i for i, line in enumerate(lines) if line.startswith(b"Results for")]
+    start = raw_titles[plate_block]
+    end = lines.index(b"", start)
+    path = copy(tmp_path, b"\r\n".join(lines[:start] + lines[end + 1 :]), "cut.csv")
+    with pytest.raises(InputError, match=f"plate {plate_block + 1} has calculated results .* not the raw read"):
+        read_measurements(path)
+
+
+def test_glomax_matrix_without_its_reading_row_is_refused(real_world, tmp_path):
+    """The first reading's header row lost: the second would take its name."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(real_world / GLOMAX)
+    sheet = book["Results"]
+    row = next(r for r in sheet.iter_rows() if r[1].value == "Reading:")
+    sheet.delete_rows(row[0].row)
+    path = tmp_path / "glomax.xlsx"
+    book.save(path)
+    with pytest.raises(InputError, match="has no 'Reading:' row above it") as caught:
+        read_measurements(path, "glomax")
+    assert caught.value.file == str(path)
+
+
+def test_spark_csv_cut_after_a_read_is_refused(real_world, tmp_path):
+    """Cut after the third of its eleven reads (at a line end): the script lists all eleven."""
+    data = (real_world / "plate-reader/tecan-sparkcontrol-csv/191219_calibration_membrane.csv").read_bytes()
+    ends = [i for i in range(len(data)) if data.startswith(b"End Time", i)]
+    path = copy(tmp_path, data[: data.index(b"\n", ends[2]) + 1], "spark.csv")
+    with pytest.raises(InputError, match="lists 11 reads .* but the file holds 3: it is truncated"):
+        read_measurements(path)
+
+
+def test_softmax_block_lost_is_refused(real_world, tmp_path):
+    """A whole plate block (to its ~End) gone: the file announces one more."""
+    data = (real_world / "plate-reader/softmaxpro-txt/softmaxpro_no_calc_docs.txt").read_bytes()
+    start = data.index(b"Plate:", data.index(b"Plate:") + 1)
+    end = data.index(b"~End", start) + len(b"~End")
+    with pytest.raises(InputError, match=r"(announces 3 blocks|without its closing '~End').* truncated"):
+        read_measurements(copy(tmp_path, data[:start] + data[end:], "softmax.txt"))

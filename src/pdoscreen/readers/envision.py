@@ -288,6 +288,16 @@ def _measurements(matrices, settings, text: str, path: Path, geometry) -> list[M
     names = [_name(m) for m in matrices]
     # The raw reading is what a viability screen uses, when the file has just one.
     raw = [n.startswith("Results for") for n in names]
+    for plate in {m.info.get("Plate", "") for m in matrices}:
+        # A calculated block is computed from a raw read the file also holds;
+        # alone, it would be taken as the plate's reading.
+        if not any(r for m, r in zip(matrices, raw) if m.info.get("Plate", "") == plate):
+            calculated = next(n for m, n in zip(matrices, names) if m.info.get("Plate", "") == plate)
+            raise InputError(
+                f"plate {plate or '1'} has calculated results ({calculated!r}) but not the raw read "
+                "they are calculated from: the file is truncated or lines are missing",
+                file=path,
+            )
     if len({m.info.get("Plate", "") for m in matrices}) > 1:
         names = [f"plate {m.info.get('Plate', '?')}: {n}" for m, n in zip(matrices, names)]
     version = _VERSION_RE.search(text)

@@ -120,6 +120,16 @@ def _readings(
         )
     if not measurements:
         raise InputError("GloMax 'Results' sheet without a 'Reading:' matrix", file=path)
+    # Every matrix starts under its 'Reading:' row; a first plate row anywhere
+    # else is a reading whose header row was lost: its values have no name.
+    starts = [i for i, row in enumerate(rows) if _text(_cell(row, _ROW_COLUMN)) == "A"]
+    headed = [i + 1 for i, row in enumerate(rows) if _text(_cell(row, _LABEL_COLUMN)) == _READING]
+    if sorted(set(starts) - set(headed)):
+        raise InputError(
+            f"a plate matrix on row {sorted(set(starts) - set(headed))[0] + 1} of the Results sheet "
+            "has no 'Reading:' row above it; the file is truncated or malformed",
+            file=path,
+        )
     return measurements
 
 

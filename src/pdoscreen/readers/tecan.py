@@ -98,7 +98,32 @@ def _spark_measurements(rows: list[list[object]], path: Path) -> list[Measuremen
             section = {}
             continue
         index += 1
+    declared = _declared_reads(rows)
+    if len(measurements) < len(declared):
+        raise InputError(
+            f"the measurement script lists {len(declared)} reads ({', '.join(declared)}) but the "
+            f"file holds {len(measurements)}: it is truncated",
+            file=path,
+        )
     return measurements
+
+
+_READ_MODES = ("Absorbance", "Fluorescence", "Luminescence", "Alpha", "Time Resolved")
+
+
+def _declared_reads(rows: list[list[object]]) -> list[str]:
+    """The reads the 'List of actions' promises (each writes one '<>' table)."""
+    firsts = [_text(_cell(row, 0)) for row in rows]
+    if "List of actions in this measurement script:" not in firsts:
+        return []
+    reads = []
+    for row in rows[firsts.index("List of actions in this measurement script:") + 1 :]:
+        texts = [_text(cell) for cell in row]
+        if not any(texts):
+            break
+        if not texts[0] and texts[1].startswith(_READ_MODES):
+            reads.append(next(t for t in reversed(texts) if t))
+    return reads
 
 
 def _spark_header(rows: list[list[object]]) -> dict[str, str]:
