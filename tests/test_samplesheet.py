@@ -111,3 +111,10 @@ def test_ragged_sheet_is_refused(tmp_path):
     with pytest.raises(InputError, match="cannot be read as a tab-separated sample sheet") as caught:
         read_sample_sheet(path)
     assert caught.value.file == str(path)
+
+
+def test_one_raw_file_for_two_plates_is_a_warning(tmp_path, caplog):
+    path = write_sheet(tmp_path, "p1\tP1\tL1\tplate.csv\tauto\tlayout.csv", "p2\tP1\tL1\tplate.csv\tauto\tlayout.csv")
+    with caplog.at_level("WARNING", logger="pdoscreen"):
+        load_sample_sheet(path)
+    assert "plates p1, p2 are all read from plate.csv: they will have identical signals" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pandas as pd
 from .errors import InputError
 from .readers import REGISTRY
 from .readers.base import decode
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ["plate", "patient", "line", "file", "reader", "layout"]
 OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude"]
@@ -95,6 +98,14 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     sheet = sheet.copy()
     sheet["file_path"] = [str(base / f) for f in sheet["file"]]
     sheet["layout_path"] = [str(base / f) for f in sheet["layout"]]
+    # Two plates from one read of one file would carry identical signals.
+    for (_, measurement), same in sheet.groupby(["file_path", "measurement"]):
+        if len(same) > 1:
+            log.warning(
+                "plates %s are all read from %s%s: they will have identical signals",
+                ", ".join(same["plate"]), same["file"].iloc[0],
+                f" (measurement {measurement!r})" if measurement else "",
+            )
     for row in sheet.itertuples():
         if row.reader != "auto" and row.reader not in REGISTRY:
             raise InputError(

@@ -33,7 +33,12 @@ def detect(path: str | Path) -> str:
     if path.stat().st_size == 0:
         raise InputError("the file is empty", file=path)
     sample = FileSample(path)
-    matches = [name for name, reader in REGISTRY.items() if reader.sniff(sample)]
+    try:
+        matches = [name for name, reader in REGISTRY.items() if reader.sniff(sample)]
+    except InputError as error:
+        raise error.located(file=path) from None
+    except Exception as error:  # a sniffer meeting a damaged file
+        raise InputError(f"cannot tell the file's format: {type(error).__name__}: {error}", file=path) from error
     if not matches:
         raise InputError(
             "unknown plate-reader format: no reader recognises this file's content "
