@@ -168,6 +168,16 @@ def test_a_layout_for_another_plate_size_is_refused(tmp_path):
         read_layout(write(tmp_path, HEADER + "H12,vehicle,DMSO,,\n"), PLATE_384)
 
 
+def test_a_grid_states_its_plate_size(tmp_path):
+    """A 384-well grid using only its top-left corner is still a 384-well layout."""
+    header = "role," + ",".join(str(c) for c in range(1, 25)) + "\n"
+    rows = "".join(f"{letter},{'vehicle' if letter == 'A' else ''}" + "," * 23 + "\n" for letter in "ABCDEFGHIJKLMNOP")
+    path = write(tmp_path, header + rows)
+    assert read_layout(path, PLATE_384)["well"].tolist() == ["A01"]
+    with pytest.raises(InputError, match="384-well plate .its grids have rows to P and columns to 24. but the plate read has 1536"):
+        read_layout(path, geometry_for(1536))
+
+
 THOUSANDS = {
     "lone d,ddd refused": ("I22\ttreated\tBortezomib\t1,000\tnM\n", None),
     "decimal points elsewhere": ("I22\ttreated\tBortezomib\t1,000\tnM\nI23\ttreated\tBortezomib\t0.5\tnM\n", 1000.0),

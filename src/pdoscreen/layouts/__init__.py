@@ -82,7 +82,8 @@ def read_layout(
         raise
     except Exception as error:  # a kind's parser meeting a file it cannot read
         raise InputError(f"cannot be read as a {name} layout: {type(error).__name__}: {error}", file=path) from error
-    return build_layout(records, file=path, geometry=geometry)
+    size = KINDS[name].size
+    return build_layout(records, file=path, geometry=geometry, stated=size(text) if size else None)
 
 
 def _text(path: Path) -> str:

@@ -50,6 +50,9 @@ class LayoutKind:
     name: str
     sniff: Callable[[str], bool]
     records: Callable[[Path, str], list[dict]]
+    # The plate the file itself draws (a grid's rows and numbered columns);
+    # without it a layout implies the smallest plate that holds its wells.
+    size: Callable[[str], PlateGeometry | None] | None = None
 
 
 KINDS: dict[str, LayoutKind] = {}
@@ -166,7 +169,9 @@ def locate_well(
     return row, column
 
 
-def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | None) -> pd.DataFrame:
+def build_layout(
+    records: list[dict], *, file: Path, geometry: PlateGeometry | None, stated: PlateGeometry | None = None
+) -> pd.DataFrame:
     """Raw per-well records -> the validated layout table, sorted by row then column."""
     rows = {}
     mark = decimal_marks(records, file=file)
@@ -183,22 +188,29 @@ def build_layout(records: list[dict], *, file: Path, geometry: PlateGeometry | N
     if not rows:
         raise InputError("the layout names no wells", file=file)
     if geometry is not None:
-        _check_size(rows, geometry, file)
+        _check_size(rows, geometry, file, stated)
     table = pd.DataFrame([rows[key] for key in sorted(rows)], columns=COLUMNS)
     return table.astype({"concentration": float, "concentration_molar": float})
 
 
-def _check_size(rows: dict, geometry: PlateGeometry, file: Path) -> None:
-    """A layout implies the smallest plate that holds its wells; a plate read of
-    another size would put the layout in one corner of it."""
+def _check_size(rows: dict, geometry: PlateGeometry, file: Path, stated: PlateGeometry | None) -> None:
+    """A layout states (a grid) or implies (the smallest plate that holds its
+    wells) its plate size; a plate read of another size would put the layout in
+    one corner of it."""
     last_row, last_column = max(r for r, _ in rows), max(c for _, c in rows)
-    implied = geometry_fitting(last_row + 1, last_column + 1)
-    if implied.n_wells != geometry.n_wells:
+    if stated is not None:
+        layout = geometry_fitting(stated.n_rows, stated.n_columns)
+        why = f"its grids have rows to {row_label(stated.n_rows - 1)} and columns to {stated.n_columns}"
+    else:
+        layout = geometry_fitting(last_row + 1, last_column + 1)
+        why = (
+            f"its wells go to row {row_label(last_row)} and column {last_column + 1}; a layout for "
+            "a larger plate names at least one well beyond the smaller one (an empty well will do)"
+        )
+    if layout.n_wells != geometry.n_wells:
         raise InputError(
-            f"the layout is for a {implied.n_wells}-well plate (its wells go to row "
-            f"{row_label(last_row)} and column {last_column + 1}) but the plate read has "
-            f"{geometry.n_wells} wells; a layout for the larger plate names at least one well "
-            "beyond the smaller one (an empty well will do)",
+            f"the layout is for a {layout.n_wells}-well plate ({why}) but the plate read has "
+            f"{geometry.n_wells} wells",
             file=file,
         )
 

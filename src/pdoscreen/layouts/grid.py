@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
-from ..geometry import canonical_well
+from ..geometry import PlateGeometry, canonical_well, row_index
 from .common import FIELDS, LayoutKind, register, table_rows
 
 _ROW_RE = re.compile(r"^([A-Za-z]|[Aa][A-Fa-f])$")  # A..Z, then AA..AF on 1536-well plates
@@ -91,4 +91,16 @@ def records(path: Path, text: str) -> list[dict]:
     return [{"well": well} | {field: cells.get(well) for field, cells in ours.items()} for well in wells]
 
 
-register(LayoutKind("grid", sniff, records))
+def size(text: str) -> PlateGeometry | None:
+    """The plate the grids draw: their last row letter and last numbered column."""
+    rows = columns = 0
+    for _, cells in table_rows(text):
+        numbers = _column_numbers(cells)
+        if numbers is not None:
+            columns = max(columns, len(numbers))
+        elif _ROW_RE.match(cells[0].strip()):
+            rows = max(rows, row_index(cells[0]) + 1)
+    return PlateGeometry(rows, columns) if rows and columns else None
+
+
+register(LayoutKind("grid", sniff, records, size))
