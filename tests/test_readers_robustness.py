@@ -154,3 +154,24 @@ def test_softmax_block_lost_is_refused(real_world, tmp_path):
     end = data.index(b"~End", start) + len(b"~End")
     with pytest.raises(InputError, match=r"(announces 3 blocks|without its closing '~End').* truncated"):
         read_measurements(copy(tmp_path, data[:start] + data[end:], "softmax.txt"))
+
+
+TEXT_EXPORTS = [
+    "plate-reader/bmg-omega-ascii-csv/TRno4849.CSV",
+    "plate-reader/envision-abs-csv/PE_Envision_absorbance_example01.csv",
+    "plate-reader/gen5-txt/endpoint_singleplate.txt",
+    "plate-reader/revvity-kaleido-csv/luminescence_v3.5_pure_csv_format_example.csv",
+    "plate-reader/softmaxpro-txt/softmaxpro_no_calc_docs.txt",
+    "plate-reader/tecan-sparkcontrol-csv/191219_calibration_membrane.csv",
+]
+
+
+@pytest.mark.parametrize("name", TEXT_EXPORTS, ids=lambda n: n.split("/")[1])
+def test_cr_only_line_ends_read_the_same_in_every_text_reader(real_world, tmp_path, name):
+    data = (real_world / name).read_bytes()
+    path = copy(tmp_path, data.replace(b"\r\n", b"\n").replace(b"\n", b"\r"), Path(name).name)
+    original, mutant = read_measurements(real_world / name), read_measurements(path)
+    assert original[0] == mutant[0]
+    for a, b in zip(original[1], mutant[1], strict=True):
+        assert a.name == b.name and (a.flag == b.flag).all()
+        assert ((a.signal == b.signal) | (a.signal != a.signal)).all()
