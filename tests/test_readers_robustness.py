@@ -175,3 +175,13 @@ def test_cr_only_line_ends_read_the_same_in_every_text_reader(real_world, tmp_pa
     for a, b in zip(original[1], mutant[1], strict=True):
         assert a.name == b.name and (a.flag == b.flag).all()
         assert ((a.signal == b.signal) | (a.signal != a.signal)).all()
+
+
+def test_envision_blocks_run_together_over_lost_lines_are_refused(real_world, tmp_path):
+    """Calculated rows A-G, then (lines lost) the raw read's rows I-P under the same title."""
+    lines = (real_world / "plate-reader/envision-fluor384-assayinfo-first/miRNA_fluorescence_test_1.csv").read_bytes().split(b"\n")
+    calc = next(i for i, line in enumerate(lines) if line.startswith(b"Calculated results"))
+    raw = next(i for i, line in enumerate(lines) if line.startswith(b"Results for"))
+    path = copy(tmp_path, b"\n".join(lines[: calc + 9] + lines[raw + 10 :]), "cut.csv")  # calc A-G, raw I-P
+    with pytest.raises(InputError, match="covers other plate rows than .* lines are missing"):
+        read_measurements(path)

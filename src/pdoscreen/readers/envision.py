@@ -288,6 +288,7 @@ def _measurements(matrices, settings, text: str, path: Path, geometry) -> list[M
     names = [_name(m) for m in matrices]
     # The raw reading is what a viability screen uses, when the file has just one.
     raw = [n.startswith("Results for") for n in names]
+    _check_same_rows(matrices, path)
     for plate in {m.info.get("Plate", "") for m in matrices}:
         # A calculated block is computed from a raw read the file also holds;
         # alone, it would be taken as the plate's reading.
@@ -327,6 +328,24 @@ def _measurements(matrices, settings, text: str, path: Path, geometry) -> list[M
             )
         )
     return out
+
+
+def _check_same_rows(matrices: list[_Matrix], path: Path) -> None:
+    """Every matrix of one plate covers the same plate rows (a calculated block
+    is computed from the raw reads); a matrix with other rows ran into the next
+    block over lost lines."""
+    first: dict[str, _Matrix] = {}
+    for matrix in matrices:
+        plate = matrix.info.get("Plate", "")
+        rows = {r for r, _ in matrix.cells}
+        other = first.setdefault(plate, matrix)
+        if rows != {r for r, _ in other.cells}:
+            raise InputError(
+                f"the matrix on line {matrix.line} covers other plate rows than the one on line "
+                f"{other.line} of the same plate: lines are missing",
+                file=path,
+                line=matrix.line,
+            )
 
 
 def _unique(name: str, taken: list[str]) -> str:
