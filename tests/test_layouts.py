@@ -257,6 +257,20 @@ def test_wellmap_include_that_cannot_be_read_names_the_layout(tmp_path, included
     assert caught.value.file == str(path)
 
 
+@pytest.mark.parametrize(
+    "text, last",
+    [(HEADER + "A1,kill,Staurosporine,1", "1"), ("well,role,drug,concentration\nA1,vehicle,DMSO,10", "10"),
+     ('[well.A1]\nrole = "treated"\ndrug = "X"\nunit = "nM"\nconcentration = 1', "1")],
+)
+def test_a_layout_cut_inside_its_last_number_is_refused(tmp_path, text, last):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError, match=f"stops in the middle of its last line, after '{last}'.*end its last line") as caught:
+        read_layout(path)
+    assert caught.value.file == str(path)
+    path.write_text(text + "\n")
+    assert len(read_layout(path)) == 1  # the same file, complete
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_layout(tmp_path / "absent.csv")

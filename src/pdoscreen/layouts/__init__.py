@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..geometry import PlateGeometry
-from ..readers.base import read_text
+from ..readers.base import check_complete, read_text
 from .common import COLUMNS, KINDS, LayoutKind, build_layout, register
 
 # Importing a module registers its kind.
@@ -89,6 +89,9 @@ def read_layout(
 def _text(path: Path) -> str:
     if not path.is_file():
         raise InputError("layout file not found", file=path)
+    # A layout cut inside its last number (10 -> 1) would name another dose;
+    # TOML writes "concentration = 10", hence "=" and spaces as separators too.
+    check_complete(path, path.read_bytes(), separators=r"[\t,;=\s]")
     text = read_text(path)
     if not text.strip():
         raise InputError("the layout file is empty", file=path)

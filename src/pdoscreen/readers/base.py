@@ -260,7 +260,7 @@ def missing_wells(flag: np.ndarray) -> str:
     return "; ".join(parts)
 
 
-def check_complete(path: Path, data: bytes) -> None:
+def check_complete(path: Path, data: bytes, separators: str = r"[\t,;]") -> None:
     """Refuse a text export that stops in the middle of a line of values: its
     last value may be cut (459 -> 4). A complete export ends its last line;
     one that does not is accepted only when that line holds no value."""
@@ -270,11 +270,12 @@ def check_complete(path: Path, data: bytes) -> None:
     if not text or text.endswith(("\n", "\r")) or text.lstrip().startswith("<"):
         return  # XML is checked by its parser
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    cells = [cell.strip() for cell in re.split(r"[\t,;]", lines[-1]) if cell.strip()]
+    cells = [cell.strip() for cell in re.split(separators, lines[-1]) if cell.strip()]
     if cells and (number_style(cells[-1]) is not None or cells[-1].upper() in MARKERS):
         raise InputError(
             f"the file stops in the middle of its last line, after {cells[-1]!r}, without a line end: "
-            "it is truncated (an interrupted copy or export?) and its last value may be cut",
+            "it is truncated (an interrupted copy or export?) and its last value may be cut; "
+            "if the file is complete, end its last line with a line break",
             file=path,
             line=len(lines),
         )
