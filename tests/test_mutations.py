@@ -250,6 +250,32 @@ def test_mutants_are_read_right_flagged_or_refused(path, tmp_path):
     run(path, tmp_path, 25, refuse_wrong)
 
 
+LAYOUTS = sorted((REPO / "tests" / "data" / "layouts").iterdir()) + sorted((REPO / "example" / "screen" / "layouts").iterdir())
+
+
+@pytest.mark.parametrize("path", LAYOUTS, ids=[p.name for p in LAYOUTS])
+def test_layout_mutants_raise_only_input_errors(path, tmp_path):
+    """A layout has no flags, and a lost line is a well it no longer names; but
+    nothing a damaged layout holds may reach the user as a traceback."""
+    from pdoscreen.geometry import geometry_for
+    from pdoscreen.layouts import read_layout
+
+    @settings(max_examples=15, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        mutation = data.draw(st.sampled_from(TEXT_MUTATIONS))
+        written = mutation(path.read_bytes(), data.draw)
+        mutant = tmp_path / path.name
+        mutant.write_bytes(written[0] if isinstance(written, tuple) else written)
+        try:
+            read_layout(mutant, geometry_for(384))
+        except InputError as error:
+            assert error.file == str(mutant), error
+
+    check()
+
+
 def test_the_suite_covers_every_reader():
     from pdoscreen.readers import detect
 
