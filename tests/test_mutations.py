@@ -277,9 +277,10 @@ def test_layout_mutants_raise_only_input_errors(path, tmp_path):
 
 
 def test_the_suite_covers_every_reader():
-    from pdoscreen.readers import detect
+    """All but the Victor readers, whose only shipped files are kinetic reads (refused as they are)."""
+    from pdoscreen.readers import REGISTRY, detect
 
-    assert len({detect(p) for p in READABLE}) >= 12
+    assert set(REGISTRY) - {detect(p) for p in READABLE} == {"victor-nivo", "victor-x3"}
 
 
 if __name__ == "__main__":  # the longer run: the reliability figures of docs/readers.md
