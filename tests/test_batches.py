@@ -17,7 +17,7 @@ from pdoscreen.simulate import Design, screen
 # Three batches, one replicate plate of every line in each, so batches cross lines.
 DESIGN = Design(n_patients=3, lines_per_patient=2, plates_per_line=3, replicates=2)
 LOG_GAIN_SHIFT = {"b1": -0.25, "b2": 0.0, "b3": 0.25}  # +-28% on the treated wells
-SETTINGS = FitSettings(chains=2, warmup=400, draws=400, seed=3)
+SETTINGS = FitSettings(seed=3)  # the defaults: what a user's fit runs
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -19,7 +19,7 @@ from pdoscreen.simulate import Design, screen
 
 DESIGN = Design(n_patients=10, lines_per_patient=2, plates_per_line=2, replicates=1,
                 tau_pat=0.6, tau_line=0.25, tau_rep=0.1)
-SETTINGS = FitSettings(chains=2, warmup=400, draws=400, seed=11)
+SETTINGS = FitSettings(seed=11)  # the defaults: what a user's fit runs
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,13 +7,13 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .metrics import aac, log10_ic50
+from .model import CENTRABLE, LEVEL_SITES
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,20 @@ GROUPS = {
 class FitSettings:
     method: str = "nuts"  # or "svi" (approximate)
     chains: int = 4
-    warmup: int = 500
-    draws: int = 1000  # 500 left R-hat at 1.010-1.02 on some example drugs
-    target_accept: float = 0.98  # 0.95 left 1-2 divergences on Bortezomib at no fewer steps
+    # Started from SVI, chains need a short warm-up; 4 x 250 draws give the
+    # ESS of 400 the checks ask for, and a fit short of it is extended by 250
+    # draws per chain up to max_draws (sampling.ladder).
+    warmup: int = 200
+    draws: int = 250
+    max_draws: int = 1000
+    target_accept: float = 0.9  # a divergent fit is refitted at 0.98
     seed: int = 20261125
     svi_steps: int = 2000  # the EC50 error of the benchmark screens stops falling by 2,000
     svi_rank: int = 8
-    # Levels written as z-scores (model.reparametrised). Centring the lines cut
-    # NUTS's steps fourfold on the example but gave divergences when tau_line
-    # was small, so both levels stay non-centred by default.
-    non_centred: tuple[str, ...] = ("lines", "plates")
+    # "auto": each line and plate element centred or not by its data weight
+    # (parametrisation.py); or the levels ("lines", "plates") to write as z-scores.
+    non_centred: str | tuple[str, ...] = "auto"
+    well_draws: int = 100  # per chain, for the log-likelihood and predictive draws of every well
     priors: dict = field(default_factory=dict)
     # Sample-sheet columns (batch, lot) whose levels shift the plate gain, and,
     # with batch_on_ec50, log10 EC50 (model.batch_shifts).
@@ -232,116 +236,12 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
     # Shapes, not numbers, so that compiled samplers take them as arguments.
     data["patient_slots"] = np.zeros(n_patients)
     data["batch_slots"] = np.zeros(n_levels)
+    # All centred until sampling.choose_parametrisation decides per element.
+    data["centred"] = {site: np.ones(n_lines if site in LEVEL_SITES["lines"] else n_plates) for site in CENTRABLE}
     return data, index
 
 
-# --- inference ------------------------------------------------------------------------
-
-
-def configured_model(settings: FitSettings):
-    """The model with the configured priors fixed, so the data are its only argument."""
-    from .model import Priors, dose_response, reparametrised
-
-    model = partial(
-        dose_response,
-        priors=Priors(**settings.priors),
-        batch_factors=tuple(settings.batch_factors),
-        batch_on_ec50=settings.batch_on_ec50,
-    )
-    return reparametrised(model, settings.non_centred)
-
-
-def _sample_nuts(data: dict, settings: FitSettings, seed: int, progress: bool):
-    import jax
-    from numpyro.infer import MCMC, NUTS, init_to_median
-
-    kernel = NUTS(
-        configured_model(settings),
-        target_accept_prob=settings.target_accept,
-        init_strategy=init_to_median(num_samples=15),
-    )
-    chain_method = "parallel" if jax.local_device_count() >= settings.chains else "vectorized"
-    mcmc = MCMC(
-        kernel,
-        num_warmup=settings.warmup,
-        num_samples=settings.draws,
-        num_chains=settings.chains,
-        chain_method=chain_method,
-        progress_bar=progress,
-        jit_model_args=True,
-    )
-    mcmc.run(jax.random.PRNGKey(seed), data, extra_fields=("diverging", "energy", "num_steps"))
-    samples = mcmc.get_samples(group_by_chain=True)
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {
-        "diverging": np.asarray(extra["diverging"]),
-        "energy": np.asarray(extra["energy"]),
-        "n_steps": np.asarray(extra["num_steps"]),
-    }
-    return {k: np.asarray(v) for k, v in samples.items()}, stats
-
-
-# Compiled programs per settings: later drugs of a process (one shape bucket)
-# skip tracing as well as compiling.
-_PROGRAMS: dict[tuple[str, str], object] = {}
-
-
-def _program(kind: str, settings: FitSettings, build):
-    key = (kind, repr(settings))
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = build(settings)
-    return _PROGRAMS[key]
-
-
-def _svi_programs(settings: FitSettings):
-    """The jitted SVI start, optimisation and posterior draws. The data are
-    arguments, not constants baked in (as in SVI.run), so drugs of one shape
-    bucket share one compiled program, also through the on-disk cache."""
-    import jax
-    from jax.example_libraries.optimizers import exponential_decay
-    from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_median
-    from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
-    from numpyro.optim import Adam
-
-    model = configured_model(settings)
-    # Started at the prior medians (z-scores at 0), not numpyro's uniform(-2, 2)
-    # draws, and with a step size decaying from 0.03 to 0.001: the ELBO of the
-    # medium benchmark screen then reaches in 1,000 steps what 5,000 reached before.
-    guide = AutoLowRankMultivariateNormal(model, rank=settings.svi_rank, init_loc_fn=init_to_median(num_samples=15))
-    svi = SVI(model, guide, Adam(exponential_decay(0.03, settings.svi_steps, 0.03)), Trace_ELBO())
-    n_draws = settings.chains * settings.draws
-
-    @jax.jit
-    def optimise(key, data):
-        start = svi.init(key, data)
-        state, losses = jax.lax.scan(lambda s, _: svi.update(s, data), start, None, length=settings.svi_steps)
-        return svi.get_params(state), losses
-
-    @jax.jit
-    def draw(key, params, data):
-        draws = Predictive(guide, params=params, num_samples=n_draws)(key, data)
-        sites = LINE_SITES + PLATE_SITES
-        return draws | Predictive(model, posterior_samples=draws, return_sites=sites)(key, data)
-
-    return optimise, draw
-
-
-def _sample_svi(data: dict, settings: FitSettings, seed: int, progress: bool):
-    import jax
-
-    optimise, draw = _program("svi", settings, _svi_programs)
-    key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed))
-    params, losses = optimise(key_fit, data)
-    log.info("SVI: %d steps, loss %.1f at the start, %.1f at the end", settings.svi_steps, losses[0], losses[-1])
-    shape = (settings.chains, settings.draws)
-    samples = {k: np.asarray(v).reshape(shape + v.shape[1:]) for k, v in draw(key_draw, params, data).items()}
-    return samples, {"elbo_loss": np.asarray(losses)}
-
-
-def sample(data: dict, settings: FitSettings, seed: int, progress: bool = False) -> tuple[dict, dict]:
-    """Posterior draws (chain, draw, ...) of the padded model, and sampler statistics."""
-    sampler = _sample_nuts if settings.method == "nuts" else _sample_svi
-    return sampler(data, settings, seed, progress)
+# --- inference (sampling.py) --------------------------------------------------------
 
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
@@ -357,35 +257,6 @@ def unpad(samples: dict, index: FitIndex) -> dict:
     return {k: (v[..., : sizes[k]] if k in sizes else v) for k, v in samples.items() if k != "y"}
 
 
-def _well_draws_program(settings: FitSettings):
-    import jax
-    from numpyro.infer import Predictive, log_likelihood
-
-    model = configured_model(settings)
-
-    @jax.jit  # draws and data as arguments: compiled once per shape bucket (see _svi_programs)
-    def well_draws(key, flat, data):
-        loglik = log_likelihood(model, flat, data)["y"]
-        y_rep = Predictive(model, posterior_samples=flat, return_sites=["y"])(key, dict(data, y=None))["y"]
-        return loglik, y_rep
-
-    return well_draws
-
-
-def _well_draws(samples_padded: dict, data: dict, settings: FitSettings, seed: int, n_wells: int):
-    """Pointwise log-likelihood and posterior predictive draws of the real wells."""
-    import jax
-
-    flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples_padded.items() if k != "y"}
-    well_draws = _program("well_draws", settings, _well_draws_program)
-    loglik, y_rep = well_draws(jax.random.PRNGKey(seed + 1), flat, data)
-    shape = (settings.chains, -1)
-    return (
-        np.asarray(loglik)[:, :n_wells].reshape(shape + (n_wells,)),
-        np.asarray(y_rep)[:, :n_wells].reshape(shape + (n_wells,)),
-    )
-
-
 class NothingToFit(ValueError):
     """The drug has no wells to fit: the workflow records it as not fitted."""
 
@@ -398,6 +269,7 @@ def fit_drug(
     import numpyro
 
     numpyro.enable_x64()
+    from . import sampling
     wells = drug_wells(screen, drug, plates, settings.batch_factors)
     if wells.empty:
         raise NothingToFit(f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
@@ -407,12 +279,38 @@ def fit_drug(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
         drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
     )
-    samples, stats = sample(data, settings, seed, progress)
-    loglik, y_rep = _well_draws(samples, data, settings, seed, len(wells))
+    if settings.method == "nuts":
+        check = lambda samples, stats: diagnostics(_posterior(unpad(samples, index), stats))  # noqa: E731
+        samples, stats, chosen, record = sampling.sample_nuts(data, settings, seed, check, progress)
+    else:
+        samples, stats, chosen, record = sampling.sample_svi(data, settings, seed)
+    loglik, y_rep = sampling.well_draws(samples, data, settings, seed, len(wells), settings.well_draws)
     idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
+    _record_fit(idata, chosen, record, index)
     for group in idata.groups():
         getattr(idata, group).attrs["fingerprint"] = fingerprint(wells, priors, settings)
     return idata
+
+
+def _posterior(samples: dict, stats: dict) -> az.InferenceData:
+    """Draws and sampler statistics as InferenceData, for the checks."""
+    import arviz as az
+
+    return az.from_dict(posterior=samples, sample_stats=stats)
+
+
+def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) -> None:
+    """Which parametrisation and ladder rung produced the fit, and whether it
+    passed its checks: per element in constant_data, in words in the attrs."""
+    sizes = {site: len(index.lines if site in LEVEL_SITES["lines"] else index.plates) for site in CENTRABLE}
+    for site, n in sizes.items():
+        dim = "line" if site in LEVEL_SITES["lines"] else "plate"
+        idata.constant_data[f"kappa_{site}"] = (dim, chosen.kappa[site][:n])
+        idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][:n].astype(np.int8))
+    attrs = {"parametrisation": f"{chosen.rule}: {chosen.describe(sizes)}", "fit_rung": record["rung"],
+             "fit_path": record["path"], "fit_checks": record["checks"]}
+    for group in idata.groups():
+        getattr(idata, group).attrs.update(attrs)
 
 
 def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:
@@ -475,7 +373,8 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     groups = _groups(idata)
     if idata.posterior.attrs.get("approximate"):
         note = "approximate fit (SVI): MCMC diagnostics do not apply"
-        return pd.DataFrame([{"group": g, "status": "approximate", "reasons": note} for g in groups])
+        rows = [{"group": g, "status": "approximate", "reasons": note} for g in groups]
+        return pd.DataFrame(rows + _fit_record(idata, "approximate"))
     rows = []
     for group, names in groups.items():
         rhat = az.rhat(idata, var_names=names)
@@ -500,7 +399,17 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
         [(divergences > 0, f"{divergences} divergent transitions"),
          (ebfmi < EBFMI_MIN, f"E-BFMI {ebfmi:.2f} < {EBFMI_MIN}")]
     ))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + _fit_record(idata, idata.posterior.attrs.get("fit_checks")))
+
+
+def _fit_record(idata, status) -> list[dict]:
+    """The row that says how the fit was made: its parametrisation, the rung of
+    sampling.ladder it ended on, and the path there (absent while sampling)."""
+    attrs = idata.posterior.attrs
+    if "fit_path" not in attrs:
+        return []
+    return [{"group": "fit", "status": status, "rung": attrs["fit_rung"],
+             "parametrisation": attrs["parametrisation"], "reasons": attrs["fit_path"]}]
 
 
 BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")

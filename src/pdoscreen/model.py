@@ -31,9 +31,10 @@ per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
 fitted independently.
 
 Patients are few, so their effects are always written non-centred (z-scores).
-The line and plate levels are written centred above; ``reparametrised`` turns
-any of them non-centred (c_l = mean + tau z_l), which is right when a level
-has little data per member (a sparse design) and wrong when it has much.
+The line and plate levels are written centred above, element by element where
+``data["centred"][site]`` is 1, and non-centred (c_l = mean + tau z_l) where it
+is 0: right when an element has little data (a sparse design), wrong when it
+has much. ``parametrisation.py`` chooses per drug from the data.
 """
 
 from __future__ import annotations
@@ -95,16 +96,19 @@ def viability(x, c, h, e):
     return e + (1.0 - e) * nn.sigmoid(-LN10 * h * (x - c))
 
 
-NON_CENTRABLE = {"lines": ["c_line", "logit_E_line", "log_h_line"], "plates": ["c_plate"]}
+# The levels that may be written either way, each site with the scale of its
+# prior (the spread of its members around their mean).
+CENTRABLE = {"c_line": "tau_line", "logit_E_line": "tau_E_line", "log_h_line": "tau_h", "c_plate": "tau_rep"}
+LEVEL_SITES = {"lines": ("c_line", "logit_E_line", "log_h_line"), "plates": ("c_plate",)}
 
 
-def reparametrised(model, non_centred_levels):
-    """The model with the named levels ("lines", "plates") non-centred. Uses
-    LocScaleReparam(0) explicitly: its default is not non-centred under MCMC."""
+def centring(data: dict):
+    """The reparametrisation of the line and plate levels that ``data`` asks for.
+    LocScaleReparam with an array: 1 keeps an element's centred density, 0 makes
+    it a z-score; as data, the arrays leave compiled programs shared."""
     from numpyro.infer.reparam import LocScaleReparam
 
-    sites = [s for level in non_centred_levels for s in NON_CENTRABLE[level]]
-    return numpyro.handlers.reparam(model, config={s: LocScaleReparam(0) for s in sites})
+    return numpyro.handlers.reparam(config={site: LocScaleReparam(data["centred"][site]) for site in CENTRABLE})
 
 
 def batch_shifts(data: dict, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
@@ -134,7 +138,14 @@ def dose_response(
     ``plate_batch`` (one row per batch factor), ``log_gain_loc/sd``,
     ``logit_floor_loc/sd``; line-level ``line_patient``; and the scalar
     ``x_mid``; ``patient_slots`` and ``batch_slots`` give the number of patients
-    and of levels per batch factor. Padding wells have mask 0 and add nothing."""
+    and of levels per batch factor; ``centred`` holds a 0/1 array per site of
+    CENTRABLE. Padding wells have mask 0 and add nothing."""
+
+    with centring(data):
+        _dose_response(data, priors, batch_factors, batch_on_ec50)
+
+
+def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
     n_patients = data["patient_slots"].shape[0]
     n_lines = data["line_patient"].shape[0]
     n_plates = data["plate_line"].shape[0]

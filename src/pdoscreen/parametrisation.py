@@ -1,0 +1,92 @@
+"""Which elements of the line and plate levels to write centred, per drug.
+
+A member x_j ~ N(m_j, tau) of a level samples well non-centred (x_j = m_j + tau z_j)
+when the data say little about it, and badly when they pin it: then only tau z_j
+is known, the posterior in (tau, z) is a thin bent ridge, and NUTS needs hundreds
+of leapfrog steps per iteration. Centred, it is the other way round (a funnel
+where the data are weak). What decides is the element's data weight
+
+    kappa_j = tau^2 I_j / (1 + tau^2 I_j),
+
+the share of x_j's posterior precision that comes from its wells, with I_j the
+curvature of the log-likelihood in x_j at a point estimate (a short SVI fit):
+
+    plates   I_p = -d^2 loglik / d c_p^2
+    lines    I_l = -d^2 loglik / d x_l^2          for logit E_l and log h_l
+             I_l = sum_p 1 / (1 / I_p + tau_rep^2)   for c_l, seen through its plates
+
+Elements of a site share no wells, so one Hessian-vector product with a vector
+of ones gives every I_j of the site exactly.
+
+Few members estimate tau poorly, and a centred level whose tau is really
+smaller is a funnel. So kappa is judged at a lower bound of tau, the 5% bound
+of a scale estimated with df = members - parents degrees of freedom (log tau
+has a standard error of about 1 / sqrt(2 df)):
+
+    tau_low = tau_hat exp(-1.645 / sqrt(2 df))
+
+and an element is centred when its kappa at tau_low exceeds 0.7. A level with
+df < 1 (one plate per line, one line per patient) stays non-centred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import CENTRABLE, LEVEL_SITES
+
+KAPPA_CENTRE = 0.7  # centre an element whose data weight at tau_low exceeds this
+Z_05 = 1.645
+
+
+@dataclass(frozen=True)
+class Parametrisation:
+    """Per site of model.CENTRABLE (padded arrays): the data weight kappa at
+    tau_low and 1 where the element is written centred."""
+
+    kappa: dict[str, np.ndarray]
+    centred: dict[str, np.ndarray]
+    rule: str
+
+    def describe(self, sizes: dict[str, int]) -> str:
+        """'c_line 5/6 centred, ...' over the real (unpadded) elements."""
+        return ", ".join(f"{site} {int(self.centred[site][:n].sum())}/{n} centred" for site, n in sizes.items())
+
+
+def fixed(data: dict, non_centred_levels) -> Parametrisation:
+    """Whole levels non-centred (the rest centred), as named in fit.non_centred."""
+    sites = {site for level in non_centred_levels for site in LEVEL_SITES[level]}
+    centred = {site: np.full(len(data["centred"][site]), float(site not in sites)) for site in CENTRABLE}
+    kappa = {site: np.full(len(values), np.nan) for site, values in centred.items()}
+    return Parametrisation(kappa, centred, "non-centred levels: " + (", ".join(non_centred_levels) or "none"))
+
+
+def degrees_of_freedom(data: dict) -> dict[str, int]:
+    """Members minus parents of each level, counting only members with wells."""
+    plates = np.unique(np.asarray(data["plate"])[np.asarray(data["mask"])])
+    lines = np.unique(np.asarray(data["plate_line"])[plates])
+    patients = np.unique(np.asarray(data["line_patient"])[lines])
+    by_patient = len(lines) - len(patients)
+    return {"c_line": by_patient, "logit_E_line": by_patient, "log_h_line": len(lines) - 1,
+            "c_plate": len(plates) - len(lines)}
+
+
+def from_data_weights(data: dict, information: dict[str, np.ndarray], scales: dict[str, float]) -> Parametrisation:
+    """The rule of the module docstring, from the per-element curvatures
+    (c_line's own is computed here from the plates') and the point estimates
+    of the scales (by site name, e.g. tau_line)."""
+    info = {site: np.clip(np.asarray(information[site], dtype=float), 0.0, None) for site in information}
+    plate_line = np.asarray(data["plate_line"])
+    per_plate = 1.0 / (1.0 / np.maximum(info["c_plate"], 1e-300) + scales["tau_rep"] ** 2)
+    per_plate[info["c_plate"] <= 0] = 0.0
+    info["c_line"] = np.bincount(plate_line, weights=per_plate, minlength=len(data["line_patient"]))
+    df = degrees_of_freedom(data)
+    kappa, centred = {}, {}
+    for site, scale_site in CENTRABLE.items():
+        tau_low = scales[scale_site] * np.exp(-Z_05 / np.sqrt(2 * max(df[site], 1)))
+        weight = tau_low**2 * info[site]
+        kappa[site] = weight / (1.0 + weight)
+        centred[site] = ((kappa[site] > KAPPA_CENTRE) & (df[site] >= 1)).astype(float)
+    return Parametrisation(kappa, centred, f"data weight at tau's 5% bound > {KAPPA_CENTRE}")
