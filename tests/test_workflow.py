@@ -291,3 +291,20 @@ def test_readme_notebook_example_runs_on_a_results_folder(example_run):
     assert {"patient", "drug"} <= set(metrics.dims)
     with pytest.raises(pdoscreen.InputError, match="no fit of drug 'Aspirin'; fitted: Afatinib, Bortezomib"):
         pdoscreen.open_fit("Aspirin", workdir / "results")
+
+
+def test_the_workflow_deploys_as_a_module_from_a_local_path(tmp_path):
+    """As README's deployment section (what snakedeploy writes): a Snakefile of the
+    user's own that imports every rule from this workflow's folder, run up to QC."""
+    readme = (REPO / "README.md").read_text().split("## Deploying the workflow", 1)[1]
+    snakefile = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "Snakefile").write_text(snakefile.replace("path/to/pdoscreen", str(REPO)))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(f"sample_sheet: {EXAMPLE_SHEET}\n")
+    run = subprocess.run(
+        [Path(sys.executable).parent / "snakemake", "--cores", "1", "--show-failed-logs", "results/qc/plates.tsv"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "10 pass, 0 warn, 0 fail" in run.stdout + run.stderr
+    assert len(read_plate_qc(tmp_path / "results/qc/plates.tsv")) == 10
