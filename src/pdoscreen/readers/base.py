@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import PlateGeometry, geometry_fitting, well_name
+from ..geometry import PlateGeometry, geometry_fitting, row_label, well_name
 
 # Instrument markers for values that are not numbers. Each becomes a missing
 # value with this flag; anything else non-numeric is an error.
@@ -171,8 +171,10 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[ob
 
 
 def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
-    """One well's cell -> (value, flag). Markers become NaN with a flag; an empty
-    cell is an unmeasured well; any other text is an error naming the well."""
+    """One well's cell -> (value, flag). Markers and non-finite numbers become NaN
+    with a flag; an empty cell is an unmeasured well; any other text is an error
+    naming the well. An ambiguous ``1,414`` stays NaN until the file's decimal
+    mark is known (:func:`settle_decimal_marks`)."""
     if cell is None:
         return math.nan, NOT_MEASURED
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
@@ -181,6 +183,8 @@ def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
     if not text:
         return math.nan, NOT_MEASURED
     style = number_style(text)
+    if style == "ambiguous":
+        return math.nan, ""  # 1,414: settle_decimal_marks gives it the file's decimal mark
     if style is not None:
         value = float(text.replace(",", "") if style == "thousands" else text.replace(",", "."))
         return (value, "") if math.isfinite(value) else (math.nan, NON_FINITE)
@@ -208,7 +212,7 @@ def number_style(text: str) -> str | None:
     return "comma" if "," in text else "point" if "." in text else "plain"
 
 
-def decimal_mark(styles: set[str], *, file: Path, example: str | None = None) -> str | None:
+def decimal_mark(styles: set[str], *, file: Path) -> str | None:
     """The file's one decimal mark (``.`` or ``,``) from the styles of all its
     numbers; None where nothing tells. Decimal commas beside decimal points or
     thousands separators are refused: one of them would be read wrong."""
@@ -240,7 +244,6 @@ def settle_decimal_marks(measurements: list[Measurement], path: Path) -> None:
                     well=well_name(row, column),
                 )
             m.signal[row, column] = float(text.replace(",", "") if mark == "." else text.replace(",", "."))
-            m.styles.discard("ambiguous")
         m.ambiguous = {}
 
 
@@ -251,7 +254,7 @@ def missing_wells(flag: np.ndarray) -> str:
     parts = []
     full = [r for r in range(missing.shape[0]) if missing[r].all()]
     if full:
-        letters = ", ".join(PlateGeometry(len(flag), 1).rows[r] for r in full)
+        letters = ", ".join(row_label(r) for r in full)
         parts.append(f"row{'s' if len(full) > 1 else ''} {letters} ({len(full) * missing.shape[1]} wells)")
     rest = [well_name(r, c) for r, c in zip(*np.nonzero(missing)) if r not in full]
     if rest:
@@ -342,8 +345,8 @@ def check_row_order(previous: int | None, row: int, *, path: Path, what: str, li
     another block."""
     if previous is not None and row <= previous:
         raise InputError(
-            f"plate row {PlateGeometry(row + 1, 1).rows[-1]} follows row "
-            f"{PlateGeometry(previous + 1, 1).rows[-1]} in {what}: lines are missing or repeated",
+            f"plate row {row_label(row)} follows row {row_label(previous)} in {what}: "
+            "lines are missing or repeated",
             file=path,
             line=line,
         )
