@@ -501,6 +501,8 @@ def _setup_logging(log: str | None) -> None:
 
     # ArviZ 0.23 announces its coming refactor once a day, on import.
     warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+    # NumPyro's advice to fake more CPU devices; the chains run one after another.
+    warnings.filterwarnings("ignore", message="There are not enough devices to run parallel chains", category=UserWarning)
     form = "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=form)
     ours = logging.getLogger("pdoscreen")
