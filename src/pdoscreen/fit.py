@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from .metrics import aac, log10_ic50
-from .model import CENTRABLE, LEVEL_SITES
+from .model import LEVEL_SITES
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ FLOOR_PRIOR = (-3.5, 1.5)
 MIN_LOG_GAIN_SD = 0.02
 MIN_LOGIT_FLOOR_SD = 0.1
 
-PATIENT_SITES = ["z_pat", "z_E_pat"]
+PATIENT_SITES = ["z_pat", "z_E_pat", "c_pat", "logit_E_pat", "c_pat_decentered", "logit_E_pat_decentered"]
 LINE_SITES = ["c_line", "logit_E_line", "log_h_line", "E_line", "h_line"]
 PLATE_SITES = ["c_plate", "log_gain", "logit_floor"]
 LINE_SITES += [f"{s}_decentered" for s in LINE_SITES[:3]]
@@ -237,7 +237,8 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
     data["patient_slots"] = np.zeros(n_patients)
     data["batch_slots"] = np.zeros(n_levels)
     # All centred until sampling.choose_parametrisation decides per element.
-    data["centred"] = {site: np.ones(n_lines if site in LEVEL_SITES["lines"] else n_plates) for site in CENTRABLE}
+    sizes = {"patients": n_patients, "lines": n_lines, "plates": n_plates}
+    data["centred"] = {site: np.ones(sizes[level]) for level, sites in LEVEL_SITES.items() for site in sites}
     return data, index
 
 
@@ -302,11 +303,15 @@ def _posterior(samples: dict, stats: dict) -> az.InferenceData:
 def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) -> None:
     """Which parametrisation and ladder rung produced the fit, and whether it
     passed its checks: per element in constant_data, in words in the attrs."""
-    sizes = {site: len(index.lines if site in LEVEL_SITES["lines"] else index.plates) for site in CENTRABLE}
-    for site, n in sizes.items():
-        dim = "line" if site in LEVEL_SITES["lines"] else "plate"
-        idata.constant_data[f"kappa_{site}"] = (dim, chosen.kappa[site][:n])
-        idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][:n].astype(np.int8))
+    members = {"patients": ("patient", index.patients), "lines": ("line", index.lines),
+               "plates": ("plate", index.plates)}
+    sizes = {}
+    for level, sites in LEVEL_SITES.items():
+        dim, names = members[level]
+        for site in sites:
+            sizes[site] = len(names)
+            idata.constant_data[f"kappa_{site}"] = (dim, chosen.kappa[site][: len(names)])
+            idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][: len(names)].astype(np.int8))
     attrs = {"parametrisation": f"{chosen.rule}: {chosen.describe(sizes)}", "fit_rung": record["rung"],
              "fit_path": record["path"], "fit_checks": record["checks"]}
     for group in idata.groups():

@@ -7,12 +7,14 @@ x = log10 molar concentration and y = raw signal / one constant (order 1):
     signal  mu_w  = A_p [ r_p + (1 - r_p) v(x_w) ]
     noise   y_w   ~ StudentT(nu, mu_w, sqrt(sigma_add^2 + sigma_mult^2 mu_w^2))
 
-    c_l       ~ N(mu_c + tau_pat z_k, tau_line)
+    c_k       ~ N(mu_c, tau_pat)            logit E_k ~ N(mu_E, tau_E_pat)
+    c_l       ~ N(c_k, tau_line)            logit E_l ~ N(logit E_k, tau_E_line)
     c_p       ~ N(c_l, tau_rep)
-    logit E_l ~ N(mu_E + tau_E_pat z'_k, tau_E_line)
     log h_l   ~ N(mu_h, tau_h)
     log A_p   ~ N(stage-1 mean, sd),  logit r_p ~ N(stage-1 mean, sd)
-    z_k, z'_k ~ N(0, 1)
+
+with the patients' z-scores z_k = (c_k - mu_c) / tau_pat, z'_k likewise, kept
+as derived quantities.
 
 With batch factors (sample-sheet columns such as ``batch`` or ``lot``), every
 level b of each factor adds a shift to the plates it holds:
@@ -30,11 +32,11 @@ The plate gain A_p and floor r_p come in as informative priors estimated once
 per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
 fitted independently.
 
-Patients are few, so their effects are always written non-centred (z-scores).
-The line and plate levels are written centred above, element by element where
-``data["centred"][site]`` is 1, and non-centred (c_l = mean + tau z_l) where it
-is 0: right when an element has little data (a sparse design), wrong when it
-has much. ``parametrisation.py`` chooses per drug from the data.
+The patient, line and plate levels are written centred above, element by
+element where ``data["centred"][site]`` is 1, and non-centred
+(c_l = c_k + tau_line z_l) where it is 0: right when an element has little
+data (a sparse design), wrong when it has much. ``parametrisation.py`` chooses
+per drug from the data.
 """
 
 from __future__ import annotations
@@ -98,8 +100,10 @@ def viability(x, c, h, e):
 
 # The levels that may be written either way, each site with the scale of its
 # prior (the spread of its members around their mean).
-CENTRABLE = {"c_line": "tau_line", "logit_E_line": "tau_E_line", "log_h_line": "tau_h", "c_plate": "tau_rep"}
-LEVEL_SITES = {"lines": ("c_line", "logit_E_line", "log_h_line"), "plates": ("c_plate",)}
+CENTRABLE = {"c_pat": "tau_pat", "logit_E_pat": "tau_E_pat", "c_line": "tau_line", "logit_E_line": "tau_E_line",
+             "log_h_line": "tau_h", "c_plate": "tau_rep"}
+LEVEL_SITES = {"patients": ("c_pat", "logit_E_pat"), "lines": ("c_line", "logit_E_line", "log_h_line"),
+               "plates": ("c_plate",)}
 
 
 def centring(data: dict):
@@ -161,14 +165,14 @@ def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], b
     tau_h = numpyro.sample("tau_h", dist.HalfNormal(priors.tau_h))
 
     with numpyro.plate("patients", n_patients):
-        z_pat = numpyro.sample("z_pat", dist.Normal(0.0, 1.0))
-        z_e_pat = numpyro.sample("z_E_pat", dist.Normal(0.0, 1.0))
+        c_pat = numpyro.sample("c_pat", dist.Normal(mu_c, tau_pat))
+        logit_e_pat = numpyro.sample("logit_E_pat", dist.Normal(mu_e, tau_e_pat))
+    numpyro.deterministic("z_pat", (c_pat - mu_c) / tau_pat)
+    numpyro.deterministic("z_E_pat", (logit_e_pat - mu_e) / tau_e_pat)
     patient = data["line_patient"]
     with numpyro.plate("lines", n_lines):
-        c_line = numpyro.sample("c_line", dist.Normal(mu_c + tau_pat * z_pat[patient], tau_line))
-        logit_e_line = numpyro.sample(
-            "logit_E_line", dist.Normal(mu_e + tau_e_pat * z_e_pat[patient], tau_e_line)
-        )
+        c_line = numpyro.sample("c_line", dist.Normal(c_pat[patient], tau_line))
+        logit_e_line = numpyro.sample("logit_E_line", dist.Normal(logit_e_pat[patient], tau_e_line))
         log_h_line = numpyro.sample("log_h_line", dist.Normal(mu_h, tau_h))
     e_line = numpyro.deterministic("E_line", nn.sigmoid(logit_e_line))
     h_line = numpyro.deterministic("h_line", jnp.exp(log_h_line))

@@ -11,9 +11,10 @@ where the data are weak). What decides is the element's data weight
 the share of x_j's posterior precision that comes from its wells, with I_j the
 curvature of the log-likelihood in x_j at a point estimate (a short SVI fit):
 
-    plates   I_p = -d^2 loglik / d c_p^2
-    lines    I_l = -d^2 loglik / d x_l^2          for logit E_l and log h_l
-             I_l = sum_p 1 / (1 / I_p + tau_rep^2)   for c_l, seen through its plates
+    plates    I_p = -d^2 loglik / d c_p^2
+    lines     I_l = -d^2 loglik / d x_l^2             for logit E_l and log h_l
+              I_l = sum_p 1 / (1 / I_p + tau_rep^2)   for c_l, seen through its plates
+    patients  I_k = sum_l 1 / (1 / I_l + tau_line^2)  for c_k (tau_E_line for logit E_k)
 
 Elements of a site share no wells, so one Hessian-vector product with a vector
 of ones gives every I_j of the site exactly.
@@ -26,7 +27,7 @@ has a standard error of about 1 / sqrt(2 df)):
     tau_low = tau_hat exp(-1.645 / sqrt(2 df))
 
 and an element is centred when its kappa at tau_low exceeds 0.7. A level with
-df < 1 (one plate per line, one line per patient) stays non-centred.
+df < 1 (one plate per line, one line per patient, one patient) stays non-centred.
 """
 
 from __future__ import annotations
@@ -69,19 +70,28 @@ def degrees_of_freedom(data: dict) -> dict[str, int]:
     lines = np.unique(np.asarray(data["plate_line"])[plates])
     patients = np.unique(np.asarray(data["line_patient"])[lines])
     by_patient = len(lines) - len(patients)
-    return {"c_line": by_patient, "logit_E_line": by_patient, "log_h_line": len(lines) - 1,
-            "c_plate": len(plates) - len(lines)}
+    return {"c_pat": len(patients) - 1, "logit_E_pat": len(patients) - 1, "c_line": by_patient,
+            "logit_E_line": by_patient, "log_h_line": len(lines) - 1, "c_plate": len(plates) - len(lines)}
+
+
+def _through(child_info: np.ndarray, child_parent: np.ndarray, tau_child: float, n_parents: int) -> np.ndarray:
+    """A parent's information from its children's: each child adds 1 / (1 / I + tau^2)."""
+    with np.errstate(divide="ignore"):
+        per_child = np.where(child_info > 0, 1.0 / (1.0 / child_info + tau_child**2), 0.0)
+    return np.bincount(child_parent, weights=per_child, minlength=n_parents)
 
 
 def from_data_weights(data: dict, information: dict[str, np.ndarray], scales: dict[str, float]) -> Parametrisation:
-    """The rule of the module docstring, from the per-element curvatures
-    (c_line's own is computed here from the plates') and the point estimates
+    """The rule of the module docstring, from the per-element curvatures of
+    the sites the wells depend on (c_plate, logit_E_line, log_h_line; the
+    others' follow from them here) and the point estimates
     of the scales (by site name, e.g. tau_line)."""
     info = {site: np.clip(np.asarray(information[site], dtype=float), 0.0, None) for site in information}
-    plate_line = np.asarray(data["plate_line"])
-    per_plate = 1.0 / (1.0 / np.maximum(info["c_plate"], 1e-300) + scales["tau_rep"] ** 2)
-    per_plate[info["c_plate"] <= 0] = 0.0
-    info["c_line"] = np.bincount(plate_line, weights=per_plate, minlength=len(data["line_patient"]))
+    plate_line, line_patient = np.asarray(data["plate_line"]), np.asarray(data["line_patient"])
+    n_lines, n_patients = len(line_patient), len(data["patient_slots"])
+    info["c_line"] = _through(info["c_plate"], plate_line, scales["tau_rep"], n_lines)
+    info["c_pat"] = _through(info["c_line"], line_patient, scales["tau_line"], n_patients)
+    info["logit_E_pat"] = _through(info["logit_E_line"], line_patient, scales["tau_E_line"], n_patients)
     df = degrees_of_freedom(data)
     kappa, centred = {}, {}
     for site, scale_site in CENTRABLE.items():

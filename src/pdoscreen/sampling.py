@@ -44,7 +44,10 @@ from .model import CENTRABLE, LEVEL_SITES, Priors, dose_response
 log = logging.getLogger(__name__)
 
 # Deterministic sites worth keeping beside the sampled ones.
-DERIVED_SITES = ["E_line", "h_line", *CENTRABLE]
+DERIVED_SITES = ["z_pat", "z_E_pat", "E_line", "h_line", *CENTRABLE]
+# The sites the wells depend on directly: their curvature is measured, the
+# other levels' follows from it (parametrisation.from_data_weights).
+MEASURED_SITES = ("c_plate", "logit_E_line", "log_h_line")
 START_DRAWS = 200  # guide draws that give the chains' starts and the mass matrix
 FALLBACK_TARGET = 0.98
 FALLBACK = {"warmup": 500, "draws": 1000}
@@ -137,7 +140,7 @@ def _svi_program(settings) -> SviProgram:
             return jnp.sum(jnp.where(data["mask"], pointwise, 0.0))
 
         curvature = {}
-        for site in CENTRABLE:
+        for site in MEASURED_SITES:
             name = f"{site}_decentered"  # with data centred throughout, the site's own value
             slope = jax.grad(lambda v, name=name: loglik(values | {name: v}))
             curvature[site] = -jax.jvp(slope, (values[name],), (jnp.ones_like(values[name]),))[1]
