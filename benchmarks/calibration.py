@@ -31,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 SBC_DRAWS = 99  # ranks take 100 values: 10 bins of 10
 SBC_PARAMETERS = ["mu_c", "tau_pat", "tau_line", "tau_rep", "mu_E", "mu_h", "sigma_add", "sigma_mult",
@@ -47,7 +48,7 @@ TASKS = ["sbc", "complete", "incomplete", "flat", "outliers"]
 def settings():
     from pdoscreen.fit import FitSettings
 
-    return FitSettings(chains=2, warmup=500, draws=500, seed=0)
+    return FitSettings(seed=0)  # the defaults, as the workflow fits
 
 
 def _design(**overrides):
@@ -66,8 +67,8 @@ def _model_inputs(ds):
 def _fit(data, index, seed):
     from pdoscreen.fit import sample, unpad
 
-    samples, stats = sample(data, settings(), seed)
-    return unpad(samples, index), int(stats["diverging"].sum())
+    samples, stats, _, record = sample(data, index, settings(), seed)
+    return unpad(samples, index), int(stats["diverging"].sum()), record["rung"]
 
 
 def sbc_task(seed: int) -> dict:
@@ -75,20 +76,20 @@ def sbc_task(seed: int) -> dict:
     import jax
     from numpyro.infer import Predictive
 
-    from pdoscreen.fit import configured_model
+    from pdoscreen.sampling import configured_model
     from pdoscreen.simulate import screen
 
     data, index = _model_inputs(screen(_design(), seed=1)[0])
     prior = Predictive(configured_model(settings()), num_samples=1)(jax.random.PRNGKey(seed), dict(data, y=None))
     truth = {k: np.asarray(v)[0] for k, v in prior.items()}
-    draws, divergences = _fit(dict(data, y=np.where(data["mask"], truth["y"], 1.0)), index, seed)
+    draws, divergences, rung = _fit(dict(data, y=np.where(data["mask"], truth["y"], 1.0)), index, seed)
     ranks = {}
     for name in SBC_PARAMETERS:
         site, _, position = name.partition("[")
         pick = (lambda a: a[..., int(position[:-1])]) if position else (lambda a: a)
         thinned = _thin(pick(draws[site]).reshape(-1))
         ranks[name] = int((thinned < pick(truth[site])).sum())
-    return {"task": "sbc", "seed": seed, "divergences": divergences, "ranks": ranks}
+    return {"task": "sbc", "seed": seed, "divergences": divergences, "rung": rung, "ranks": ranks}
 
 
 def _thin(draws: np.ndarray) -> np.ndarray:
@@ -102,7 +103,7 @@ def coverage_task(scenario: str, seed: int) -> dict:
 
     ds, truth = screen(_design(**SCENARIOS[scenario]), seed)
     data, index = _model_inputs(ds)
-    draws, divergences = _fit(data, index, seed)
+    draws, divergences, rung = _fit(data, index, seed)
     c, h, e = (draws[s].reshape(-1, len(index.lines)) for s in ("c_line", "h_line", "E_line"))
     estimates = {"log10_ec50": c, "aac": aac(c, h, e, index.x_min, index.x_max)}
     truth = truth.set_index("line").loc[index.lines]
@@ -113,7 +114,7 @@ def coverage_task(scenario: str, seed: int) -> dict:
             q = np.quantile(values[:, i], [0.05, 0.25, 0.5, 0.75, 0.95])
             record[name] = {"truth": float(truth[name].iloc[i]), "quantiles": q.tolist()}
         lines.append(record)
-    return {"task": scenario, "seed": seed, "divergences": divergences, "lines": lines}
+    return {"task": scenario, "seed": seed, "divergences": divergences, "rung": rung, "lines": lines}
 
 
 def _worker_init(cache: str) -> None:
@@ -206,8 +207,11 @@ def markdown(raw: dict) -> str:
     fits = len(results)
     divergent = sum(r["divergences"] > 0 for r in results)
     seconds = np.median([r["seconds"] for r in results])
-    out = [f"Machine: {raw['machine']}. {fits} fits (2 chains x 500 + 500 NUTS each), median {seconds:.0f} s "
-           f"per fit, {divergent} with any divergent transition.", "",
+    rungs = pd.Series([r.get("rung") for r in results]).value_counts().sort_index()
+    ladder = ", ".join(f"rung {int(rung)}: {count}" for rung, count in rungs.items())
+    out = [f"Machine: {raw['machine']}. {fits} fits (NUTS with the default settings: 4 chains x 200 + 250, "
+           f"extended while short of ESS or R-hat), median {seconds:.0f} s per fit, {divergent} with any divergent "
+           f"transition in the draws kept. Where the fits ended on the ladder of `sampling.py`: {ladder}.", "",
            "### Simulation-based calibration", "",
            "| parameter | simulations | rank counts in 10 bins | chi-square p (uniform) |", "|---|---|---|---|"]
     out += [f"| {r['parameter']} | {r['simulations']} | {' '.join(map(str, r['counts']))} | {r['p_uniform']:.2f} |"

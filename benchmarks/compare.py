@@ -13,7 +13,8 @@ truth. Contenders:
   thunor  thunor's Hill fits on the same viability (`fit_params_minimal` with
           `HillCurveLL3u`, its viability model: top 1, 0 <= Emax <= 1);
   svi     pdoscreen's hierarchical model per drug, SVI (`FitSettings(method="svi")`);
-  nuts    the same with NUTS (default `FitSettings`: 4 chains x 500 + 1000).
+  nuts    the same with NUTS (default `FitSettings`: 4 chains x 200 + 250, extended
+          while short of ESS or R-hat, sampling.ladder).
 
 Each (size, contender) runs in its own process (`run` starts `contender`
 subprocesses), so its peak memory (`ru_maxrss` from `wait4`, the largest process
@@ -62,7 +63,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CONTENDERS = ["scipy", "thunor", "svi", "nuts"]
-TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences", "n_steps_mean")
+TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences", "n_steps_mean", "rung", "draws_per_chain")
 JAX_COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_trace_duration",
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -180,6 +181,7 @@ def _time_stages() -> dict[str, float]:
     """Wrap the stages of ``fit_drug`` (from outside) so each drug's time splits
     into sampling, the well-level draws (log-likelihood and predictions) and the rest."""
     import pdoscreen.fit as fit
+    import pdoscreen.sampling as sampling
 
     stage_s = {"sample_s": 0.0, "well_draws_s": 0.0}
 
@@ -193,7 +195,7 @@ def _time_stages() -> dict[str, float]:
         return wrapper
 
     fit.sample = timed(fit.sample, "sample_s")
-    fit._well_draws = timed(fit._well_draws, "well_draws_s")
+    sampling.well_draws = timed(sampling.well_draws, "well_draws_s")
     return stage_s
 
 
@@ -222,6 +224,9 @@ def pdoscreen_drug(drug: str) -> list[dict]:
     timing["divergences"] = int(idata.sample_stats.diverging.sum()) if nuts else 0
     # leapfrog steps per iteration (draws only): with the gradient's cost, what bounds NUTS
     timing["n_steps_mean"] = float(idata.sample_stats.n_steps.mean()) if nuts else 0.0
+    # where the drug ended on sampling.ladder, and how long its chains became
+    timing["rung"] = int(idata.posterior.attrs.get("fit_rung", 0))
+    timing["draws_per_chain"] = int(idata.posterior.sizes["draw"])
     return [{"drug": drug, "line": r.line, "log10_ec50": r.log10_ec50_q50, "aac": r.aac_q50,
              "log10_ec50_q05": r.log10_ec50_q05, "log10_ec50_q95": r.log10_ec50_q95,
              "aac_q05": r.aac_q05, "aac_q95": r.aac_q95, "failed": False, "at_bound": False}

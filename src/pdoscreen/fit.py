@@ -245,6 +245,18 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
 # --- inference (sampling.py) --------------------------------------------------------
 
 
+def sample(data: dict, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False):
+    """Posterior draws (chain, draw, ...) of the padded model, sampler statistics,
+    the parametrisation used and the record of how the fit was made. NUTS is
+    checked with ``diagnostics`` as it samples (sampling.ladder)."""
+    from . import sampling
+
+    if settings.method != "nuts":
+        return sampling.sample_svi(data, settings, seed)
+    check = lambda samples, stats: diagnostics(_posterior(unpad(samples, index), stats))  # noqa: E731
+    return sampling.sample_nuts(data, settings, seed, check, progress)
+
+
 def batch_sites(index: FitIndex) -> dict[str, str]:
     """The per-level sites of each batch factor, with the factor they belong to."""
     return {f"{kind}_{factor}": factor for factor in index.batch_levels for kind in ("u_gain", "w_c")}
@@ -280,12 +292,8 @@ def fit_drug(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
         drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
     )
-    if settings.method == "nuts":
-        check = lambda samples, stats: diagnostics(_posterior(unpad(samples, index), stats))  # noqa: E731
-        samples, stats, chosen, record = sampling.sample_nuts(data, settings, seed, check, progress)
-    else:
-        samples, stats, chosen, record = sampling.sample_svi(data, settings, seed)
-    loglik, y_rep = sampling.well_draws(samples, data, settings, seed, len(wells), settings.well_draws)
+    samples, stats, chosen, record = sample(data, index, settings, seed, progress)
+    loglik, y_rep = sampling.well_draws(samples, data, chosen, settings, seed, len(wells))
     idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
     _record_fit(idata, chosen, record, index)
     for group in idata.groups():

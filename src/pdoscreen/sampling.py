@@ -64,11 +64,14 @@ def configured_model(settings):
     )
 
 
-_PROGRAMS: dict[tuple[str, str], object] = {}
+_PROGRAMS: dict[tuple, object] = {}
 
 
-def _program(kind: str, settings, build):
-    key = (kind, repr(settings))
+def _program(kind: str, settings, build, data: dict):
+    """One program per settings and shape bucket: an autoguide keeps the
+    shapes of the data it first saw."""
+    shapes = tuple((path, np.shape(leaf)) for path, leaf in jax.tree_util.tree_leaves_with_path(data))
+    key = (kind, repr(settings), shapes)
     if key not in _PROGRAMS:
         _PROGRAMS[key] = build(settings)
     return _PROGRAMS[key]
@@ -154,7 +157,7 @@ def choose_parametrisation(data: dict, settings, key) -> parametrisation.Paramet
     all-non-centred model, each element's data weight (parametrisation.py)."""
     if settings.non_centred != "auto":
         return parametrisation.fixed(data, settings.non_centred)
-    program = _program("svi", settings, _svi_program)
+    program = _program("svi", settings, _svi_program, data)
     zeros = {site: np.zeros(len(data["centred"][site])) for site in CENTRABLE}
     non_centred = with_centring(data, zeros)
     key_fit, key_point = jax.random.split(key)
@@ -170,7 +173,7 @@ def choose_parametrisation(data: dict, settings, key) -> parametrisation.Paramet
 
 def sample_svi(data: dict, settings, seed: int):
     """Draws from the low-rank guide fitted on the chosen parametrisation."""
-    program = _program("svi", settings, _svi_program)
+    program = _program("svi", settings, _svi_program, data)
     key_choose, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
     chosen = choose_parametrisation(data, settings, key_choose)
     params, losses = program.optimise(key_fit, with_centring(data, chosen.centred))
@@ -210,7 +213,7 @@ def _run_nuts(data: dict, settings, rung: Rung, key, progress: bool) -> MCMC:
     model = configured_model(settings)
     start, inverse_mass = None, None
     if rung.warm_start:
-        program = _program("svi", settings, _svi_program)
+        program = _program("svi", settings, _svi_program, data)
         key_fit, key_start, key = jax.random.split(key, 3)
         params, _ = program.optimise(key_fit, data)
         start, inverse_mass = program.start(key_start, params, data, settings.chains)
@@ -288,14 +291,17 @@ def _well_draws_program(settings):
     return well_draws
 
 
-def well_draws(samples: dict, data: dict, settings, seed: int, n_wells: int, per_chain: int):
-    """Pointwise log-likelihood and posterior predictive draws of the real wells,
-    from ``per_chain`` evenly spaced draws of each chain: enough for the 95%
-    predictive intervals and the residuals the checks use."""
+def well_draws(samples: dict, data: dict, chosen, settings, seed: int, n_wells: int):
+    """Pointwise log-likelihood and posterior predictive draws of the real wells
+    under the parametrisation the draws were made in, from ``settings.well_draws``
+    evenly spaced draws per chain (SVI's one chain counting as ``settings.chains``):
+    enough for the 95% predictive intervals and the residuals the checks use."""
+    data = with_centring(data, chosen.centred)
     chains, n_draws = samples["mu_c"].shape[:2]
+    per_chain = settings.well_draws * settings.chains // chains
     keep = np.unique(np.linspace(0, n_draws - 1, min(per_chain, n_draws)).round().astype(int))
     flat = {k: v[:, keep].reshape((-1,) + v.shape[2:]) for k, v in samples.items() if k != "y"}
-    program = _program("well_draws", settings, _well_draws_program)
+    program = _program("well_draws", settings, _well_draws_program, data)
     loglik, y_rep = program(jax.random.PRNGKey(seed + 1), flat, data)
     shape = (chains, len(keep), n_wells)
     return np.asarray(loglik)[:, :n_wells].reshape(shape), np.asarray(y_rep)[:, :n_wells].reshape(shape)
