@@ -159,3 +159,31 @@ def test_student_t_draws_take_one_df_per_posterior_draw():
     assert draws.shape == (2, 4000) and np.isfinite(draws).all()
     # a heavy tail for df 1.2, none for df 50
     assert np.abs(draws[0]).max() > 50 and np.abs(draws[1]).max() < 6
+
+
+def test_a_fit_short_of_its_checks_is_extended_then_climbs_the_ladder():
+    """sampling.ladder with the checks scripted: short of ESS -> 50 more draws
+    per chain; then divergent -> the next rung (target 0.98), which passes."""
+    from pdoscreen import sampling
+    from pdoscreen.fit import drug_wells, model_data
+
+    ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=5)
+    data, _ = model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))
+    verdicts = iter([("lines", "bulk ESS 80 < 400"), ("sampler", "2 divergent transitions"), None])
+    draws_seen = []
+
+    def check(samples, stats):
+        draws_seen.append(samples["mu_c"].shape)
+        verdict = next(verdicts)
+        return pd.DataFrame([{"group": verdict[0], "status": "fail", "reasons": verdict[1]}] if verdict
+                            else [{"group": "lines", "status": "pass", "reasons": ""}])
+
+    settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=100, seed=1)
+    samples, stats, chosen, record = sampling.sample_nuts(data, settings, 1, check)
+    assert draws_seen == [(2, 50), (2, 100), (2, 50)]
+    assert record["rung"] == 2 and record["checks"] == "pass"
+    steps = record["path"].split(" | ")
+    assert steps[0].startswith("1. ") and "50 draws per chain" in steps[0] and "bulk ESS 80" in steps[0]
+    assert "100 draws per chain" in steps[1] and "2 divergent transitions" in steps[1]
+    assert steps[2].startswith("2. ") and "target 0.98" in steps[2] and steps[2].endswith("passed")
+    assert stats["diverging"].shape == (2, 50) and set(chosen.centred) == set(data["centred"])

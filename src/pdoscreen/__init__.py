@@ -1,6 +1,6 @@
 """pdoscreen: organoid drug screens from plate-reader files to per-patient posteriors."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .errors import InputError  # noqa: E402
 from .layouts import read_layout  # noqa: E402

@@ -245,16 +245,16 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
 # --- inference (sampling.py) --------------------------------------------------------
 
 
-def sample(data: dict, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False):
+def sample(data: dict, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False, label: str = "fit"):
     """Posterior draws (chain, draw, ...) of the padded model, sampler statistics,
     the parametrisation used and the record of how the fit was made. NUTS is
     checked with ``diagnostics`` as it samples (sampling.ladder)."""
     from . import sampling
 
     if settings.method != "nuts":
-        return sampling.sample_svi(data, settings, seed)
+        return sampling.sample_svi(data, settings, seed, label)
     check = lambda samples, stats: diagnostics(_posterior(unpad(samples, index), stats))  # noqa: E731
-    return sampling.sample_nuts(data, settings, seed, check, progress)
+    return sampling.sample_nuts(data, settings, seed, check, progress, label)
 
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
@@ -283,6 +283,7 @@ def fit_drug(
 
     numpyro.enable_x64()
     from . import sampling
+
     wells = drug_wells(screen, drug, plates, settings.batch_factors)
     if wells.empty:
         raise NothingToFit(f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
@@ -292,7 +293,7 @@ def fit_drug(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
         drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
     )
-    samples, stats, chosen, record = sample(data, index, settings, seed, progress)
+    samples, stats, chosen, record = sample(data, index, settings, seed, progress, label=f"drug {drug}")
     loglik, y_rep = sampling.well_draws(samples, data, chosen, settings, seed, len(wells))
     idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
     _record_fit(idata, chosen, record, index)

@@ -8,8 +8,9 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
        per chain up to ``max_draws``;
     2. the same at target acceptance 0.98, when 1 diverged or its E-BFMI was low,
        or stayed short of ESS or R-hat at ``max_draws``;
-    3. every line and plate level non-centred, 500 warm-up + 1,000 draws at 0.98
-       (the slow, conservative parametrisation of pdoscreen 0.2);
+    3. every level non-centred (pdoscreen 0.2's parametrisation, slow on
+       data-rich designs but free of funnels) at 0.98, started and extended as
+       rung 1: every rung costs at most 4 x (200 + 1,000) iterations;
     4. a reported failure: the draws of rung 3, with their failed checks.
 
 The rung a fit ended on and the path up to it are returned with the draws.
@@ -50,7 +51,6 @@ DERIVED_SITES = ["z_pat", "z_E_pat", "E_line", "h_line", *CENTRABLE]
 MEASURED_SITES = ("c_plate", "logit_E_line", "log_h_line")
 START_DRAWS = 200  # guide draws that give the chains' starts and the mass matrix
 FALLBACK_TARGET = 0.98
-FALLBACK = {"warmup": 500, "draws": 1000}
 EXTRA_FIELDS = ("diverging", "energy", "num_steps")
 
 
@@ -171,13 +171,13 @@ def choose_parametrisation(data: dict, settings, key) -> parametrisation.Paramet
     return parametrisation.from_data_weights(data, {k: np.asarray(v) for k, v in curvature.items()}, scales)
 
 
-def sample_svi(data: dict, settings, seed: int):
+def sample_svi(data: dict, settings, seed: int, label: str = "SVI"):
     """Draws from the low-rank guide fitted on the chosen parametrisation."""
     program = _program("svi", settings, _svi_program, data)
     key_choose, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
     chosen = choose_parametrisation(data, settings, key_choose)
     params, losses = program.optimise(key_fit, with_centring(data, chosen.centred))
-    log.info("SVI: %d steps, loss %.1f at the start, %.1f at the end", settings.svi_steps, losses[0], losses[-1])
+    log.info("%s: %d SVI steps, loss %.1f at the start, %.1f at the end", label, settings.svi_steps, losses[0], losses[-1])
     draws = program.draw(key_draw, params, with_centring(data, chosen.centred))
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}  # one chain: SVI has no chains to compare
     record = {"rung": 0, "path": "SVI (low-rank normal guide), approximate", "checks": "not applicable"}
@@ -191,7 +191,6 @@ def sample_svi(data: dict, settings, seed: int):
 class Rung:
     name: str
     target_accept: float
-    warm_start: bool  # chains and mass matrix from SVI
     warmup: int
     draws: int
     max_draws: int
@@ -200,24 +199,22 @@ class Rung:
 
 def ladder(settings) -> list[Rung]:
     first = Rung("centred by data weight" if settings.non_centred == "auto" else "levels as configured",
-                 settings.target_accept, True, settings.warmup, settings.draws, settings.max_draws)
+                 settings.target_accept, settings.warmup, settings.draws, settings.max_draws)
     return [
         first,
         replace(first, name=f"{first.name}, higher target acceptance", target_accept=FALLBACK_TARGET),
-        Rung("non-centred lines and plates, long chains", FALLBACK_TARGET, False, FALLBACK["warmup"],
-             FALLBACK["draws"], FALLBACK["draws"], fixed_non_centred=tuple(LEVEL_SITES)),
+        replace(first, name="every level non-centred", target_accept=FALLBACK_TARGET,
+                fixed_non_centred=tuple(LEVEL_SITES)),
     ]
 
 
 def _run_nuts(data: dict, settings, rung: Rung, key, progress: bool) -> MCMC:
-    model = configured_model(settings)
-    start, inverse_mass = None, None
-    if rung.warm_start:
-        program = _program("svi", settings, _svi_program, data)
-        key_fit, key_start, key = jax.random.split(key, 3)
-        params, _ = program.optimise(key_fit, data)
-        start, inverse_mass = program.start(key_start, params, data, settings.chains)
-    kernel = NUTS(model, target_accept_prob=rung.target_accept, inverse_mass_matrix=inverse_mass,
+    # chains and the diagonal mass matrix from an SVI fit of the rung's parametrisation
+    program = _program("svi", settings, _svi_program, data)
+    key_fit, key_start, key = jax.random.split(key, 3)
+    params, _ = program.optimise(key_fit, data)
+    start, inverse_mass = program.start(key_start, params, data, settings.chains)
+    kernel = NUTS(configured_model(settings), target_accept_prob=rung.target_accept, inverse_mass_matrix=inverse_mass,
                   init_strategy=init_to_median(num_samples=15))
     # On CPU, chains one after another: vectorized chains wait for the deepest tree.
     chain_method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
@@ -243,10 +240,22 @@ def _extend(mcmc: MCMC, data: dict, samples: dict, stats: dict) -> tuple[dict, d
     return join(samples, more_samples), join(stats, more_stats)
 
 
-def sample_nuts(data: dict, settings, seed: int, check, progress: bool = False):
+def sample_nuts(data: dict, settings, seed: int, check, progress: bool = False, label: str = "NUTS"):
     """Climb the ladder until ``check(samples, stats)`` (a diagnostics table with
     group and status) passes. Returns the draws, sampler statistics, the
     parametrisation of the last rung and a record of the path."""
+    try:
+        return _climb(data, settings, seed, check, progress, label)
+    finally:
+        # numpyro compiles its sampler anew for every run; in a process that fits
+        # many drugs the compiled code piles up until its memory mappings run out
+        # (after about 10 medium drugs). So every program goes, with the guides
+        # that hold their first trace; later drugs load them from the disk cache.
+        jax.clear_caches()
+        _PROGRAMS.clear()
+
+
+def _climb(data: dict, settings, seed: int, check, progress: bool, label: str):
     key_choose, key = jax.random.split(jax.random.PRNGKey(seed))
     chosen = choose_parametrisation(data, settings, key_choose)
     path = []
@@ -269,7 +278,7 @@ def sample_nuts(data: dict, settings, seed: int, check, progress: bool = False):
             if failed.empty or sampler_failed or n_draws + rung.draws > rung.max_draws:
                 break
             samples, stats = _extend(mcmc, rung_data, samples, stats)
-        log.info("NUTS rung %d took %.0f s: %s", number, time.perf_counter() - begun, path[-1])
+        log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
         if failed.empty:
             return samples, stats, used, {"rung": number, "path": " | ".join(path), "checks": "pass"}
     failure = len(ladder(settings)) + 1
