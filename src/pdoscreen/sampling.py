@@ -260,7 +260,9 @@ def _climb(data: dict, settings, seed: int, check, progress: bool, label: str):
     chosen = choose_parametrisation(data, settings, key_choose)
     path = []
     for number, rung in enumerate(ladder(settings), start=1):
-        used = chosen if rung.fixed_non_centred is None else parametrisation.fixed(data, rung.fixed_non_centred)
+        # a fixed rung keeps the data weights on record beside its own choice
+        used = chosen if rung.fixed_non_centred is None else replace(
+            parametrisation.fixed(data, rung.fixed_non_centred), kappa=chosen.kappa)
         rung_data = with_centring(data, used.centred)
         begun = time.perf_counter()
         key, key_rung = jax.random.split(key)
