@@ -154,8 +154,8 @@ def garble(data: bytes, draw) -> bytes:
     return data[:index] + draw(st.sampled_from([b"\x00", b"\xff", b"??", b"#"])) + data[index:]
 
 
-def xlsx_member(data: bytes, draw) -> bytes:
-    """A workbook whose sheet XML is cut, or whose worksheet lost rows."""
+def _rewrite_sheet(data: bytes, draw, change) -> bytes:
+    """The workbook with one drawn worksheet's XML passed through ``change``."""
     source = zipfile.ZipFile(io.BytesIO(data))
     sheets = [i.filename for i in source.infolist() if i.filename.startswith("xl/worksheets/sheet")]
     target_name = draw(st.sampled_from(sheets))
@@ -163,30 +163,27 @@ def xlsx_member(data: bytes, draw) -> bytes:
     with zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             member = source.read(item)
-            if item.filename == target_name:
-                member = member[: draw(st.integers(0, len(member) - 1))]
-            target.writestr(item, member)
+            target.writestr(item, change(member) if item.filename == target_name else member)
     return out.getvalue()
+
+
+def xlsx_member(data: bytes, draw) -> bytes:
+    """A workbook whose sheet XML is cut, or whose worksheet lost rows."""
+    return _rewrite_sheet(data, draw, lambda member: member[: draw(st.integers(0, len(member) - 1))])
 
 
 def xlsx_drop_row(data: bytes, draw) -> bytes:
     """A workbook that lost one row of a sheet (still a valid workbook)."""
     import re
 
-    source = zipfile.ZipFile(io.BytesIO(data))
-    sheets = [i.filename for i in source.infolist() if i.filename.startswith("xl/worksheets/sheet")]
-    target_name = draw(st.sampled_from(sheets))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            member = source.read(item)
-            if item.filename == target_name:
-                rows = list(re.finditer(rb"<row [^>]*?(?:/>|>.*?</row>)", member, re.DOTALL))
-                if rows:
-                    start, end = rows[draw(st.integers(0, len(rows) - 1))].span()
-                    member = member[:start] + member[end:]
-            target.writestr(item, member)
-    return out.getvalue()
+    def drop_row(member: bytes) -> bytes:
+        rows = list(re.finditer(rb"<row [^>]*?(?:/>|>.*?</row>)", member, re.DOTALL))
+        if not rows:
+            return member
+        start, end = rows[draw(st.integers(0, len(rows) - 1))].span()
+        return member[:start] + member[end:]
+
+    return _rewrite_sheet(data, draw, drop_row)
 
 
 TEXT_MUTATIONS = [truncate, truncate_at_line, drop_line, drop_block, duplicate_line, line_ends, replace_number, garble]
