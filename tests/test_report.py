@@ -1,9 +1,12 @@
 """Patient figures and the patient page, on one tiny SVI fit and summary tables
-built by hand to the spec of results/summary/ (patient_drug.tsv, metrics.zarr)."""
+built by hand to the spec of results/summary/ (patient_drug.tsv, metrics.zarr).
+A headless Chromium, where installed, opens a page as a reader would."""
 
 import base64
 import copy
 import re
+import shutil
+import subprocess
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +16,7 @@ import xarray as xr
 from matplotlib.collections import PathCollection, PolyCollection
 
 from pdoscreen import plots, report
+from pdoscreen.report import PageRules
 from pdoscreen.fit import FitSettings, fit_drug, plate_priors
 from pdoscreen.simulate import Design, screen
 from pdoscreen.store import open_inference_data, write_inference_data
@@ -161,48 +165,175 @@ def test_cohort_forest_orders_by_rank_and_annotates_probability():
     plt.close("all")
 
 
+# The page's drugs: (median rank, AAC median, P(AAC > 0.1), DSS2, sDSS2, log10 IC50, flags). Ibrutinib has a
+# flat curve yet ranks first against the cohort; Afatinib falls short of the activity probability (0.9).
+PAGE_DRUGS = {
+    "Ibrutinib": (1, 0.02, 0.03, 0.0, 0.5, np.nan, "flat_curve,ic50_not_reached"),
+    "Olaparib": (2, 0.45, 0.99, 18.0, 6.0, -6.5, ""),
+    "Venetoclax": (3, 0.60, 1.0, 30.0, 4.0, np.log10(11.7e-9), ""),
+    "SN-38": (4, 0.30, 0.95, 12.0, 1.0, -6.0, "approximate_fit"),
+    "Afatinib": (5, 0.15, 0.7, 5.0, -2.0, np.nan, "ic50_not_reached"),
+}
+ACTIVE_BY_RANK, ACTIVE_BY_DSS2, INACTIVE = ["Olaparib", "Venetoclax", "SN-38"], ["Venetoclax", "Olaparib", "SN-38"], \
+    ["Afatinib", "Ibrutinib"]
+
+
+def page_table(patient: str, cohort_patients: int) -> pd.DataFrame:
+    """Every metric the page reads, for one patient; relative rows flagged
+    cohort_too_small below the default five patients."""
+    rows = []
+    small = ",cohort_too_small" if cohort_patients < report.MIN_COHORT_PATIENTS else ""
+    for drug, (rank, aac, p_active, dss2, sdss2, ic50, flags) in PAGE_DRUGS.items():
+        spread = {"aac": (aac, 0.05), "dss2": (dss2, 2.0), "emax": (aac + 0.2, 0.05), "log10_ic50": (ic50, 0.2),
+                  "sdss2": (sdss2, 3.0), "rank": (rank, 1.0)}
+        points = {"p_ic50_below_top_dose": 0.0 if np.isnan(ic50) else 0.98, "p_aac_above_activity_floor": p_active,
+                  "cohort_patients": cohort_patients, "p_more_sensitive_than_cohort": 0.9 - 0.1 * rank,
+                  "p_top3": 1.0 / rank}
+        for metric, (q50, half) in spread.items():
+            relative = small if metric in report.RELATIVE_METRICS else ""
+            rows.append(dict(patient=patient, drug=drug, metric=metric, mean=q50 + 0.1 * (metric == "rank"), sd=half,
+                             q05=q50 - half, q50=q50, q95=q50 + half, flags=flags + relative))
+        for metric, value in points.items():
+            relative = small if metric in report.RELATIVE_METRICS else ""
+            rows.append(dict(patient=patient, drug=drug, metric=metric, mean=value, sd=np.nan, q05=np.nan, q50=value,
+                             q95=np.nan, flags=flags + relative))
+    return pd.DataFrame(rows).assign(flags=lambda t: t["flags"].str.strip(","))
+
+
 @pytest.fixture(scope="module")
-def page(fits, tmp_path_factory):
+def figure_paths(fits, tmp_path_factory):
     folder = tmp_path_factory.mktemp("figures")
-    table = patient_drug_table([HOSTILE, "P9"])
-    figures = {"Dose-response curves": plots.patient_curves(fits, "P1"), "AAC heatmap": plots.aac_heatmap(table),
+    figures = {"Dose-response curves": plots.patient_curves(fits, "P1"),
                "Against the cohort": plots.cohort_forest(metrics_dataset(), "P1")}
     paths = {}
     for caption, figure in figures.items():
         paths[caption] = folder / f"{len(paths)}.png"
         figure.savefig(paths[caption], dpi=50)
     plt.close("all")
-    out = report.write_patient_page(folder / "page" / "patient.html", HOSTILE, table, plates_qc_table(HOSTILE), paths)
-    return out.read_text(encoding="utf-8")
+    return paths
 
 
-def test_page_lists_top_drugs_in_rank_order(page):
-    top = page[page.index('<table class="top">'):]
-    top = top[: top.index("</table>")]
-    positions = [top.find(f"<b>{drug}</b>") for drug in RANKS]
-    assert all(p >= 0 for p in positions[:5]) and positions[5] == -1  # top 5 only
-    assert positions[:5] == sorted(positions[:5])
-    assert "0.50 [0.43, 0.58]" in top  # Afatinib's AAC, interval
-    assert report.FLAG_TEXT["ic50_not_reached"] in page
+def write_page(folder, patient, cohort_patients, figures, interactive=True):
+    drugs = report.drug_table(page_table(patient, cohort_patients), patient)
+    waterfall = folder / "waterfall.png"
+    plots.waterfall(drugs, patient).savefig(waterfall, dpi=50)
+    plt.close("all")
+    return report.write_patient_page(folder / "page" / "patient.html", patient, drugs, plates_qc_table(patient),
+                                     figures, PageRules(), waterfall, interactive)
+
+
+@pytest.fixture(scope="module")
+def page(figure_paths, tmp_path_factory):
+    """A hostile patient id, a cohort of six: relative metrics informative."""
+    return write_page(tmp_path_factory.mktemp("page"), HOSTILE, 6, figure_paths).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def small_cohort_page(figure_paths, tmp_path_factory):
+    return write_page(tmp_path_factory.mktemp("small"), "P1", 2, figure_paths).read_text(encoding="utf-8")
+
+
+def table_drugs(page: str, kind: str) -> list[str]:
+    table = page[page.index(f'<table class="drugs {kind}">'):]
+    return re.findall(r"<td><b>([^<]*)</b></td>", table[: table.index("</table>")])
+
+
+def test_active_drugs_by_relative_sensitivity_and_a_flat_curve_never_first():
+    drugs = report.drug_table(page_table("P1", 6), "P1")
+    assert list(drugs.drug) == ACTIVE_BY_RANK + INACTIVE
+    assert list(drugs.active) == [True] * 3 + [False] * 2
+    # Ibrutinib ranks first against the cohort but its curve is flat: it is inactive, last.
+    assert drugs.drug.iloc[-1] == "Ibrutinib"
+
+
+def test_small_cohort_orders_active_drugs_by_dss2():
+    drugs = report.drug_table(page_table("P1", 2), "P1")
+    assert list(drugs.drug) == ACTIVE_BY_DSS2 + INACTIVE and not drugs.relative_informative.any()
+
+
+def test_page_shows_both_views_and_counts_what_is_there(page):
+    assert table_drugs(page, "active") == ACTIVE_BY_RANK and table_drugs(page, "inactive") == INACTIVE
+    assert "Active drugs in this patient: 3 of 5, ordered by relative sensitivity (median rank)" in page
+    assert "Inactive drugs: 2 of 5" in page and "Top 5" not in page
+    assert "11.7 nM [7.38, 18.5]" in page  # Venetoclax's IC50, 10^(log10 IC50 +- 0.2) in nM
+    assert "1 µM [0.631, 1.58]" in page  # SN-38's
+    assert "not informative" not in page
+    assert report.FLAG_TEXT["flat_curve"] in page
+
+
+def test_small_cohort_page_says_why_relative_metrics_are_not_informative(small_cohort_page):
+    page = small_cohort_page
+    assert table_drugs(page, "active") == ACTIVE_BY_DSS2
+    assert page.count("not informative: 2 patient(s) carry this drug, at least 5 needed") == 5
+    assert "Relative sensitivity is not informative for 5 of 5 drug(s)" in page
+    assert "ordered by DSS2 (absolute: the cohort is too small to compare)" in page
+    assert "Waterfall: DSS2 (the cohort is too small for a selective score)" in page
+
+
+def test_molar_units():
+    assert report.molar(np.log10(11.7e-9)) == "11.7 nM"
+    assert report.molar(-6.0, -6.5, -5.0) == "1 µM [0.316, 10]"
+    assert report.molar(np.log10(1.35e-6), np.log10(0.9e-6), np.log10(2.2e-3)) == "1.35 µM [0.9, 2200]"
+    assert report.molar(np.nan) == "not reached"
+
+
+def test_waterfall_bars_follow_the_selective_score():
+    drugs = report.drug_table(page_table("P1", 6), "P1")
+    bars = plots.waterfall_bars(drugs)
+    assert bars.attrs["selective"] and list(bars.drug) == ["Olaparib", "Venetoclax", "SN-38", "Ibrutinib", "Afatinib"]
+    axes = plots.waterfall(drugs, "P1").axes[0]
+    heights = [patch.get_height() for patch in axes.patches]
+    assert heights == pytest.approx([6.0, 4.0, 1.0, 0.5, -2.0])
+    interactive = plots.waterfall_plotly(drugs, "P1").data[0]
+    assert list(interactive.x) == list(bars.drug) and list(interactive.y) == pytest.approx(heights)
+    assert list(interactive.error_y.array) == pytest.approx([3.0] * 5)
+    small = plots.waterfall_bars(report.drug_table(page_table("P1", 2), "P1"))
+    assert not small.attrs["selective"] and list(small.drug) == ["Venetoclax", "Olaparib", "SN-38", "Afatinib",
+                                                                 "Ibrutinib"]
+    plt.close("all")
 
 
 def test_page_escapes_hostile_text(page):
-    assert "<script" not in page.lower()
+    outside_scripts = re.sub(r"<script\b.*?</script>", "", page, flags=re.DOTALL)
+    assert "<script" not in outside_scripts.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "onerror" not in re.sub(r"&lt;.*?&gt;", "", page)  # only as escaped text
+    assert "onerror" not in re.sub(r"&lt;.*?&gt;", "", outside_scripts)  # only as escaped text
+    assert HOSTILE not in page  # nor inside the plot's data
 
 
 def test_page_lists_failed_plates_with_reasons(page):
     plates = page[page.index('<table class="plates">'):]
-    assert "X-L1-R2" in plates and "QC fail: Z&#x27; = 0.1 &lt; 0.3" in plates
+    assert "X-L1-R2" in plates and "QC fail: Z&#39; = 0.1 &lt; 0.3" in plates
     assert "X-L1-R1" not in plates and "Other-R1" not in plates
     assert "X-L1 (1 of 2 plate(s) used)" in page
 
 
-def test_page_embeds_its_images(page):
+def test_page_is_self_contained_with_a_static_fallback(page, figure_paths, tmp_path):
     sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
-    assert len(sources) == 3
+    assert len(sources) == 3  # two figures and the waterfall behind <noscript>
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not re.search(r"<(link|script|iframe)\b|url\(|https?://", page, re.IGNORECASE)
+    assert re.search(r"<noscript><img[^>]*waterfall", page, re.IGNORECASE)
+    assert not re.search(r"<(link|iframe)\b|<script[^>]*\ssrc=", page, re.IGNORECASE)  # nothing fetched
+    static = write_page(tmp_path, "P1", 6, figure_paths, interactive=False).read_text(encoding="utf-8")
+    assert "<script" not in static and len(re.findall(r"<img ", static)) == 3
+
+
+def test_page_is_the_same_bytes_when_written_again(page, figure_paths, tmp_path):
+    assert write_page(tmp_path, HOSTILE, 6, figure_paths).read_text(encoding="utf-8") == page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed")
+def test_page_renders_in_a_browser(figure_paths, tmp_path):
+    """Chromium opens the page and runs its scripts: the waterfall's bars are drawn."""
+    path = write_page(tmp_path, "P1", 6, figure_paths)
+    dom = subprocess.run(["chromium", "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
+                          "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('class="point"') >= len(PAGE_DRUGS)  # plotly's bar paths
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
+                    "--window-size=1280,2000", f"--screenshot={shot}", path.as_uri()], check=True, timeout=120,
+                   capture_output=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -267,6 +267,8 @@ def _summarize(args: argparse.Namespace) -> None:
     summarize(
         [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
         [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage, gr=gr,
+        **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
+           if (value := getattr(args, key)) is not None},
     )
     _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
 
@@ -304,19 +306,24 @@ def _aac_heatmap(args: argparse.Namespace) -> None:
 def _patient_report(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .plots import cohort_forest, patient_curves
-    from .report import write_patient_page
+    from .plots import cohort_forest, patient_curves, waterfall
+    from .report import PageRules, drug_table, write_patient_page
     from .store import open_inference_data, open_zarr
 
     fits_dir = Path(args.fits_dir)
     fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
     patient_drug = pd.read_csv(args.summary, sep="\t")
     metrics = open_zarr(args.metrics)
+    rules = PageRules(args.activity_aac_floor, args.activity_probability, args.min_cohort_patients, args.sample_unit)
+    drugs = drug_table(patient_drug, args.patient, rules)
     _save(patient_curves(fits, args.patient), args.curves)
     _save(cohort_forest(metrics, args.patient, patient_drug), args.forest)
-    figures = {"Dose-response curves: observed wells and each line's posterior (median, 90% band)": args.curves,
+    _save(waterfall(drugs, args.patient), args.waterfall)
+    unit = args.sample_unit
+    figures = {f"Dose-response curves: observed wells and each {unit}'s posterior (median, 90% band)": args.curves,
                "Against the cohort: AAC median and 90% interval, drugs by median rank": args.forest}
-    write_patient_page(args.page, args.patient, patient_drug, pd.read_csv(args.qc, sep="\t"), figures)
+    write_patient_page(args.page, args.patient, drugs, pd.read_csv(args.qc, sep="\t"), figures, rules,
+                       args.waterfall)
 
 
 def _hierarchy(args: argparse.Namespace) -> None:
@@ -383,6 +390,14 @@ def _readers(args: argparse.Namespace) -> None:
         print(f"{name:24s} {reader.description}")
 
 
+def _sensitivity_arguments(command: argparse.ArgumentParser, required: bool = False) -> None:
+    """The config's sensitivity section; where optional, summarize.py's defaults apply."""
+    command.add_argument("--activity-aac-floor", type=float, required=required,
+                         help="AAC a drug must exceed in a patient to count as active")
+    command.add_argument("--min-cohort-patients", type=int, required=required,
+                         help="fewer patients carrying a drug, and its relative metrics are not informative")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="pdoscreen", description=__doc__)
     main.add_argument("--log", help="write all output here; the terminal shows progress and warnings")
@@ -445,6 +460,7 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
     summary.add_argument("--screen", help="the screen store: adds GR50 and GRmax where it has GR values")
     summary.add_argument("--qc", help="plates.tsv (with --screen): GR fits use the plates with fit=true")
+    _sensitivity_arguments(summary)
     summary.set_defaults(run=_summarize)
 
     hierarchy = commands.add_parser(
@@ -473,7 +489,12 @@ def parser() -> argparse.ArgumentParser:
     patient.add_argument("--qc", required=True, help="plates.tsv")
     patient.add_argument("--curves", required=True, help="PNG to write")
     patient.add_argument("--forest", required=True, help="PNG to write")
+    patient.add_argument("--waterfall", required=True, help="PNG to write (the page's static waterfall)")
     patient.add_argument("--page", required=True, help="HTML to write")
+    _sensitivity_arguments(patient, required=True)
+    patient.add_argument("--activity-probability", type=float, required=True,
+                         help="a drug is active when P(AAC > floor) is at least this")
+    patient.add_argument("--sample-unit", required=True, help="what a unit under a patient is called on the page")
     patient.set_defaults(run=_patient_report)
 
     prov = commands.add_parser("provenance", help="versions, config, input hashes, git revision and seeds as JSON")

@@ -431,3 +431,67 @@ def _forest_legend() -> list:
         Line2D([], [], linestyle="none", marker="o", color=COHORT_GREY, markersize=4, label="other patients' medians"),
         Patch(facecolor="#E3E3E3", edgecolor=COHORT_GREY, label="cohort median, 90% band"),
     ]
+
+
+# --- the patient's waterfall ------------------------------------------------------------
+
+INACTIVE_COLOUR = "#C8C8C8"
+
+
+def waterfall_bars(drugs: pd.DataFrame) -> pd.DataFrame:
+    """The bars of a patient's waterfall from ``report.drug_table``: drug, value,
+    low, high (90% interval), active; highest first. The value is the selective
+    DSS2 when every drug's cohort is informative, else DSS2 (``attrs["selective"]``
+    says which, ``attrs["label"]`` names it)."""
+    selective = bool(len(drugs)) and bool(drugs["relative_informative"].all())
+    metric = "sdss2" if selective else "dss2"
+    bars = pd.DataFrame({"drug": drugs["drug"].astype(str), "value": drugs[metric], "low": drugs[f"{metric}_q05"],
+                         "high": drugs[f"{metric}_q95"], "active": drugs["active"].astype(bool)})
+    bars = bars.sort_values("value", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    bars.attrs.update(selective=selective,
+                      label="selective DSS2 (patient - other patients' mean)" if selective else "DSS2 (0-100)")
+    return bars
+
+
+def waterfall(drugs: pd.DataFrame, patient: str) -> plt.Figure:
+    """The patient's drugs as bars, highest first: posterior median (selective
+    DSS2, or DSS2 where the cohort is too small) with its 90% interval, active
+    drugs filled, inactive ones pale."""
+    bars = waterfall_bars(drugs)
+    figure, axes = plt.subplots(figsize=(max(4.5, 1.6 + 0.5 * len(bars)), 3.8), layout="constrained")
+    colours = [PATIENT_COLOUR if a else INACTIVE_COLOUR for a in bars["active"]]
+    x = np.arange(len(bars))
+    axes.bar(x, bars["value"].fillna(0.0), color=colours, edgecolor="#555555", linewidth=0.5, gid="bars")
+    axes.errorbar(x, bars["value"], yerr=[bars["value"] - bars["low"], bars["high"] - bars["value"]], fmt="none",
+                  ecolor="#333333", capsize=3, lw=1)
+    axes.axhline(0, color="#888888", lw=0.8)
+    axes.set_xticks(x, bars["drug"], rotation=45, ha="right", fontsize=9)
+    axes.set_ylabel(bars.attrs["label"], fontsize=9)
+    axes.set_title(f"Patient {patient}: drugs by {bars.attrs['label'].split(' (')[0]}, median and 90% interval",
+                   fontsize=10)
+    axes.legend(handles=[Patch(color=PATIENT_COLOUR, label="active"), Patch(color=INACTIVE_COLOUR, label="inactive")],
+                fontsize=8, frameon=False)
+    return figure
+
+
+def waterfall_plotly(drugs: pd.DataFrame, patient: str):
+    """:func:`waterfall` as an interactive plotly figure (hover: value, interval, activity)."""
+    import plotly.graph_objects as go
+
+    bars = waterfall_bars(drugs)
+    activity = np.where(bars["active"], "active", "inactive")
+    figure = go.Figure(go.Bar(
+        x=bars["drug"], y=bars["value"],
+        marker={"color": [PATIENT_COLOUR if a else INACTIVE_COLOUR for a in bars["active"]],
+                "line": {"color": "#555555", "width": 0.5}},
+        error_y={"type": "data", "symmetric": False, "array": bars["high"] - bars["value"],
+                 "arrayminus": bars["value"] - bars["low"], "color": "#333333"},
+        customdata=np.column_stack([bars["low"], bars["high"], activity]),
+        hovertemplate="<b>%{x}</b><br>%{y:.1f} [%{customdata[0]:.1f}, %{customdata[1]:.1f}]<br>%{customdata[2]}"
+                      "<extra></extra>",
+    ))
+    figure.update_layout(
+        title={"text": f"Patient {patient}: median and 90% interval", "font": {"size": 14}},
+        yaxis_title=bars.attrs["label"], template="simple_white", height=380, margin={"t": 50, "b": 90},
+    )
+    return figure

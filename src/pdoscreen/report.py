@@ -1,21 +1,29 @@
-"""The patient page: one self-contained HTML page per patient (inline CSS, figures
-embedded as data URIs, nothing fetched from elsewhere) that a clinician-scientist
-can read: the drugs the patient's organoids are most sensitive to, how sure the
-model is, and what to be careful about. Every piece of text from the inputs is
-escaped."""
+"""The patient page: one self-contained HTML page per patient (inline CSS,
+figures embedded as data URIs, the interactive waterfall's plotly.js inline,
+nothing fetched from elsewhere) that a tumour board can act on: which drugs do
+something in this patient (absolute sensitivity), and which of those the
+patient responds to more than the cohort does (relative sensitivity), with how
+sure the model is and what to be careful about.
+
+The page comes from the Jinja2 template ``templates/patient.html.j2``, with
+autoescaping: every piece of text from the inputs is escaped. It holds no
+timestamp or random id, so reruns write the same bytes."""
 
 from __future__ import annotations
 
 import base64
 import os
 import uuid
-from html import escape
+from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
-TOP_N = 5
+from .summarize import ACTIVITY_AAC_FLOOR, MIN_COHORT_PATIENTS, RELATIVE_METRICS
+
 # Plain-language meaning of the summary flags (results/summary/*.tsv).
 FLAG_TEXT = {
     "ic50_not_reached": "viability probably does not fall below half within the tested doses, so there is no "
@@ -31,57 +39,33 @@ FLAG_TEXT = {
     "provisional",
     "line_disagrees_with_patient": "the patient's organoid lines responded differently; the patient value "
     "averages over lines that disagree",
+    "cohort_too_small": "too few patients carry this drug for a comparison with the cohort to mean anything",
 }
+# Flags said once for the whole page rather than per drug.
+PAGE_FLAGS = ("approximate_fit", "cohort_too_small")
 IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-STYLE = """
-@page { size: A4; margin: 12mm; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #222;
-       margin: 0 auto; max-width: 60em; padding: 1em 1.5em; }
-h1 { font-size: 1.5em; margin: 0 0 0.2em; } h2 { font-size: 1.15em; margin: 1.2em 0 0.4em;
-     border-bottom: 1px solid #ccc; }
-.lead { color: #555; margin: 0; }
-table { border-collapse: collapse; width: 100%; font-size: 0.95em; }
-th, td { text-align: left; padding: 0.3em 0.6em; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
-th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.flag { color: #a04000; font-size: 0.9em; }
-ul.caveats li { margin-bottom: 0.3em; }
-figure { margin: 1em 0; break-inside: avoid; } figure img { max-width: 100%; height: auto; }
-figcaption { color: #555; font-size: 0.9em; }
-.guide, .note { color: #555; font-size: 0.9em; }
-"""
+# (q50, q05, q95) of these metrics per drug; probabilities and counts in q50.
+ABSOLUTE_METRICS = ("aac", "dss2", "emax", "log10_ic50", "p_ic50_below_top_dose", "p_aac_above_activity_floor")
+TABLE_METRICS = ABSOLUTE_METRICS + ("cohort_patients",) + RELATIVE_METRICS
+ACTIVITY_PROBABILITY = 0.9  # the default of the config's sensitivity.activity_probability
+SAMPLE_UNIT = "organoid line"
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("pdoscreen", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 
-def patient_page(patient: str, patient_drug: pd.DataFrame, plates_qc: pd.DataFrame, figures: dict) -> str:
-    """One patient's page as a self-contained HTML string. ``patient_drug`` is the long
-    table of results/summary/patient_drug.tsv, ``plates_qc`` results/qc/plates.tsv,
-    ``figures`` caption -> image file (PNG, SVG or JPEG), shown in that order."""
-    drugs = drug_table(patient_drug, patient)
-    top = drugs.head(TOP_N)
-    body = [
-        f"<h1>Drug sensitivity: patient {escape(str(patient))}</h1>",
-        f'<p class="lead">{_lead(drugs, plates_qc, patient)}</p>',
-        f"<h2>Top {TOP_N} drugs for this patient, relative to the cohort (by median rank)</h2>",
-        _top_table(top),
-        "<h2>Caveats</h2>",
-        _caveats(top, drugs, _patient_plates(plates_qc, patient)),
-        "<h2>Figures</h2>" if figures else "",
-        *(_figure(caption, path) for caption, path in figures.items()),
-        _guide(),
-    ]
-    title = escape(f"Patient {patient}: drug sensitivity")
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+@dataclass(frozen=True)
+class PageRules:
+    """What counts as active, when a cohort is large enough, and what one unit
+    under a patient is called (the config's ``sensitivity`` section)."""
 
-
-def write_patient_page(path, patient: str, patient_drug: pd.DataFrame, plates_qc: pd.DataFrame,
-                       figures: dict) -> Path:
-    """Write :func:`patient_page` to ``path`` (readers never see a half-written page)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(patient_page(patient, patient_drug, plates_qc, figures), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    activity_aac_floor: float = ACTIVITY_AAC_FLOOR
+    activity_probability: float = ACTIVITY_PROBABILITY
+    min_cohort_patients: int = MIN_COHORT_PATIENTS
+    sample_unit: str = SAMPLE_UNIT
 
 
 def flag_list(flags) -> list[str]:
@@ -89,70 +73,161 @@ def flag_list(flags) -> list[str]:
     return [f.strip() for f in flags.split(",") if f.strip()] if isinstance(flags, str) else []
 
 
-def drug_table(patient_drug: pd.DataFrame, patient: str) -> pd.DataFrame:
-    """One row per drug the patient carries, most sensitive first (median rank, then
-    mean rank, then median AAC): rank, aac (q50, q05, q95), p_cohort, p_top3, flags."""
+def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = PageRules()) -> pd.DataFrame:
+    """One row per drug the patient carries, in page order: active drugs first,
+    those with an informative cohort by median rank (then mean rank, then
+    median AAC), then those without by median DSS2; inactive drugs after, by
+    P(AAC above the floor), then median AAC. Columns ``<metric>`` (median)
+    and ``<metric>_q05``/``_q95`` for :data:`TABLE_METRICS`, ``rank_mean``,
+    ``active``, ``relative_informative`` and ``flags`` (a list)."""
     rows = patient_drug[patient_drug["patient"].astype(str) == str(patient)]
-    q50 = rows.pivot(index="drug", columns="metric", values="q50").reindex(
-        columns=["rank", "aac", "p_more_sensitive_than_cohort", "p_top3"])
-    table = pd.DataFrame({
-        "rank": q50["rank"],
-        "rank_mean": rows[rows.metric == "rank"].set_index("drug")["mean"],
-        "aac": q50["aac"],
-        "aac_q05": rows[rows.metric == "aac"].set_index("drug")["q05"],
-        "aac_q95": rows[rows.metric == "aac"].set_index("drug")["q95"],
-        "p_cohort": q50["p_more_sensitive_than_cohort"],
-        "p_top3": q50["p_top3"],
-        "flags": rows.groupby("drug")["flags"].agg(lambda cells: list(dict.fromkeys(
-            f for cell in cells for f in flag_list(cell)))),
-    }, index=q50.index)
-    table["negative_aac"] = -table["aac"]
-    table = table.sort_values(["rank", "rank_mean", "negative_aac"], na_position="last", kind="stable")
-    return table.drop(columns="negative_aac").rename_axis("drug").reset_index()
+    if rows.empty:
+        raise ValueError(f"patient {patient}: no rows in the patient table")
+    wide = rows.pivot(index="drug", columns="metric", values=["q50", "q05", "q95", "mean"])
+    missing = [m for m in TABLE_METRICS if m not in wide["q50"].columns]
+    if missing:
+        raise ValueError(f"patient {patient}: the patient table lacks {', '.join(missing)}; rerun `pdoscreen summarize`")
+    table = pd.DataFrame(index=wide.index)
+    for metric in TABLE_METRICS:
+        table[metric] = wide["q50", metric]
+        table[f"{metric}_q05"], table[f"{metric}_q95"] = wide["q05", metric], wide["q95", metric]
+    table["rank_mean"] = wide["mean", "rank"]
+    table["flags"] = rows.groupby("drug")["flags"].agg(
+        lambda cells: list(dict.fromkeys(f for cell in cells for f in flag_list(cell))))
+    relative = rows[rows["metric"].isin(RELATIVE_METRICS)]
+    small = relative.groupby("drug")["flags"].agg(lambda cells: any("cohort_too_small" in flag_list(c) for c in cells))
+    table["relative_informative"] = ~small.reindex(table.index, fill_value=True)
+    table["active"] = table["p_aac_above_activity_floor"] >= rules.activity_probability
+    table = table.assign(
+        _group=np.select([table.active & table.relative_informative, table.active], [0, 1], 2),
+        _first=np.where(table.active, np.where(table.relative_informative, table["rank"], -table["dss2"]),
+                        -table["p_aac_above_activity_floor"]),
+        _second=np.where(table.active & table.relative_informative, table["rank_mean"], -table["aac"]),
+        _third=-table["aac"],
+    )
+    table = table.sort_values(["_group", "_first", "_second", "_third"], na_position="last", kind="stable")
+    return table.drop(columns=["_group", "_first", "_second", "_third"]).rename_axis("drug").reset_index()
 
 
-def _number(value, fmt: str = ".2f") -> str:
+def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, figures: dict,
+                 rules: PageRules = PageRules(), waterfall_png=None, interactive: bool = True) -> str:
+    """One patient's page as a self-contained HTML string. ``drugs`` is
+    :func:`drug_table`'s, ``plates_qc`` results/qc/plates.tsv, ``figures``
+    caption -> image file (PNG, SVG or JPEG), shown in that order;
+    ``waterfall_png`` the static waterfall, shown where JavaScript is off (or
+    always, without ``interactive``)."""
+    from .plots import waterfall_bars, waterfall_plotly
+
+    plates = _patient_plates(plates_qc, patient)
+    active, inactive = drugs[drugs.active], drugs[~drugs.active]
+    not_informative = drugs[~drugs.relative_informative]
+    context = {
+        "patient": str(patient),
+        "rules": rules,
+        "units": sorted(plates["line"].astype(str).unique()),
+        "n_plates": len(plates),
+        "n_plates_used": int(plates["used"].sum()),
+        "active": _rows(active),
+        "active_order": _order_text(active),
+        "inactive": _rows(inactive),
+        "n_drugs": len(drugs),
+        "not_informative": _rows(not_informative),
+        "cohort_sizes": sorted({int(n) for n in not_informative["cohort_patients"] if np.isfinite(n)}),
+        "caveats": _caveats(drugs),
+        "approximate": [str(d) for d, flags in zip(drugs["drug"], drugs["flags"]) if "approximate_fit" in flags],
+        "unit_caveat": _units_caveat(plates, rules.sample_unit),
+        "excluded_plates": _excluded_plates(plates),
+        "waterfall": {
+            "selective": waterfall_bars(drugs).attrs["selective"],
+            "div": Markup(waterfall_plotly(drugs, patient).to_html(
+                full_html=False, include_plotlyjs=True, div_id="waterfall",
+                config={"displaylogo": False, "responsive": True})) if interactive and len(drugs) else None,
+            "png": _data_uri(waterfall_png) if waterfall_png is not None else None,
+        },
+        "figures": [(caption, _data_uri(path)) for caption, path in figures.items()],
+    }
+    return TEMPLATES.get_template("patient.html.j2").render(context)
+
+
+def write_patient_page(path, patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, figures: dict,
+                       rules: PageRules = PageRules(), waterfall_png=None, interactive: bool = True) -> Path:
+    """Write :func:`patient_page` to ``path`` (readers never see a half-written page)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(patient_page(patient, drugs, plates_qc, figures, rules, waterfall_png, interactive),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# --- numbers for people ---------------------------------------------------------------
+
+
+def number(value, fmt: str = ".2f") -> str:
     return format(value, fmt) if np.isfinite(value) else "–"
 
 
-def _percent(value) -> str:
+def percent(value) -> Markup:
     """A probability for people: whole percent, never a flat 0% or 100%."""
     if not np.isfinite(value):
-        return "–"
-    return "&gt;99%" if value > 0.99 else "&lt;1%" if value < 0.01 else f"{value:.0%}"
+        return Markup("–")
+    return Markup("&gt;99%" if value > 0.99 else "&lt;1%" if value < 0.01 else f"{value:.0%}")
 
 
-def _lead(drugs: pd.DataFrame, plates_qc: pd.DataFrame, patient: str) -> str:
-    plates = _patient_plates(plates_qc, patient)
-    lines = sorted(plates["line"].astype(str).unique())
-    return escape(f"{len(drugs)} drug(s) analysed; organoid line(s): {', '.join(lines) or 'none listed'}; "
-                  f"{int(plates['used'].sum())} of {len(plates)} plate(s) used.")
+def molar(log10_molar: float, low: float = np.nan, high: float = np.nan) -> str:
+    """A concentration from log10 molar, in nM below 1 µM and in µM above,
+    three significant figures; with its interval (same unit) when given."""
+    if not np.isfinite(log10_molar):
+        return "not reached"
+    scale, unit = (1e9, "nM") if log10_molar < -6 else (1e6, "µM")
+    text = f"{_significant(10 ** log10_molar * scale)} {unit}"
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" [{_significant(10 ** low * scale)}, {_significant(10 ** high * scale)}]"
+    return text
 
 
-def _top_table(top: pd.DataFrame) -> str:
-    if top.empty:
-        return '<p class="note">No drug results for this patient.</p>'
-    head = ("<tr><th>median rank</th><th>drug</th><th>AAC median [90% interval]</th>"
-            "<th>P(more sensitive than cohort)</th><th>P(in top 3)</th><th>flags</th></tr>")
-    rows = [
-        f'<tr><td class="num">{_number(r.rank, "g")}</td><td><b>{escape(str(r.drug))}</b></td>'
-        f'<td class="num">{_number(r.aac)} [{_number(r.aac_q05)}, {_number(r.aac_q95)}]</td>'
-        f'<td class="num">{_percent(r.p_cohort)}</td><td class="num">{_percent(r.p_top3)}</td>'
-        f'<td class="flag">{escape(", ".join(f.replace("_", " ") for f in r.flags))}</td></tr>'
-        for r in top.itertuples()
-    ]
-    return f'<table class="top">{head}{"".join(rows)}</table>'
+def _significant(value: float) -> str:
+    """Three significant figures, written out (1350, not 1.35e+03)."""
+    return format(float(f"{value:.3g}"), "g") if value < 1e6 else f"{value:.3g}"
 
 
-def _caveats(top: pd.DataFrame, drugs: pd.DataFrame, plates: pd.DataFrame) -> str:
-    explained = [(r.drug, [f for f in r.flags if f != "approximate_fit"]) for r in top.itertuples()]
-    items = [f"<b>{escape(str(drug))}</b>: " + "; ".join(escape(_explain(f)) for f in flags) + "."
-             for drug, flags in explained if flags]
-    approximate = [str(d) for d, flags in zip(drugs["drug"], drugs["flags"]) if "approximate_fit" in flags]
-    if approximate:
-        items.append("Approximate fits (SVI; intervals may be too narrow): " + escape(", ".join(approximate)) + ".")
-    items += [_lines_caveat(plates)] + ([_plates_caveat(plates)] if len(plates) else [])
-    return '<ul class="caveats">' + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+def _rows(drugs: pd.DataFrame) -> list[dict]:
+    """Template rows: every number as the text the page shows."""
+    return [{
+        "drug": str(r.drug),
+        "aac": f"{number(r.aac)} [{number(r.aac_q05)}, {number(r.aac_q95)}]",
+        "dss2": number(r.dss2, ".1f"),
+        "emax": percent(r.emax),
+        "ic50": molar(r.log10_ic50, r.log10_ic50_q05, r.log10_ic50_q95),
+        "p_ic50_below_top_dose": percent(r.p_ic50_below_top_dose),
+        "p_active": percent(r.p_aac_above_activity_floor),
+        "informative": bool(r.relative_informative),
+        "cohort_patients": int(r.cohort_patients) if np.isfinite(r.cohort_patients) else 0,
+        "sdss2": f"{number(r.sdss2, '.1f')} [{number(r.sdss2_q05, '.1f')}, {number(r.sdss2_q95, '.1f')}]",
+        "p_cohort": percent(r.p_more_sensitive_than_cohort),
+        "rank": number(r.rank, "g"),
+        "p_top3": percent(r.p_top3),
+        "flags": ", ".join(f.replace("_", " ") for f in r.flags if f not in PAGE_FLAGS),
+    } for r in drugs.itertuples()]
+
+
+def _order_text(active: pd.DataFrame) -> str:
+    """How :func:`drug_table` ordered the active drugs, in words."""
+    if active["relative_informative"].all():
+        return "ordered by relative sensitivity (median rank)"
+    if not active["relative_informative"].any():
+        return "ordered by DSS2 (absolute: the cohort is too small to compare)"
+    return "ordered by relative sensitivity (median rank), then those without a comparable cohort by DSS2"
+
+
+# --- caveats --------------------------------------------------------------------------
+
+
+def _caveats(drugs: pd.DataFrame) -> list[tuple[str, str]]:
+    """(drug, what its flags mean) for drugs with flags beyond the page-wide ones."""
+    explained = [(str(r.drug), [f for f in r.flags if f not in PAGE_FLAGS]) for r in drugs.itertuples()]
+    return [(drug, "; ".join(_explain(f) for f in flags)) for drug, flags in explained if flags]
 
 
 def _explain(flag: str) -> str:
@@ -167,26 +242,18 @@ def _patient_plates(plates_qc: pd.DataFrame, patient: str) -> pd.DataFrame:
     return plates
 
 
-def _lines_caveat(plates: pd.DataFrame) -> str:
+def _units_caveat(plates: pd.DataFrame, unit: str) -> str:
     if plates.empty:
         return "No plates of this patient are listed in plate QC."
     counts = plates.groupby("line")["used"].agg(["size", "sum"])
-    lines = [f"{line} ({int(n_used)} of {int(n)} plate(s) used)" for line, (n, n_used) in counts.iterrows()]
-    return "Organoid lines of this patient: " + escape("; ".join(lines)) + "."
+    units = [f"{line} ({int(n_used)} of {int(n)} plate(s) used)" for line, (n, n_used) in counts.iterrows()]
+    return f"{unit.capitalize()}s of this patient: " + "; ".join(units) + "."
 
 
-def _plates_caveat(plates: pd.DataFrame) -> str:
+def _excluded_plates(plates: pd.DataFrame) -> list[dict]:
     bad = plates[(plates["status"].astype(str) == "fail") | ~plates["used"]]
-    if bad.empty:
-        return "No plate of this patient failed QC or was left out of the fits."
-    rows = "".join(
-        f"<tr><td>{escape(str(p.plate))}</td><td>{escape(str(p.line))}</td><td>{escape(str(p.status))}</td>"
-        f"<td>{'yes' if p.used else 'no'}</td><td>{escape(_why(p))}</td></tr>"
-        for p in bad.itertuples()
-    )
-    return ("Plates that failed QC or were left out of the fits:"
-            '<table class="plates"><tr><th>plate</th><th>line</th><th>QC status</th><th>used in fit</th>'
-            f"<th>reason</th></tr>{rows}</table>")
+    return [{"plate": str(p.plate), "line": str(p.line), "status": str(p.status), "used": bool(p.used),
+             "reason": _why(p)} for p in bad.itertuples()]
 
 
 def _why(plate) -> str:
@@ -196,26 +263,9 @@ def _why(plate) -> str:
     return "no reason recorded"
 
 
-def _figure(caption: str, path) -> str:
+def _data_uri(path) -> str:
     path = Path(path)
     kind = IMAGE_TYPES.get(path.suffix.lower())
     if kind is None:
         raise ValueError(f"cannot embed {path}: not one of {', '.join(IMAGE_TYPES)}")
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{escape(caption)}" src="data:{kind};base64,{data}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
-
-
-def _guide() -> str:
-    return (
-        '<h2>How to read this page</h2><p class="guide">'
-        "<b>AAC</b> (area above the dose-response curve) summarises a drug's effect over its tested dose range: "
-        "0 means no effect, 1 means every cell killed at every dose. Square brackets give the 90% credible "
-        "interval: the model puts 90% probability on the true value lying inside it. "
-        "<b>Rank</b> orders the patient's drugs by how far the patient's AAC lies above the cohort's for that "
-        "drug (drugs are tested over different dose ranges, so raw AAC is not compared across drugs); rank 1 is "
-        "the drug for which this patient stands out most. <b>P(more sensitive than cohort)</b> is the "
-        "probability that the patient's AAC is above the median AAC of the other patients tested with the drug; "
-        "<b>P(in top 3)</b> the probability that the drug ranks among the patient's three best. These are "
-        "laboratory results on organoids, not a treatment recommendation.</p>"
-    )
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

@@ -22,6 +22,10 @@ cohort   per drug, across the patients that carry it, on each draw:
          patients"; for an odd number it keeps the middle patient from being
          compared with itself (which would make its probability 0 by
          construction).
+         sdss2 = patient DSS2 - mean DSS2 of the other patients carrying the
+         drug (Breeze's selective DSS, with the cohort in place of healthy
+         controls). Below ``min_cohort_patients`` patients carrying a drug,
+         these relative rows are flagged ``cohort_too_small``.
 ranks    per patient and draw, drugs ordered by score, 1 = most sensitive
          (highest score). Raw AAC is never ranked across drugs: drugs are
          tested over different ranges, so their AACs are not comparable.
@@ -63,14 +67,19 @@ LINE_TABLE_METRICS = (
 # metrics (per-curve fits of GR values, baselines.per_curve_gr).
 GR_METRICS = ("log10_gr50", "grmax")
 LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GR_METRICS
+# Relative to the cohort: flagged ``cohort_too_small`` when too few patients carry the drug.
+RELATIVE_METRICS = ("sdss2", "p_more_sensitive_than_cohort", "rank", "p_top3")
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
-    "aac_line_sd", "p_more_sensitive_than_cohort", "rank", "p_top3",
-)
+    "p_aac_above_activity_floor", "aac_line_sd", "cohort_patients",
+) + RELATIVE_METRICS
 STAT_COLUMNS = ("mean", "sd", "q05", "q50", "q95")
 INTERVAL = (0.05, 0.95)
 IC50_REACHED_FOR_CONDITIONAL = 0.95  # below this, the IC50 summary is conditional on reaching 50%
 IC50_REACHED_MIN = 0.5  # below this, no IC50 is reported
 TOP_RANKS = 3
+# Defaults of the config's `sensitivity` section (workflow/schemas/config.schema.yaml).
+ACTIVITY_AAC_FLOOR = 0.1
+MIN_COHORT_PATIENTS = 5
 
 UNITS = {
     "aac": ("area above the viability curve over the drug's tested log10 range, divided by its width: "
@@ -92,6 +101,8 @@ UNITS = {
     "score": ("(patient AAC - cohort median AAC) / cohort sd of AAC, per drug across patients",
               "cohort standard deviations"),
     "rank": ("rank of the score among the patient's drugs, 1 = most sensitive", "1"),
+    "sdss2": ("selective DSS2: patient DSS2 minus the mean DSS2 of the other patients carrying the drug",
+              "score (-100 to 100)"),
 }
 
 
@@ -259,6 +270,27 @@ def cohort_relative(patient_aac: xr.DataArray) -> xr.Dataset:
     return ds
 
 
+def selective_dss(patient_dss: xr.DataArray) -> xr.DataArray:
+    """Per (drug, patient, draw): the patient's DSS minus the mean DSS of the
+    *other* patients carrying the drug (Breeze's selective DSS, with the cohort
+    as the reference); NaN where the patient does not carry the drug or no
+    other patient does."""
+    values = patient_dss.transpose("drug", "patient", "draw").values.astype(float)
+    carried = ~np.isnan(values)
+    total = np.where(carried, values, 0.0).sum(axis=1, keepdims=True)
+    count = carried.sum(axis=1, keepdims=True)
+    others = count - carried
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = np.where(others > 0, (total - np.where(carried, values, 0.0)) / others, np.nan)
+    return xr.DataArray(values - reference, dims=("drug", "patient", "draw"), coords=patient_dss.coords,
+                        name="sdss2")
+
+
+def cohort_size(patient_aac: xr.DataArray) -> xr.DataArray:
+    """Per drug: the number of patients carrying it (with any finite AAC draw)."""
+    return patient_aac.notnull().any("draw").sum("patient")
+
+
 def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None = None) -> xr.Dataset:
     """Every drug's metric draws on shared dims (drug, line, patient, draw), for
     ``results/summary/metrics.zarr``.
@@ -345,8 +377,9 @@ def _stats(draws: np.ndarray) -> dict:
     return {"mean": float(finite.mean()), "sd": sd, "q05": float(q05), "q50": float(q50), "q95": float(q95)}
 
 
-def _probability(p: float) -> dict:
-    return {"mean": p, "sd": np.nan, "q05": np.nan, "q50": p, "q95": np.nan}
+def _point(value: float) -> dict:
+    """A probability or count: the value in mean and q50, no spread."""
+    return {"mean": value, "sd": np.nan, "q05": np.nan, "q50": value, "q95": np.nan}
 
 
 def _mean_indicator(indicator: np.ndarray) -> float:
@@ -375,9 +408,9 @@ def _rows(values: Mapping[str, np.ndarray], x_max: float, names: Iterable[str], 
             flags += own
         elif metric == "p_ic50_below_top_dose":
             below = np.nan_to_num(values["log10_ic50"], nan=np.inf) < x_max
-            stats = _probability(float(below.mean()))
-        elif metric in ("p_more_sensitive_than_cohort", "p_top3"):
-            stats = _probability(extra[metric])
+            stats = _point(float(below.mean()))
+        elif metric in extra:
+            stats = _point(extra[metric])
         else:
             stats = _stats(values[metric])
         rows.append({"metric": metric, **stats, "flags": ",".join(dict.fromkeys(flags))})
@@ -394,6 +427,8 @@ def summary_tables(
     ds: xr.Dataset,
     line_flags: pd.DataFrame | None = None,
     failed_drugs: Iterable[str] = (),
+    activity_aac_floor: float = ACTIVITY_AAC_FLOOR,
+    min_cohort_patients: int = MIN_COHORT_PATIENTS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long tables (patient_table, line_table) from :func:`metric_draws_dataset`.
 
@@ -409,6 +444,12 @@ def summary_tables(
     its patient's rows. ``failed_drugs``: drugs whose fit failed its MCMC
     diagnostics (flag ``fit_failed_diagnostics``). SVI fits get
     ``approximate_fit``.
+
+    Per patient and drug, also: ``p_aac_above_activity_floor`` (P(AAC >
+    ``activity_aac_floor``)), ``cohort_patients`` (how many patients carry the
+    drug, in ``mean`` and ``q50``) and ``sdss2`` (:func:`selective_dss`). The
+    relative rows (``RELATIVE_METRICS``) of a drug carried by fewer than
+    ``min_cohort_patients`` patients are flagged ``cohort_too_small``.
     """
     failed = set(failed_drugs)
     fit_flags: dict[tuple[str, str], list[str]] = {}
@@ -417,6 +458,8 @@ def summary_tables(
             fit_flags[(str(drug), str(line))] = _split_flags(text)
     more = _by_drug_patient(cohort_relative(ds["patient_aac"])["more_sensitive"])
     rank = ds["patient_rank"].transpose("drug", "patient", "draw").values
+    sdss2 = selective_dss(ds["patient_dss2"]).values
+    n_cohort = cohort_size(ds["patient_aac"]).values
     line_patient = ds.line_patient.values
     patients = ds.patient.values
     line_rows, patient_rows = [], []
@@ -448,9 +491,14 @@ def summary_tables(
             extra = {
                 "p_more_sensitive_than_cohort": more[d][k],
                 "p_top3": _mean_indicator(np.where(np.isnan(ranks), np.nan, (ranks <= TOP_RANKS).astype(float))),
+                "p_aac_above_activity_floor": float((patient_values["aac"][k] > activity_aac_floor).mean()),
+                "cohort_patients": float(n_cohort[d]),
             }
-            values = {m: v[k] for m, v in patient_values.items()} | {"rank": ranks}
+            values = {m: v[k] for m, v in patient_values.items()} | {"rank": ranks, "sdss2": sdss2[d, k]}
+            small = ["cohort_too_small"] if n_cohort[d] < min_cohort_patients else []
             for row in _rows(values, x_max, PATIENT_TABLE_METRICS, flags, extra):
+                if row["metric"] in RELATIVE_METRICS and small:
+                    row["flags"] = ",".join(filter(None, [row["flags"], *small]))
                 patient_rows.append({"patient": patient, "drug": drug, **row})
     columns = ["drug", "metric", *STAT_COLUMNS, "flags"]
     patient_table = _sorted(pd.DataFrame(patient_rows, columns=["patient", *columns]), ["patient", "drug"],
@@ -521,6 +569,8 @@ def summarize(
     max_draws: int | None = None,
     shrinkage: pd.DataFrame | None = None,
     gr: pd.DataFrame | None = None,
+    activity_aac_floor: float = ACTIVITY_AAC_FLOOR,
+    min_cohort_patients: int = MIN_COHORT_PATIENTS,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
@@ -531,7 +581,8 @@ def summarize(
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
     ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50`` and ``grmax`` per
     line and, as the mean of its lines, per patient: point estimates of per-curve
-    fits, flagged ``per_curve_fit``.
+    fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
+    ``min_cohort_patients``: see :func:`summary_tables`.
     Returns the written paths by kind."""
     from .store import open_inference_data, write_zarr_atomic
 
@@ -539,7 +590,8 @@ def summarize(
     out_dir.mkdir(parents=True, exist_ok=True)
     ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws)
     patient_table, line_table = summary_tables(
-        ds, line_flags_from_tables(lines_tsv_paths), failed_drugs_from_diagnostics(diagnostics_paths)
+        ds, line_flags_from_tables(lines_tsv_paths), failed_drugs_from_diagnostics(diagnostics_paths),
+        activity_aac_floor, min_cohort_patients,
     )
     line_rows, patient_rows = _point_estimate_rows(shrinkage, gr)
     line_table = _sorted(pd.concat([line_table, *line_rows], ignore_index=True), ["patient", "line", "drug"],

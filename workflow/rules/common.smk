@@ -22,7 +22,7 @@ def typed_values(section):
     }
 
 
-for section in ("qc", "fit"):
+for section in ("qc", "fit", "sensitivity"):
     if isinstance(config.get(section), dict):
         config[section] = typed_values(config[section])
 validate(config, schema="../schemas/config.schema.yaml")
@@ -87,6 +87,7 @@ def plate_inputs(plates, with_sheet=True):
     files = {
         "exports": list(rows["file_path"]),
         "layouts": sorted(set(rows["layout_path"])),
+        "source_maps": sorted(set(rows["source_map_path"]) - {""}),
     }
     return {"sheet": SAMPLE_SHEET, **files} if with_sheet else files
 
@@ -119,7 +120,7 @@ def chosen_drugs(drugs, wanted):
 
 
 try:
-    DRUGS = chosen_drugs(screen_drugs(sheet["layout_path"]), config.get("drugs"))
+    DRUGS = chosen_drugs(screen_drugs(sheet), config.get("drugs"))
 except InputError as error:
     raise WorkflowError(str(error)) from None
 

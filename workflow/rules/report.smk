@@ -44,6 +44,13 @@ rule patient_report:
             subcategory="{patient}",
             labels={"patient": "{patient}", "figure": "against the cohort"},
         ),
+        waterfall=report(
+            "results/patients/{patient}/waterfall.png",
+            caption="../report/patient_waterfall.rst",
+            category="Patients",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "figure": "waterfall"},
+        ),
         page=report(
             "results/patients/{patient}/{patient}.html",
             caption="../report/patient_page.rst",
@@ -58,7 +65,15 @@ rule patient_report:
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,
+    params:
+        floor=config["sensitivity"]["activity_aac_floor"],
+        probability=config["sensitivity"]["activity_probability"],
+        cohort=config["sensitivity"]["min_cohort_patients"],
+        unit=config["sensitivity"]["sample_unit"],
     shell:
         "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
-        "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} --page {output.page:q}"
+        "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
+        "--waterfall {output.waterfall:q} --page {output.page:q} --activity-aac-floor {params.floor} "
+        "--activity-probability {params.probability} --min-cohort-patients {params.cohort} "
+        "--sample-unit {params.unit:q}"

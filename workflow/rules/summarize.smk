@@ -99,9 +99,13 @@ rule summarize:
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        floor=config["sensitivity"]["activity_aac_floor"],
+        cohort=config["sensitivity"]["min_cohort_patients"],
     shell:
         "pdoscreen --log {log:q} summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
         "--shrinkage {input.shrinkage:q} --screen {input.screen:q} --qc {input.qc:q} "
+        "--activity-aac-floor {params.floor} --min-cohort-patients {params.cohort} "
         "--out-dir results/summary"
 
 
