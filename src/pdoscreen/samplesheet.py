@@ -16,12 +16,13 @@ from .readers.base import decode
 log = logging.getLogger(__name__)
 
 REQUIRED = ["plate", "patient", "line", "file", "reader", "layout"]
-OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude"]
+OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude", "dispense_plate", "source_map"]
 
 
 def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     """The sheet as typed columns: text stays text ("007" is not 7), empty cells
-    are empty strings, ``replicate`` and ``timepoint_h`` are numbers (NaN if absent)."""
+    are empty strings, ``replicate``, ``timepoint_h`` and ``assay_volume_ul``
+    are numbers (NaN if absent)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("sample sheet not found", file=path)
@@ -51,7 +52,7 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     for column in OPTIONAL_TEXT:
         if column not in sheet.columns:
             sheet[column] = ""
-    for column in ["replicate", "timepoint_h"]:
+    for column in ["replicate", "timepoint_h", "assay_volume_ul"]:
         sheet[column] = _numbers(sheet, column, path)
     return sheet
 
@@ -86,7 +87,7 @@ def _numbers(sheet: pd.DataFrame, column: str, path: Path) -> pd.Series:
 
 def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     """Checks across rows and on disk; returns the sheet with absolute
-    ``file_path`` and ``layout_path`` columns."""
+    ``file_path``, ``layout_path`` and ``source_map_path`` ("" where none) columns."""
     path = Path(path)
     duplicated = sheet["plate"][sheet["plate"].duplicated()].unique()
     if len(duplicated):
@@ -98,6 +99,7 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     sheet = sheet.copy()
     sheet["file_path"] = [str(base / f) for f in sheet["file"]]
     sheet["layout_path"] = [str(base / f) for f in sheet["layout"]]
+    sheet["source_map_path"] = [str(base / f) if f else "" for f in sheet["source_map"]]
     # Two plates from one read of one file would carry identical signals.
     for (_, measurement), same in sheet.groupby(["file_path", "measurement"]):
         if len(same) > 1:
@@ -113,8 +115,9 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
                 file=path,
                 plate=row.plate,
             )
-        for what, target in (("plate-reader file", row.file_path), ("layout", row.layout_path)):
-            if not Path(target).is_file():
+        targets = {"plate-reader file": row.file_path, "layout": row.layout_path, "source map": row.source_map_path}
+        for what, target in targets.items():
+            if target and not Path(target).is_file():
                 raise InputError(f"{what} {target} not found", file=path, plate=row.plate)
     return sheet
 

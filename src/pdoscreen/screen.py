@@ -13,13 +13,14 @@ import xarray as xr
 
 from .errors import InputError
 from .geometry import PlateGeometry, parse_well, row_label
-from .layouts import read_layout
+from .layouts import Dispensing, read_layout
 from .qc import add_normalised
 from .store import open_zarr
 
 log = logging.getLogger(__name__)
 
-LAYOUT_FIELDS = {"role": "empty", "drug": "", "concentration_molar": np.nan}
+# "flag" (dispense_failed) joins the readers' flags; its message stays a coordinate.
+LAYOUT_FIELDS = {"role": "empty", "drug": "", "concentration_molar": np.nan, "flag": "", "flag_message": ""}
 PLATE_FIELDS = ["patient", "line", "replicate", "batch", "lot", "measurement", "timepoint_h", "exclude"]
 PLATE_ATTRS = ["reader", "source_file", "source_sha256", "barcode", "read_time", "instrument_serial"]
 
@@ -37,14 +38,23 @@ def layout_on_plate(layout: pd.DataFrame, wells: list[str]) -> dict[str, np.ndar
     }
 
 
+def dispensing(row: pd.Series) -> Dispensing:
+    """A sample-sheet row's settings for a dispenser-log layout."""
+    return Dispensing(
+        plate=row.get("dispense_plate", ""),
+        source_map=Path(row["source_map_path"]) if row.get("source_map_path") else None,
+        assay_volume_ul=None if pd.isna(row.get("assay_volume_ul")) else float(row["assay_volume_ul"]),
+    )
+
+
 def plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np.ndarray]:
     """The layout of one sample-sheet row, checked against its plate read;
-    ``cache`` keeps each layout file parsed once per plate geometry."""
+    ``cache`` keeps each layout parsed once per plate geometry and settings."""
     geometry = plate_geometry(plate)
-    key = (row["layout_path"], geometry)
+    key = (row["layout_path"], geometry, dispensing(row))
     if key not in cache:
         try:
-            cache[key] = read_layout(row["layout_path"], geometry)
+            cache[key] = read_layout(row["layout_path"], geometry, dispensing=dispensing(row))
         except InputError as error:
             raise error.located(plate=row["plate"]) from None
     fields = layout_on_plate(cache[key], geometry.wells)
@@ -72,7 +82,10 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Datas
             layout_fields[name].append(values)
     shape = (len(order), len(wells))
     signal = np.stack([plates[p]["signal"].values.reshape(-1) for p in order])
-    flag = np.stack([plates[p]["flag"].values.reshape(-1) for p in order])
+    read_flag = np.stack([plates[p]["flag"].values.reshape(-1) for p in order])
+    layout_flag = np.stack(layout_fields.pop("flag")).reshape(shape).astype(str)
+    # A well that did not get its dose is left out whatever the reader saw.
+    flag = np.where(layout_flag != "", layout_flag, read_flag)
     coords = {
         "plate": order,
         "well": wells,
@@ -121,12 +134,12 @@ def drug_slug(drug: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", drug).lstrip("_.-").rstrip("_") or "drug"
 
 
-def screen_drugs(layout_paths) -> dict[str, str]:
-    """{slug: drug} over the treated wells of the given layouts; refuses two
+def screen_drugs(sheet: pd.DataFrame) -> dict[str, str]:
+    """{slug: drug} over the treated wells of the sheet's layouts; refuses two
     drugs whose names give the same slug."""
     drugs = set()
-    for path in sorted(set(layout_paths)):
-        layout = read_layout(path)
+    for path, settings in sorted({(row["layout_path"], dispensing(row)) for _, row in sheet.iterrows()}, key=str):
+        layout = read_layout(path, dispensing=settings)
         drugs |= set(layout.loc[layout.role == "treated", "drug"])
     slugs: dict[str, str] = {}
     for drug in sorted(drugs):

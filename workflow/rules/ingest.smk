@@ -30,6 +30,7 @@ rule build_screen:
         sheet=SAMPLE_SHEET,
         plates=[plate_store(p) for p in PLATES],
         layouts=sorted(set(sheet["layout_path"])),
+        source_maps=sorted(set(sheet["source_map_path"]) - {""}),
     output:
         store=update(directory("results/screen.zarr")),
         summary="results/screen_summary.txt",

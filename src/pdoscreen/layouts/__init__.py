@@ -11,23 +11,31 @@ Kinds (one module each):
 - ``wellmap``: wellmap TOML (:mod:`.wellmap_toml`);
 - ``long``: a CSV/TSV with a header row naming ``well, role, drug,
   concentration, unit`` (:mod:`.long`);
-- ``grid``: plater-style stacked plate-shaped grids, one per field (:mod:`.grid`).
+- ``grid``: plater-style stacked plate-shaped grids, one per field (:mod:`.grid`);
+- dispenser logs, which say what went into each well (:mod:`.dispense`):
+  ``echo`` (Echo transfer reports with a source-plate map, :mod:`.echo`),
+  ``d300`` (HP D300 dispense-report XML, :mod:`.d300`) and ``d300e_csv``
+  (Tecan D300e CSV export, :mod:`.d300e_csv`). Their wells may carry the flag
+  ``dispense_failed`` with the instrument's message (columns ``flag`` and
+  ``flag_message``, empty for the other kinds).
 
-Adding a kind (for example a dispenser log: an Echo transfer CSV or an HP D300
-XML) is one new module and one import line, nothing else:
+Adding a kind is one new module and one import line, nothing else:
 
 1. write ``layouts/echo.py`` with ``sniff(text) -> bool`` (look at the decoded
    content, never the file name; it must not claim the other kinds' files) and
    ``records(path, text) -> list[dict]`` returning one dict per well with the
    key ``well`` and any of ``role``, ``drug``, ``concentration``, ``unit`` as
-   raw text or numbers (see :class:`.common.LayoutKind`);
+   raw text or numbers (see :class:`.common.LayoutKind`); a kind that needs
+   sample-sheet settings (:class:`.common.Dispensing`) names them in
+   ``settings`` and takes them as a third argument;
 2. end it with ``register(LayoutKind("echo", sniff, records))``;
 3. import the module below.
 
 Validation, unit conversion, duplicate and plate-bounds checks all live in
 :func:`.common.build_layout`, so a new kind gets them for free. If several
 records of a log add to one well (e.g. two transfers), combine them in
-``records``: a well listed twice is an error.
+``records`` (:func:`.dispense.well_records` does it for dispensers): a well
+listed twice is an error.
 """
 
 from __future__ import annotations
@@ -39,18 +47,18 @@ import pandas as pd
 from ..errors import InputError
 from ..geometry import PlateGeometry
 from ..readers.base import check_complete, read_text
-from .common import COLUMNS, KINDS, LayoutKind, build_layout, register
+from .common import COLUMNS, KINDS, Dispensing, LayoutKind, build_layout, register
 
 # Importing a module registers its kind.
-from . import grid, long, wellmap_toml  # noqa: F401,E402
+from . import d300, d300e_csv, echo, grid, long, wellmap_toml  # noqa: F401,E402
 
-__all__ = ["COLUMNS", "KINDS", "LayoutKind", "detect_layout", "read_layout", "register"]
+__all__ = ["COLUMNS", "KINDS", "Dispensing", "LayoutKind", "detect_layout", "read_layout", "register"]
 
 
 def detect_layout(path: str | Path, text: str | None = None) -> str:
     """The name of the one layout kind that recognises this file's content."""
     path = Path(path)
-    text = _text(path) if text is None else text
+    text = _decoded(path) if text is None else text
     matches = [name for name, kind in KINDS.items() if kind.sniff(text)]
     if not matches:
         raise InputError(
@@ -67,17 +75,31 @@ def detect_layout(path: str | Path, text: str | None = None) -> str:
 
 
 def read_layout(
-    path: str | Path, geometry: PlateGeometry | None = None, *, kind: str = "auto"
+    path: str | Path,
+    geometry: PlateGeometry | None = None,
+    *,
+    kind: str = "auto",
+    dispensing: Dispensing = Dispensing(),
 ) -> pd.DataFrame:
-    """Read and validate a layout file; ``kind`` overrides content detection."""
+    """Read and validate a layout file; ``kind`` overrides content detection;
+    ``dispensing`` holds the sample-sheet settings a dispenser log needs."""
     path = Path(path)
-    text = _text(path)
+    text = _decoded(path)
     name = detect_layout(path, text) if kind == "auto" else kind
     if name not in KINDS:
         known = ", ".join(sorted(KINDS))
         raise InputError(f"unknown layout kind {name!r}; known kinds: auto, {known}", file=path)
+    if not KINDS[name].checks_own_end:
+        _check_end(path)
+    unused = [setting for setting in dispensing.given() if setting not in KINDS[name].settings]
+    if unused:
+        raise InputError(
+            f"sample-sheet setting(s) {', '.join(unused)} do not apply to a {name} layout; leave them empty",
+            file=path,
+        )
+    arguments = (path, text, dispensing) if KINDS[name].settings else (path, text)
     try:
-        records = KINDS[name].records(path, text)
+        records = KINDS[name].records(*arguments)
     except InputError:
         raise
     except Exception as error:  # a kind's parser meeting a file it cannot read
@@ -86,12 +108,15 @@ def read_layout(
     return build_layout(records, file=path, geometry=geometry, stated=size(text) if size else None)
 
 
-def _text(path: Path) -> str:
-    if not path.is_file():
-        raise InputError("layout file not found", file=path)
+def _check_end(path: Path) -> None:
     # A layout cut inside its last number (10 -> 1) would name another dose;
     # TOML writes "concentration = 10", hence "=" and spaces as separators too.
     check_complete(path, path.read_bytes(), separators=r"[\t,;=\s]")
+
+
+def _decoded(path: Path) -> str:
+    if not path.is_file():
+        raise InputError("layout file not found", file=path)
     text = read_text(path)
     if not text.strip():
         raise InputError("the layout file is empty", file=path)

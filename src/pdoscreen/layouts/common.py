@@ -19,9 +19,12 @@ from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_fitting, geometry_for, parse_well, row_label, well_name
 from ..readers.base import decimal_mark, guess_delimiter, number_style, split_rows
 
-COLUMNS = ["well", "role", "drug", "concentration", "unit", "concentration_molar"]
+COLUMNS = ["well", "role", "drug", "concentration", "unit", "concentration_molar", "flag", "flag_message"]
 FIELDS = ("role", "drug", "concentration", "unit")
 ROLES = ("treated", "vehicle", "kill", "empty")
+# Flags a layout may put on a well (the readers' flags say what the instrument
+# saw; these say what the well was given). Any flag keeps the well out of fits.
+LAYOUT_FLAGS = ("", "dispense_failed")
 
 # Accepted spellings -> canonical unit. Deliberately exact (no case folding):
 # "mM" is milli and "M" molar, and "nm" would be read as nanometres by some.
@@ -37,6 +40,22 @@ _LARGEST = geometry_for(1536)
 
 
 @dataclass(frozen=True)
+class Dispensing:
+    """What a dispenser log needs besides itself, from the sample sheet: which
+    of its destination plates this plate is, the source-plate map, and the
+    volume in the well before dispensing (µL)."""
+
+    plate: str = ""
+    source_map: Path | None = None
+    assay_volume_ul: float | None = None
+
+    def given(self) -> list[str]:
+        """The sample-sheet columns that were filled in."""
+        names = {"dispense_plate": self.plate, "source_map": self.source_map, "assay_volume_ul": self.assay_volume_ul}
+        return [name for name, value in names.items() if not is_blank(value)]
+
+
+@dataclass(frozen=True)
 class LayoutKind:
     """One layout file format.
 
@@ -44,7 +63,10 @@ class LayoutKind:
     kind; ``records(path, text)`` returns one dict per well the file names,
     with the key ``well`` plus any of :data:`FIELDS` (raw text or numbers,
     missing or empty where the file says nothing) and, optionally, ``line``
-    (1-based) for error messages.
+    (1-based) for error messages, ``flag`` (one of :data:`LAYOUT_FLAGS`) and
+    ``flag_message``. A kind that reads sample-sheet settings (a dispenser
+    log) names them in ``settings`` and takes a :class:`Dispensing` as a third
+    argument of ``records``; other kinds are refused those settings.
     """
 
     name: str
@@ -53,6 +75,9 @@ class LayoutKind:
     # The plate the file itself draws (a grid's rows and numbered columns);
     # without it a layout implies the smallest plate that holds its wells.
     size: Callable[[str], PlateGeometry | None] | None = None
+    settings: tuple[str, ...] = ()
+    # Kinds whose files may end without a line end check their own completeness.
+    checks_own_end: bool = False
 
 
 KINDS: dict[str, LayoutKind] = {}
@@ -249,6 +274,11 @@ def _validated(record: dict, *, well: str, file: Path, mark: str | None = None) 
         # Zero is zero in every unit (LIMS write empty wells as "0.0" with no
         # unit); any other number without a unit, on a control, stays unknown.
         molar = 0.0 if concentration == 0 else math.nan
+    flag = "" if is_blank(record.get("flag")) else str(record["flag"])
+    if flag not in LAYOUT_FLAGS:
+        raise InputError(f"layout flag {flag!r} is not one of {', '.join(f for f in LAYOUT_FLAGS if f)}")
+    message = "" if is_blank(record.get("flag_message")) else str(record["flag_message"])
     return dict(
-        well=well, role=role, drug=drug, concentration=concentration, unit=unit, concentration_molar=molar
+        well=well, role=role, drug=drug, concentration=concentration, unit=unit, concentration_molar=molar,
+        flag=flag, flag_message=message,
     )

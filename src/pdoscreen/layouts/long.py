@@ -24,8 +24,9 @@ def sniff(text: str) -> bool:
     return bool(rows) and "well" in _header(rows[0][1])
 
 
-def long_rows(path: Path, text: str) -> list[dict[str, str]]:
-    """Every data line as {lower-cased header: cell}, plus ``line``."""
+def long_rows(path: Path, text: str, key: str = "well") -> list[dict[str, str]]:
+    """Every data line as {lower-cased header: cell}, plus ``line``; the
+    header must name the ``key`` column."""
     rows = table_rows(text)
     if not rows:
         raise InputError("the layout is empty", file=path)
@@ -33,8 +34,8 @@ def long_rows(path: Path, text: str) -> list[dict[str, str]]:
     duplicated = sorted({name for name in header if name and header.count(name) > 1})
     if duplicated:
         raise InputError(f"column {duplicated[0]!r} appears twice in the header", file=path, line=header_line)
-    if "well" not in header:
-        raise InputError("the header row has no 'well' column", file=path, line=header_line)
+    if key not in header:
+        raise InputError(f"the header row has no {key!r} column", file=path, line=header_line)
     records = []
     for line, cells in rows[1:]:
         if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header):]):

@@ -1,0 +1,225 @@
+"""Dispenser logs as layouts: Echo transfer reports with a source-plate map,
+HP D300 dispense reports and Tecan D300e CSV exports, on the real files.
+
+Expected concentrations are worked by hand from the logs' volumes: final =
+stock x dispensed / (assay volume + everything dispensed into the well)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from pdoscreen.errors import InputError
+from pdoscreen.geometry import geometry_for
+from pdoscreen.layouts import Dispensing, detect_layout, read_layout
+from pdoscreen.screen import build_screen
+
+ECHO_REFORMAT = "dispenser/echo-plate-reformat-transfer-csv"
+CHERRY_PICK = "dispenser/echo-cherrypick-transfer-csv/CherryPick_Transfer_Complete.csv"
+D300 = "dispenser/hp-d300-dispense-report-xml/Src_Bos_Ima_96well_Mar2015 2015-03-07 1736.DATA.xml"
+D300E = "dispenser/tecan-d300e-csv-export/Example_dispenser.csv"
+REL = 1e-12  # the same arithmetic in another order: float rounding only
+
+
+def source_map(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "source_map.csv"
+    path.write_text("\n".join(["source_plate,source_well,role,drug,concentration,unit", *lines]) + "\n")
+    return path
+
+
+def cherry_pick_map(tmp_path: Path) -> Path:
+    """A map for the cherry pick's source wells: the samples in columns 3-4 of
+    Source Plate[1] each its own compound at 10 mM, DMSO back-fill in columns
+    23-24 and in the control plate's D4, E3, O7; A1 on both plates one drug."""
+    lines = [f"Source Plate[1],{row}{col},treated,cpd_{row}{col},10,mM" for row in "ABCDEFGHIJKLMNOP" for col in (3, 4)]
+    lines += [f"Source Plate[1],{w},vehicle,DMSO,," for w in ("G23", "H23", "J23", "G24", "K24")]
+    lines += [f"Control Plate[1],{w},vehicle,DMSO,," for w in ("D4", "E3", "O7", "O9", "O5", "C4")]
+    lines += [
+        "Source Plate[1],A1,treated,staurosporine,10,mM",
+        "Control Plate[1],A1,treated,staurosporine,1,mM",
+        "Source Plate[1],B1,treated,staurosporine,1,mM",
+        "Control Plate[1],B1,treated,staurosporine,1,mM",
+        "Source Plate[1],B2,treated,staurosporine,0.1,mM",
+        "Control Plate[1],B2,treated,staurosporine,0.1,mM",
+        "Control Plate[1],O8,kill,benzethonium,10,mM",
+        "Control Plate[1],O17,kill,benzethonium,10,mM",
+    ]
+    return source_map(tmp_path, lines)
+
+
+def test_every_dispenser_log_is_recognised_and_the_survey_files_are_not_layouts(real_world):
+    kinds = {path.name: detect_layout(path) for path in (real_world / ECHO_REFORMAT).iterdir()}
+    assert set(kinds.values()) == {"echo"}
+    assert detect_layout(real_world / CHERRY_PICK) == "echo"
+    assert detect_layout(real_world / D300) == "d300"
+    assert detect_layout(real_world / D300E) == "d300e_csv"
+    for survey in (real_world / "dispenser" / "echo-survey-xml").iterdir():
+        with pytest.raises(InputError, match="unknown layout format"):
+            detect_layout(survey)
+
+
+def test_echo_cherry_pick_concentrations_by_hand(real_world, tmp_path):
+    layout = read_layout(
+        real_world / CHERRY_PICK,
+        geometry_for(96),
+        dispensing=Dispensing(plate="DST001", source_map=cherry_pick_map(tmp_path), assay_volume_ul=100),
+    ).set_index("well")
+    # A2: 1000 nL of cpd_A3 alone -> 10 mM x 1000 / (100000 + 1000)
+    assert layout.loc["A02", "concentration"] == pytest.approx(10_000 * 1000 / 101_000, rel=REL)
+    assert layout.loc["A02", ["role", "drug", "unit"]].tolist() == ["treated", "cpd_A3", "uM"]
+    # A3: 325 nL cpd_A3 + 675 DMSO (G24) + 675 DMSO (control D4)
+    assert layout.loc["A03", "concentration"] == pytest.approx(10_000 * 325 / 101_675, rel=REL)
+    # A1: 1000 nL at 10 mM + 100 nL at 1 mM of one drug from two plates, + 900 back-fill
+    assert layout.loc["A01", "concentration"] == pytest.approx((10_000 * 1000 + 1000 * 100) / 102_000, rel=REL)
+    assert layout.loc["A01", "concentration_molar"] == pytest.approx(layout.loc["A01", "concentration"] * 1e-6)
+    # D12: DMSO from K24 and the kill control from the control plate's O8
+    assert layout.loc["D12", ["role", "drug"]].tolist() == ["kill", "benzethonium"]
+    assert layout.loc["D12", "concentration"] == pytest.approx(10_000 * 1000 / 102_000, rel=REL)
+    assert layout.loc["D01", ["role", "drug"]].tolist() == ["vehicle", "DMSO"]
+    assert np.isnan(layout.loc["D01", "concentration"])
+    assert len(layout) == 96 and not layout["flag"].any()
+
+
+def test_echo_partial_transfer_flags_the_failed_wells(real_world, tmp_path):
+    settings = Dispensing(
+        source_map=source_map(tmp_path, [",A1,treated,drugX,10,mM", ",A2,treated,drugY,1,mM"]), assay_volume_ul=20
+    )
+    layout = read_layout(real_world / ECHO_REFORMAT / "PartialTransfer.csv", dispensing=settings).set_index("well")
+    assert layout.loc["A01", "concentration"] == pytest.approx(10_000 * 100 / 20_100, rel=REL)
+    assert layout.loc["A01", "flag"] == "" and layout.loc["B01", "flag"] == ""
+    # A2 and B2 got nothing: flagged with the instrument's message; the planned dose is kept for the record
+    assert layout.loc[["A02", "B02"], "flag"].tolist() == ["dispense_failed"] * 2
+    assert (
+        "0 of 100 nL from Source[1] A2: MM0202007: Problem calc. well fluid volume" in layout.loc["A02", "flag_message"]
+    )
+    assert layout.loc["A02", "concentration"] == pytest.approx(1000 * 100 / 20_100, rel=REL)
+
+
+def test_echo_exceptions_only_and_excel_mangled_report_flag_every_well(real_world, tmp_path):
+    wells = [f"{r}{c}" for r in "ABCD" for c in range(21, 25)]
+    settings = Dispensing(
+        source_map=source_map(tmp_path, [f",{w},treated,drug{w},1,mM" for w in ["A1", "A2", *wells]]),
+        assay_volume_ul=10,
+    )
+    for name, n_wells in (("ExceptionsOnly.csv", 4), ("SurveyVolumeExamples.csv", 30)):
+        layout = read_layout(real_world / ECHO_REFORMAT / name, dispensing=settings)
+        assert len(layout) == n_wells and (layout["flag"] == "dispense_failed").all()
+    assert layout["flag_message"].str.contains("MM0202001: Current fluid height below minimum").all()
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(assay_volume_ul=100), "needs the plate's source_map"),
+        (dict(assay_volume_ul=None), "give the plate's assay_volume_ul"),
+        (dict(assay_volume_ul=100, plate=""), r"dispenses into 2 plates \(DST001 / A2025000361; DST002"),
+        (dict(assay_volume_ul=100, plate="DST003"), "dispense_plate 'DST003' names none"),
+    ],
+)
+def test_echo_refuses_missing_settings(real_world, tmp_path, settings, message):
+    settings = {"plate": "DST001", "source_map": cherry_pick_map(tmp_path)} | settings
+    if "source_map" in message:
+        settings["source_map"] = None
+    with pytest.raises(InputError, match=message):
+        read_layout(real_world / CHERRY_PICK, dispensing=Dispensing(**settings))
+
+
+def test_echo_refuses_a_source_well_missing_from_the_map(real_world, tmp_path):
+    settings = Dispensing(source_map=source_map(tmp_path, [",A1,treated,drugX,10,mM"]), assay_volume_ul=20)
+    with pytest.raises(InputError, match=r"well A2 is not in the source-plate map") as error:
+        read_layout(real_world / ECHO_REFORMAT / "TransferOnly.csv", dispensing=settings)
+    assert error.value.well == "A2" and "TransferOnly.csv" in error.value.file
+
+
+def test_echo_refuses_two_drugs_in_one_well(real_world, tmp_path):
+    path = cherry_pick_map(tmp_path)
+    path.write_text(
+        path.read_text().replace("Control Plate[1],A1,treated,staurosporine", "Control Plate[1],A1,treated,other")
+    )
+    with pytest.raises(InputError, match=r"well A01: the log gives this well 2 drugs \(other, staurosporine\)"):
+        read_layout(
+            real_world / CHERRY_PICK, dispensing=Dispensing(plate="DST001", source_map=path, assay_volume_ul=100)
+        )
+
+
+def test_d300_report_control_plate_by_hand(real_world):
+    layout = read_layout(real_world / D300, geometry_for(96), dispensing=Dispensing(plate="Control Plate"))
+    layout = layout.set_index("well")
+    # A1: 200 nL of 10 mM bosutinib + 100 nL DMSO back-fill into 100000 nL
+    assert layout.loc["A01", "concentration"] == pytest.approx(10_000 * 200 / 100_300, rel=REL)
+    # A2: 91.6 nL + 208.4 nL back-fill
+    assert layout.loc["A02", "concentration"] == pytest.approx(10_000 * 91.6 / 100_300, rel=REL)
+    assert layout.loc["A12", ["role", "drug"]].tolist() == ["vehicle", "DMSO normalization"]
+    assert (layout["role"].value_counts() == pd.Series({"treated": 88, "vehicle": 8})).all()
+
+
+def test_d300_report_combination_plate_is_refused(real_world):
+    with pytest.raises(InputError, match=r"well A01: the log gives this well 2 drugs \(Bosutinib, Imatinib\)"):
+        read_layout(real_world / D300, dispensing=Dispensing(plate="Ima Plate"))
+    with pytest.raises(InputError, match="dispenses into 2 plates"):
+        read_layout(real_world / D300)
+
+
+def test_d300e_csv_combination_wells_are_refused(real_world):
+    with pytest.raises(InputError, match=r"line 11\); well B11: the log gives this well 2 drugs"):
+        read_layout(real_world / D300E)
+
+
+def test_d300e_csv_single_drug_wells_take_the_dispensers_concentration(real_world, tmp_path):
+    """The real export without Drug2's rows (the export ends without a line end,
+    as the real one does): each well keeps the concentration the D300e wrote."""
+    lines = (real_world / D300E).read_text().split("\n")
+    single = tmp_path / "single.csv"
+    single.write_text("\n".join(line for line in lines if '"Drug2"' not in line))
+    layout = read_layout(single, geometry_for(384), dispensing=Dispensing(plate="8")).set_index("well")
+    assert layout.loc["B02", ["drug", "concentration"]].tolist() == ["Drug1", 24.63120314174]
+    assert layout.loc["B11", "concentration"] == 24.63115389701
+    # The D300e's own convention, which the D300 report follows: stock x volume / total well volume
+    frame = pd.read_csv(real_world / D300E)
+    stock_um = frame["Dispensed concentration"] * frame["Total well volume"] / frame["Dispensed volume"]
+    assert stock_um.groupby(frame["Fluid name"]).agg(np.ptp).max() < 1e-6 * stock_um.max()
+
+
+def test_table_layouts_refuse_dispenser_settings(tmp_path):
+    path = tmp_path / "layout.csv"
+    path.write_text("well,role,drug,concentration,unit\nA1,vehicle,DMSO,,\n")
+    with pytest.raises(InputError, match="assay_volume_ul do not apply to a long layout"):
+        read_layout(path, dispensing=Dispensing(assay_volume_ul=50))
+
+
+def test_failed_dispenses_are_flagged_in_the_screen(real_world, tmp_path):
+    """The layout's dispense_failed joins the reader's flags; the message stays with the well."""
+    settings = Dispensing(
+        source_map=source_map(tmp_path, [",A1,vehicle,DMSO,,", ",A2,treated,drugY,1,mM"]), assay_volume_ul=20
+    )
+    geometry = geometry_for(384)
+    shape = (geometry.n_rows, geometry.n_columns)
+    plate = xr.Dataset(
+        {"signal": (("row", "column"), np.ones(shape)), "flag": (("row", "column"), np.full(shape, ""))},
+        coords={"row": geometry.rows, "column": geometry.columns},
+    )
+    sheet = pd.DataFrame(
+        [
+            dict(
+                plate="P1",
+                patient="p",
+                line="l",
+                replicate=1,
+                batch="",
+                lot="",
+                measurement="",
+                timepoint_h=np.nan,
+                exclude="",
+                layout_path=str(real_world / ECHO_REFORMAT / "PartialTransfer.csv"),
+                dispense_plate="",
+                source_map_path=str(settings.source_map),
+                assay_volume_ul=20.0,
+            )
+        ]
+    )
+    screen = build_screen(sheet, {"P1": plate}).sel(plate="P1")
+    assert screen["flag"].sel(well="A02").item() == "dispense_failed"
+    assert screen["flag"].sel(well="A01").item() == ""
+    assert "MM0202007" in screen["flag_message"].sel(well="B02").item()
