@@ -16,10 +16,12 @@ from pdoscreen import metrics
 from pdoscreen.store import open_zarr, write_inference_data
 from pdoscreen.summarize import (
     PATIENT_TABLE_METRICS,
+    RELATIVE_METRICS,
     cohort_relative,
     line_metric_draws,
     metric_draws_dataset,
     patient_metric_draws,
+    selective_dss,
     summarize,
     summary_tables,
     thin,
@@ -259,6 +261,37 @@ def test_rank_and_p_top3_in_the_patient_table():
     # P1 is above the median of the other three for every drug but d (and e on half the draws)
     assert p1.loc["p_more_sensitive_than_cohort", "mean"].to_dict() == pytest.approx(
         {"a": 1, "b": 1, "c": 1, "d": 0, "e": 0.5})
+
+
+def test_activity_selective_dss_and_small_cohorts_in_the_patient_table():
+    # Three patients, one line each, one drug; P1 responds (E = 0.1), P2 and P3
+    # barely (E = 0.95): P(AAC > 0.1) is 1 for P1 and 0 for the others.
+    c = np.full((1, 4, 3), -7.0)
+    e = np.empty_like(c)
+    e[..., 0], e[..., 1:] = 0.1, 0.95
+    fit = line_metric_draws(fake_fit("d", ["P1-L1", "P2-L1", "P3-L1"], ["P1", "P2", "P3"], c, e, np.ones_like(c)))
+    ds = metric_draws_dataset([fit])
+    patients, _ = summary_tables(ds, activity_aac_floor=0.1, min_cohort_patients=3)
+    rows = patients.set_index(["patient", "metric"])
+    assert rows.loc[("P1", "p_aac_above_activity_floor"), "mean"] == 1.0
+    assert rows.loc[("P2", "p_aac_above_activity_floor"), "mean"] == 0.0
+    assert (patients[patients.metric == "cohort_patients"]["mean"] == 3).all()
+    # sDSS2: the patient's DSS2 minus the mean of the other two patients', on every draw
+    dss2 = ds.patient_dss2.sel(drug="d").values
+    assert rows.loc[("P1", "sdss2"), "mean"] == pytest.approx((dss2[0] - dss2[1:].mean(axis=0)).mean())
+    assert not patients["flags"].str.contains("cohort_too_small").any()
+    # With four patients required, the relative rows (and only they) say the cohort is too small.
+    small, _ = summary_tables(ds, min_cohort_patients=4)
+    flagged = small[small["flags"].str.contains("cohort_too_small")]
+    assert set(flagged.metric) == set(RELATIVE_METRICS) and len(flagged) == 3 * len(RELATIVE_METRICS)
+
+
+def test_selective_dss_leaves_out_patients_without_the_drug():
+    dss = xr.DataArray([[[10.0, 20.0], [30.0, 40.0], [np.nan, np.nan], [50.0, 0.0]]], dims=("drug", "patient", "draw"))
+    out = selective_dss(dss).values[0]
+    assert out[0] == pytest.approx([10 - 40, 20 - 20]) and out[1] == pytest.approx([30 - 30, 40 - 10])
+    assert np.isnan(out[2]).all()
+    assert np.isnan(selective_dss(dss[:, :1]).values).all()  # nobody to compare with
 
 
 # --- the dataset and the tables -----------------------------------------------------

@@ -169,7 +169,8 @@ def test_patient_pages_and_report(example_run, run_snakemake):
     workdir, _ = example_run
     for patient in PATIENTS:
         page = (workdir / "results/patients" / patient / f"{patient}.html").read_text()
-        assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 2
+        # curves, cohort and the waterfall's static fallback
+        assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 3
     assert (workdir / "results/summary/aac_heatmap.png").stat().st_size > 10_000
     report = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
@@ -214,8 +215,17 @@ def test_real_cll_screen_per_patient_tables(cll_run):
     assert aac.q50.between(0, 1).all() and (aac.q05 < aac.q95).all()
     lines = pd.read_csv(workdir / "results/summary/line_drug.tsv", sep="\t")
     assert lines.line.nunique() == 6  # each CLL sample is its own line
+    # The issue-17 outcome: venetoclax active with its IC50 in nM, ibrutinib inactive, and
+    # the two-patient cohort too small for relative ranks.
+    assert table[table.metric.isin(["rank", "sdss2"])]["flags"].str.contains("cohort_too_small").all()
     for patient in ["P0007", "P0010"]:
-        assert (workdir / "results/patients" / patient / f"{patient}.html").stat().st_size > 10_000
+        page = (workdir / "results/patients" / patient / f"{patient}.html").read_text(encoding="utf-8")
+        active = page[page.index('<table class="drugs active">'):]
+        active = active[: active.index("</table>")]
+        inactive = page[page.index('<table class="drugs inactive">'):]
+        assert "<b>Venetoclax</b>" in active and re.search(r"<td class=\"num\">[\d.]+ nM \[", active)
+        assert "<b>Ibrutinib</b>" in inactive[: inactive.index("</table>")]
+        assert "not informative: 2 patient(s) carry this drug, at least 5 needed" in page
 
 
 def test_batch_check_covers_the_example_batches(example_run):
