@@ -337,3 +337,31 @@ def test_page_renders_in_a_browser(figure_paths, tmp_path):
                     "--window-size=1280,2000", f"--screenshot={shot}", path.as_uri()], check=True, timeout=120,
                    capture_output=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_exceptional_responders_drug_heads_its_active_list():
+    """Six patients, one line each, drawn curves (no fit): P1 responds to "Responder"
+    as no one else does; "Potent" kills everyone's cells; "Flat" barely moves anyone
+    but P1 a little more, which puts it high by the cohort-relative score alone.
+    The curves are fixed up to small draw noise (seeded), so the order is not a
+    matter of chance: P1's Responder AAC (~0.7) lies ~0.6 above the others'."""
+    from test_summarize import fake_fit
+
+    from pdoscreen.summarize import line_metric_draws, metric_draws_dataset, summary_tables
+
+    rng = np.random.default_rng(7)
+    patients = [f"P{k}" for k in range(1, 7)]
+    lines = [f"{p}-L1" for p in patients]
+    # drug: (c, E) for P1, then for the others
+    curves = {"Potent": ((-8.0, 0.05), (-8.0, 0.05)), "Responder": ((-8.0, 0.1), (-5.5, 0.8)),
+              "Flat": ((-7.0, 0.94), (-7.0, 0.98)), "Mid": ((-7.0, 0.3), (-7.0, 0.3))}
+    fits = []
+    for drug, ((c1, e1), (c, e)) in curves.items():
+        centre = np.array([c1] + [c] * 5) + rng.normal(0, 0.05, (1, 100, 6))
+        floor = np.clip(np.array([e1] + [e] * 5) + rng.normal(0, 0.005, (1, 100, 6)), 0.0, 1.0)
+        fits.append(line_metric_draws(fake_fit(drug, lines, patients, centre, floor, np.ones_like(centre))))
+    table, _ = summary_tables(metric_draws_dataset(fits))
+    drugs = report.drug_table(table, "P1")
+    assert drugs.relative_informative.all()  # six patients carry every drug
+    assert drugs.drug.iloc[0] == "Responder" and drugs.set_index("drug").loc["Flat", "active"] == False  # noqa: E712
+    assert table.query("patient == 'P1' and drug == 'Flat' and metric == 'rank'")["q50"].iloc[0] <= 2
