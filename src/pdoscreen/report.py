@@ -86,7 +86,8 @@ def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = Page
     wide = rows.pivot(index="drug", columns="metric", values=["q50", "q05", "q95", "mean"])
     missing = [m for m in TABLE_METRICS if m not in wide["q50"].columns]
     if missing:
-        raise ValueError(f"patient {patient}: the patient table lacks {', '.join(missing)}; rerun `pdoscreen summarize`")
+        raise ValueError(f"patient {patient}: the patient table lacks {', '.join(missing)}; "
+                         "rerun `pdoscreen summarize`")
     table = pd.DataFrame(index=wide.index)
     for metric in TABLE_METRICS:
         table[metric] = wide["q50", metric]
