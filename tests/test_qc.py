@@ -22,7 +22,7 @@ WELLS = [f"{r}{c:02d}" for r in ROWS for c in range(1, 13)]
 TSV_COLUMNS = [
     "plate", "patient", "line", "z_prime", "z_prime_robust", "ssmd", "signal_window", "vehicle_cv",
     "kill_cv", "edge_ratio", "n_flagged_wells", "status", "reasons",
-    "row_trend_pct", "column_trend_pct", "n_missing_wells", "fit", "exclusion",
+    "row_trend_pct", "column_trend_pct", "n_missing_wells", "n_control_outliers", "fit", "exclusion",
 ]
 
 # Vehicle 100, 110, 90, 100: mean 100, deviations 0, 10, -10, 0,
@@ -268,7 +268,8 @@ def test_gr_value_with_time_zero_plates():
 
 
 def test_cli_names_a_missing_screen(tmp_path):
-    command = ["qc", "--screen", str(tmp_path / "nope.zarr"), "--out", str(tmp_path / "q.tsv")]
+    command = ["qc", "--screen", str(tmp_path / "nope.zarr"), "--out", str(tmp_path / "q.tsv"),
+               "--wells-out", str(tmp_path / "w.tsv")]
     run = subprocess.run([sys.executable, "-m", "pdoscreen", *command], capture_output=True, text=True)
     assert run.returncode == 1
     assert f"file {tmp_path / 'nope.zarr'}: screen store not found" in run.stderr

@@ -47,16 +47,17 @@ def _qc_settings(pairs: list[str]) -> dict:
 
 
 def _qc(args: argparse.Namespace) -> None:
-    from .qc import Thresholds, plate_qc, write_plate_qc
+    from .qc import Thresholds, screen_qc, write_plate_qc, write_well_flags
     from .screen import open_screen
 
     thresholds = Thresholds.from_config(_qc_settings(args.set))
     try:
-        table = plate_qc(open_screen(args.screen), thresholds)
+        table, wells = screen_qc(open_screen(args.screen), thresholds)
     except InputError as error:
         raise error.located(file=args.screen) from None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_plate_qc(table, args.out)
+    write_well_flags(wells, args.wells_out)
     counts = table["status"].value_counts().to_dict()
     logging.getLogger("pdoscreen").info(
         "plate QC %s: %s; %d of %d plates to fit",
@@ -108,9 +109,11 @@ def _qc_overview(args: argparse.Namespace) -> None:
 
 def _plate_priors(args: argparse.Namespace) -> None:
     from .fit import plate_priors
+    from .qc import read_well_flags, with_well_flags
     from .store import open_zarr
 
-    plate_priors(open_zarr(args.screen)).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
+    screen = with_well_flags(open_zarr(args.screen), read_well_flags(args.qc_wells))
+    plate_priors(screen).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
 
 
 FIT_TABLES = ("diagnostics.tsv", "lines.tsv", "ppc.tsv")  # written beside each {drug}.zarr
@@ -419,6 +422,7 @@ def parser() -> argparse.ArgumentParser:
     qc = commands.add_parser("qc", help="per-plate QC metrics and pass/warn/fail from the control wells")
     qc.add_argument("--screen", required=True, help="the screen store (results/screen.zarr)")
     qc.add_argument("--out", required=True, help="the plate table to write (TSV)")
+    qc.add_argument("--wells-out", required=True, help="the table of wells QC flags, to write (TSV)")
     qc.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a qc threshold (see config/README.md)"
     )
@@ -441,6 +445,7 @@ def parser() -> argparse.ArgumentParser:
 
     priors = commands.add_parser("plate-priors", help="stage 1: plate gain and floor from control wells")
     priors.add_argument("--screen", required=True)
+    priors.add_argument("--qc-wells", required=True, help="wells.tsv from `pdoscreen qc`: its wells are left out")
     priors.add_argument("--out", required=True)
     priors.set_defaults(run=_plate_priors)
 

@@ -7,14 +7,17 @@ Reading and writing happen in :mod:`pdoscreen.cli`. Formulas and thresholds
 are explained in ``docs/qc.md``.
 
 Wells whose signal is missing (any non-empty ``flag``: overflow, not measured,
-...) are left out of every statistic. Standard deviations are sample SDs
+...) are left out of every statistic, and so are control wells that stand out
+from their plate's other controls of the same role (robust z-score, see
+:func:`control_outliers`): those get the well flag ``control_outlier`` in the
+per-well table, which the plate priors read. Standard deviations are sample SDs
 (n - 1 in the denominator); at least two measured wells of a role are needed
 for any spread-based metric.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -25,8 +28,21 @@ from .geometry import geometry_for, row_index
 
 # Scales the median absolute deviation to the SD of a normal distribution.
 MAD_TO_SD = 1.4826
+# Rousseeuw & Croux 1993's Qn scale: 2.2219 x the k-th smallest pairwise
+# distance scales it to the SD of a normal distribution, times a small-sample
+# factor (tabulated up to 9 values, n / (n + 1.4) or n / (n + 3.8) above; on
+# simulated normal samples of 4 to 19 values its mean is within 1% of the SD).
+QN_TO_SD = 2.2219
+QN_SMALL_SAMPLE = {2: 0.399, 3: 0.994, 4: 0.512, 5: 0.844, 6: 0.611, 7: 0.857, 8: 0.669, 9: 0.872}
+# Scales the mean absolute deviation from the median to the SD of a normal
+# distribution: the scale when over half the wells tie (Qn 0).
+MEAN_AD_TO_SD = 1.2533
 MIN_WELLS_FOR_SPREAD = 2
+# A control well is judged against at least 3 others of its role.
+MIN_WELLS_FOR_OUTLIERS = 4
 NOT_MEASURED = "not_measured"  # the readers' flag for wells the instrument did not read
+CONTROL_OUTLIER = "control_outlier"  # the well flag QC gives a control well far from its plate's others
+CONTROL_ROLES = ("vehicle", "kill")
 STATUSES = ("pass", "warn", "fail")
 
 # plates.tsv, column for column: the issue's columns first, then ours.
@@ -47,9 +63,12 @@ TSV_COLUMNS = {
     "row_trend_pct": "row_trend_pct",
     "column_trend_pct": "column_trend_pct",
     "n_missing_wells": "n_missing_wells",
+    "n_control_outliers": "n_control_outliers",
     "fit": "fit",
     "exclusion": "exclusion",
 }
+# wells.tsv: one row per well QC flags, with the reason.
+WELL_COLUMNS = ["plate", "well", "role", "signal", "robust_z", "flag", "reason"]
 NO_KILL_REASON = "no kill-control wells: Z', SSMD and signal window need them"
 SCREEN_NEEDS = ["signal", "flag", "role", "row", "column", "patient", "line", "exclude"]
 
@@ -66,6 +85,8 @@ class Thresholds:
     ssmd_warn: float = 6.0  # SSMD below this warns
     ssmd_fail: float = 3.0  # SSMD below this fails
     edge_deviation_warn_pct: float = 10.0  # |edge_ratio - 1| above this (in %) warns
+    control_outlier_z: float = 5.0  # a control well with |robust z| above this is left out
+    control_outliers_fail_pct: float = 25.0  # more than this % of a role's control wells out fails
     fit_failed_plates: bool = False  # fit plates whose QC failed anyway
 
     @classmethod
@@ -121,6 +142,7 @@ class PlateMetrics:
     column_trend_pct: float = np.nan
     n_flagged_wells: int = 0
     n_missing_wells: int = 0
+    n_control_outliers: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -136,6 +158,34 @@ def robust_sd(values: np.ndarray) -> float:
     if len(values) < MIN_WELLS_FOR_SPREAD:
         return np.nan
     return MAD_TO_SD * float(np.median(np.abs(values - np.median(values))))
+
+
+def qn_sd(values: np.ndarray) -> float:
+    """Rousseeuw & Croux's Qn estimate of the SD: like 1.4826 MAD it ignores up
+    to half the values, but it varies less from plate to plate (on 16 clean
+    wells its log-scale SD is 0.25 against the MAD's 0.32), so a tight middle
+    half does not turn ordinary wells into outliers."""
+    n = len(values)
+    if n < MIN_WELLS_FOR_SPREAD:
+        return np.nan
+    first, second = np.triu_indices(n, 1)
+    distances = np.abs(values[first] - values[second])
+    half = n // 2 + 1
+    k = half * (half - 1) // 2
+    factor = QN_SMALL_SAMPLE.get(n, n / (n + 1.4) if n % 2 else n / (n + 3.8))
+    return QN_TO_SD * factor * float(np.partition(distances, k - 1)[k - 1])
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """(x - median) / robust SD, the robust SD being Qn (:func:`qn_sd`), or
+    1.2533 x the mean absolute deviation from the median where over half the
+    values tie; NaN where all values are equal."""
+    deviation = values - np.median(values)
+    scale = qn_sd(values)
+    if scale == 0:
+        scale = MEAN_AD_TO_SD * float(np.mean(np.abs(deviation)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return deviation / scale if scale > 0 else np.full(len(values), np.nan)
 
 
 def cv_pct(values: np.ndarray) -> float:
@@ -181,6 +231,7 @@ class PlateWells:
     """One plate's wells as flat arrays in the screen's well order."""
 
     plate: str
+    well: np.ndarray  # well names, e.g. "B03"
     signal: np.ndarray
     flag: np.ndarray
     role: np.ndarray
@@ -195,6 +246,10 @@ class PlateWells:
 
     def values(self, role: str) -> np.ndarray:
         return self.signal[self.measured(role)]
+
+    def without(self, left_out: np.ndarray) -> "PlateWells":
+        """The plate with the wells of the mask ``left_out`` unread (NaN)."""
+        return replace(self, signal=np.where(left_out, np.nan, self.signal))
 
     @property
     def outer_ring(self) -> np.ndarray:
@@ -217,6 +272,7 @@ def plate_wells(screen: xr.Dataset, plate: str) -> PlateWells:
     geometry = geometry_for(screen.sizes["well"])
     return PlateWells(
         plate=str(plate),
+        well=screen["well"].values.astype(str),
         signal=one["signal"].values.astype(float),
         flag=one["flag"].values.astype(str),
         role=one["role"].values.astype(str),
@@ -290,17 +346,39 @@ def well_counts(wells: PlateWells) -> dict[str, int]:
     return {"n_flagged_wells": int(marked.sum()), "n_missing_wells": int((used & (wells.flag == NOT_MEASURED)).sum())}
 
 
-def plate_metrics(wells: PlateWells) -> PlateMetrics:
-    controls, notes = control_metrics(wells.values("vehicle"), wells.values("kill"))
-    ratio, edge_note = edge_ratio(wells)
-    row_trend, column_trend, trend_note = spatial_trends_pct(wells)
+def control_outliers(wells: PlateWells, z_max: float) -> pd.DataFrame:
+    """Control wells far from the plate's other measured wells of their role
+    (|robust z| > ``z_max``), as rows of ``wells.tsv``; a role with fewer than
+    MIN_WELLS_FOR_OUTLIERS measured wells is not judged."""
+    records = []
+    for role in CONTROL_ROLES:
+        measured = wells.measured(role)
+        if measured.sum() < MIN_WELLS_FOR_OUTLIERS:
+            continue
+        z = robust_z(wells.signal[measured])
+        far = np.abs(np.nan_to_num(z)) > z_max
+        for well, signal, score in zip(wells.well[measured][far], wells.signal[measured][far], z[far]):
+            reason = f"{role} well {well}: robust z = {score:+.1f} among the plate's {measured.sum()} {role} wells"
+            records.append((wells.plate, well, role, signal, score, CONTROL_OUTLIER, f"{reason} (|z| > {z_max:g})"))
+    return pd.DataFrame(records, columns=WELL_COLUMNS)
+
+
+def plate_metrics(wells: PlateWells, outliers: pd.DataFrame) -> PlateMetrics:
+    """The plate's metrics with its control ``outliers`` left out (counts
+    of flagged and missing wells over all its wells)."""
+    kept = wells.without(np.isin(wells.well, outliers["well"]))
+    controls, notes = control_metrics(kept.values("vehicle"), kept.values("kill"))
+    ratio, edge_note = edge_ratio(kept)
+    row_trend, column_trend, trend_note = spatial_trends_pct(kept)
     notes += [n for n in (edge_note, trend_note) if n]
+    notes += list(outliers["reason"])
     return PlateMetrics(
         **controls,
         edge_ratio=ratio,
         row_trend_pct=row_trend,
         column_trend_pct=column_trend,
         **well_counts(wells),
+        n_control_outliers=len(outliers),
         notes=notes,
     )
 
@@ -342,10 +420,30 @@ def check_edge(ratio: float, warn_pct: float) -> tuple[str, str | None]:
     )
 
 
-def classify(metrics: PlateMetrics, thresholds: Thresholds) -> tuple[str, list[str]]:
-    """Worst status over the checks, and a reason for each one that warned or failed."""
+def check_control_outliers(
+    wells: PlateWells, candidates: pd.DataFrame, fail_pct: float
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The outlier ``candidates`` to leave out, and a failed check for each
+    control role where they are more than ``fail_pct`` % of its measured wells:
+    those controls are bad as a group, so no single well is blamed and all of
+    them stay in the statistics."""
+    checks, group_failed = [], []
+    for role in CONTROL_ROLES:
+        n_out, n_measured = int((candidates["role"] == role).sum()), int(wells.measured(role).sum())
+        share_pct = 100.0 * n_out / n_measured if n_measured else 0.0
+        if share_pct > fail_pct:
+            group_failed.append(role)
+            checks.append(("fail", f"{n_out} of {n_measured} {role} wells stand out from the others' median: "
+                                   f"{share_pct:.3g}% > {_fmt(fail_pct)}%, the {role} wells are bad as a group (fail)"))
+    return candidates[~candidates["role"].isin(group_failed)].reset_index(drop=True), checks
+
+
+def classify(metrics: PlateMetrics, thresholds: Thresholds, outlier_checks=()) -> tuple[str, list[str]]:
+    """Worst status over the checks (the metrics' and ``outlier_checks``), and
+    a reason for each one that warned or failed."""
     t = thresholds
     checks = [
+        *outlier_checks,
         check_low("Z'", metrics.z_prime, t.z_prime_warn, t.z_prime_fail),
         check_high("vehicle CV", metrics.vehicle_cv_pct, t.vehicle_cv_warn_pct, t.vehicle_cv_fail_pct, "%"),
         check_low("SSMD", metrics.ssmd, t.ssmd_warn, t.ssmd_fail),
@@ -368,9 +466,13 @@ def fit_decision(status: str, excluded: str, failed_reasons: list[str], threshol
     return not why, "; ".join(why)
 
 
-def plate_row(screen: xr.Dataset, plate: str, thresholds: Thresholds) -> dict:
-    metrics = plate_metrics(plate_wells(screen, plate))
-    status, check_reasons = classify(metrics, thresholds)
+def plate_row(screen: xr.Dataset, plate: str, thresholds: Thresholds) -> tuple[dict, pd.DataFrame]:
+    """The plate's row of ``plates.tsv`` and its rows of ``wells.tsv``."""
+    wells = plate_wells(screen, plate)
+    candidates = control_outliers(wells, thresholds.control_outlier_z)
+    outliers, outlier_checks = check_control_outliers(wells, candidates, thresholds.control_outliers_fail_pct)
+    metrics = plate_metrics(wells, outliers)
+    status, check_reasons = classify(metrics, thresholds, outlier_checks)
     excluded = str(screen["exclude"].sel(plate=plate).item())
     failed = [r for r in check_reasons if r.endswith("(fail)")]
     fit, exclusion = fit_decision(status, excluded, failed, thresholds)
@@ -386,16 +488,23 @@ def plate_row(screen: xr.Dataset, plate: str, thresholds: Thresholds) -> dict:
         fit=fit,
         exclusion=exclusion,
     )
-    return row
+    return row, outliers
+
+
+def screen_qc(screen: xr.Dataset, thresholds: Thresholds | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``plates.tsv`` (one row per plate, in screen order) and ``wells.tsv``
+    (one row per well QC flagged, with the flag and the reason)."""
+    check_screen(screen)
+    thresholds = thresholds or Thresholds()
+    rows, flagged = zip(*[plate_row(screen, plate, thresholds) for plate in screen["plate"].values])
+    plates = pd.DataFrame(list(rows), columns=list(TSV_COLUMNS.values()))
+    wells = pd.concat([pd.DataFrame(columns=WELL_COLUMNS), *flagged], ignore_index=True)
+    return plates.rename(columns={v: k for k, v in TSV_COLUMNS.items()}), wells
 
 
 def plate_qc(screen: xr.Dataset, thresholds: Thresholds | None = None) -> pd.DataFrame:
-    """One row per plate, in screen order, with the columns of ``plates.tsv``."""
-    check_screen(screen)
-    thresholds = thresholds or Thresholds()
-    rows = [plate_row(screen, plate, thresholds) for plate in screen["plate"].values]
-    table = pd.DataFrame(rows, columns=list(TSV_COLUMNS.values()))
-    return table.rename(columns={v: k for k, v in TSV_COLUMNS.items()})
+    """``plates.tsv`` alone (see :func:`screen_qc`)."""
+    return screen_qc(screen, thresholds)[0]
 
 
 def write_plate_qc(table: pd.DataFrame, path) -> None:
@@ -417,6 +526,40 @@ def read_plate_qc(path) -> pd.DataFrame:
         raise InputError(f"plate QC table lacks column(s) {', '.join(missing)}", file=path)
     table["fit"] = table["fit"].astype(str).str.lower() == "true"
     return table
+
+
+def write_well_flags(table: pd.DataFrame, path) -> None:
+    """wells.tsv: the wells QC flagged, one row each."""
+    table.to_csv(path, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
+
+
+def read_well_flags(path) -> pd.DataFrame:
+    """wells.tsv as written by :func:`write_well_flags`."""
+    try:
+        table = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["NaN"],
+                            dtype={c: str for c in ("plate", "well", "role", "flag", "reason")})
+    except FileNotFoundError:
+        raise InputError("QC well table not found", file=path) from None
+    missing = [c for c in WELL_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"QC well table lacks column(s) {', '.join(missing)}", file=path)
+    return table
+
+
+def with_well_flags(screen: xr.Dataset, flags: pd.DataFrame) -> xr.Dataset:
+    """The screen with the QC flags of ``flags`` (rows of wells.tsv) on its
+    wells, where the reader and layout left none: every stage that keeps only
+    unflagged wells then leaves them out (the plate priors among them)."""
+    flag = screen["flag"].values.astype(object)
+    plates, wells = list(screen["plate"].values), list(screen["well"].values)
+    for plate, well, why in flags[["plate", "well", "flag"]].itertuples(index=False):
+        if plate not in plates or well not in wells:
+            raise InputError(f"QC flags a well the screen does not have: plate {plate}, well {well}")
+        i, j = plates.index(plate), wells.index(well)
+        flag[i, j] = flag[i, j] or why
+    screen = screen.copy()
+    screen["flag"] = screen["flag"].copy(data=flag.astype(str))
+    return screen
 
 
 # ---------------------------------------------------------------- normalisation

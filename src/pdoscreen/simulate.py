@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .geometry import PlateGeometry, geometry_for
+from .geometry import PlateGeometry, geometry_for, parse_well, row_label
 from .metrics import aac, viability
 
 
@@ -115,6 +115,8 @@ def screen(design: Design, seed: int) -> tuple[xr.Dataset, pd.DataFrame]:
          "flag": (("plate", "well"), np.full((len(plates), geometry.n_wells), ""))},
         coords={
             "plate": meta.plate.to_numpy(), "well": geometry.wells,
+            "row": ("well", [row_label(parse_well(w)[0]) for w in geometry.wells]),
+            "column": ("well", [parse_well(w)[1] + 1 for w in geometry.wells]),
             "role": (("plate", "well"), stack("role")), "drug": (("plate", "well"), stack("drug")),
             "concentration_molar": (("plate", "well"), stack("concentration_molar").astype(float)),
             "patient": ("plate", meta.patient.to_numpy()), "line": ("plate", meta.line.to_numpy()),
@@ -143,3 +145,17 @@ def _plate_signal(wells: pd.DataFrame, line_truth: pd.DataFrame, design: Design,
     outliers = rng.random(len(mean)) < design.outlier_fraction
     signal[outliers] *= rng.choice([0.4, 1.8], size=outliers.sum())
     return np.where(role == "empty", design.gain * design.floor, np.maximum(signal, 1.0))
+
+
+# ---------------------------------------------------------------- artefacts
+
+
+def with_failed_wells(screen: xr.Dataset, role: str, n_per_plate: int, factor: float, seed: int) -> xr.Dataset:
+    """The screen with ``n_per_plate`` wells of ``role`` on every plate, drawn
+    at random, reading ``factor`` times their signal: a bubble or a stray well
+    (one well), a failed dispense (many)."""
+    rng = np.random.default_rng(seed)
+    hit = np.zeros(screen["signal"].shape, dtype=bool)
+    for i, roles in enumerate(screen["role"].values):
+        hit[i, rng.choice(np.flatnonzero(roles == role), size=n_per_plate, replace=False)] = True
+    return screen.assign(signal=screen["signal"].where(~hit, screen["signal"] * factor))

@@ -4,7 +4,8 @@
 
 rule plate_priors:
     input:
-        "results/screen.zarr",
+        screen="results/screen.zarr",
+        qc_wells="results/qc/wells.tsv",
     output:
         "results/fits/plate_priors.tsv",
     log:
@@ -15,7 +16,8 @@ rule plate_priors:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     shell:
-        "pdoscreen --log {log:q} plate-priors --screen {input:q} --out {output:q}"
+        "pdoscreen --log {log:q} plate-priors --screen {input.screen:q} --qc-wells {input.qc_wells:q} "
+        "--out {output:q}"
 
 
 rule fit_drug:

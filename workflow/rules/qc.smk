@@ -6,7 +6,8 @@ rule plate_qc:
     input:
         "results/screen.zarr",
     output:
-        "results/qc/plates.tsv",
+        plates="results/qc/plates.tsv",
+        wells="results/qc/wells.tsv",
     log:
         "logs/qc/plate_qc.log",
     conda:
@@ -17,7 +18,8 @@ rule plate_qc:
     params:
         thresholds=qc_settings(),
     shell:
-        "pdoscreen --log {log:q} qc --screen {input:q} --out {output:q} {params.thresholds}"
+        "pdoscreen --log {log:q} qc --screen {input:q} --out {output.plates:q} "
+        "--wells-out {output.wells:q} {params.thresholds}"
 
 
 rule plate_heatmaps:
