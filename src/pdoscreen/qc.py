@@ -25,6 +25,7 @@ import xarray as xr
 
 from .errors import InputError
 from .geometry import geometry_for, row_index
+from .growth import gr_values
 
 # Scales the median absolute deviation to the SD of a normal distribution.
 MAD_TO_SD = 1.4826
@@ -596,15 +597,6 @@ def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
         if len(pooled):
             x0[(lines == line) & (timepoint > 0)] = np.median(pooled)
     return x0
-
-
-def gr_values(signal: np.ndarray, x0: np.ndarray, x_ctrl: np.ndarray) -> np.ndarray:
-    """Hafner et al. 2016: GR = 2^(log2(x/x0) / log2(x_ctrl/x0)) - 1, per well;
-    ``x0`` and ``x_ctrl`` per plate."""
-    x0, x_ctrl = x0[:, None], x_ctrl[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gr = 2.0 ** (np.log2(signal / x0) / np.log2(x_ctrl / x0)) - 1.0
-    return np.where(np.isfinite(gr), gr, np.nan)
 
 
 def add_normalised(screen: xr.Dataset) -> xr.Dataset:

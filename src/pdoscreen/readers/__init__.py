@@ -1,7 +1,8 @@
 """Plate-reader exports: one module per vendor behind one registry.
 
 ``detect(path)`` picks the reader from the file's content; ``read_measurements``
-returns every measurement a file holds.
+returns every measurement a file holds. Time courses have readers of their
+own (``read_time_course``, see ``timecourse.py``); the endpoint path refuses them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,18 @@ from .base import (
 
 # Importing a module registers its readers.
 from . import bmg, envision, gen5, glomax, kaleido, skanit, softmax, tecan, victor  # noqa: F401,E402
+from . import incucyte  # noqa: F401,E402  (a time-course reader)
+from .timecourse import TIME_COURSE_REGISTRY, detect_time_course, read_time_course  # noqa: E402
 
-__all__ = ["REGISTRY", "Measurement", "Reader", "detect", "read_measurements"]
+__all__ = [
+    "REGISTRY",
+    "TIME_COURSE_REGISTRY",
+    "Measurement",
+    "Reader",
+    "detect",
+    "read_measurements",
+    "read_time_course",
+]
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +50,14 @@ def detect(path: str | Path) -> str:
         raise error.located(file=path) from None
     except Exception as error:  # a sniffer meeting a damaged file
         raise InputError(f"cannot tell the file's format: {type(error).__name__}: {error}", file=path) from error
+    if not matches and (course := detect_time_course(path)):
+        raise InputError(
+            f"this is a time course ({TIME_COURSE_REGISTRY[course].description}); "
+            "a sample-sheet plate is one endpoint read. Read time courses with "
+            "pdoscreen.readers.read_time_course and their growth rates with pdoscreen.growth "
+            "(docs/growth.md)",
+            file=path,
+        )
     if not matches:
         raise InputError(
             "unknown plate-reader format: no reader recognises this file's content "
