@@ -3,6 +3,8 @@ plate or well, in its error; a failing workflow run leaves earlier results as th
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,23 @@ def test_drug_file_names_follow_the_path_pattern(drug):
     slug = drug_slug(drug)
     assert re.fullmatch(schema["properties"]["plate"]["pattern"], slug), slug
     assert "/" not in slug and ".." not in slug
+
+
+def test_a_partial_plate_is_named_on_the_terminal_and_in_the_ingest_log(tmp_path):
+    """Issue 15: an export that lacks a row is read as a partial plate, and the
+    ingestion job (as its rule runs it) says which plate, file and wells, both on
+    the terminal and in its log."""
+    folder = tmp_path / "screen"
+    shutil.copytree(CORPUS / "non_numeric_value", folder)
+    plate = (CORPUS / "unknown_unit" / "plate.csv").read_bytes()
+    (folder / "plate.csv").write_bytes(re.sub(rb"\r\nH,[^\r]*", b"", plate))  # row H cut off
+    log = tmp_path / "logs" / "ingest" / "batch_1.log"
+    run = subprocess.run(
+        [sys.executable, "-m", "pdoscreen", "--log", str(log), "ingest", "--sheet", str(folder / "sample_sheet.tsv"),
+         "--out-dir", str(tmp_path / "plates"), "p1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, log.read_text()
+    warning = "WARNING p1 (plate.csv): row H (12 wells) not in the export; read as not measured"
+    assert warning in run.stderr
+    assert warning in log.read_text()

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 def ingest_plate(row: pd.Series) -> xr.Dataset:
     """One sample-sheet row (with ``file_path``) -> the plate's Dataset."""
     try:
-        ds = read_plate(row["file_path"], reader=row["reader"], measurement=row["measurement"] or None)
+        ds = read_plate(
+            row["file_path"], reader=row["reader"], measurement=row["measurement"] or None, plate=row["plate"]
+        )
     except InputError as error:
         raise error.located(plate=row["plate"]) from None
     ds.attrs["plate"] = row["plate"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ import xarray as xr
 from . import __version__
 from .errors import InputError
 from .readers import Measurement, read_measurements
+from .readers.base import missing_wells
+
+log = logging.getLogger(__name__)
 
 
 def sha256(path: str | Path) -> str:
@@ -80,13 +84,23 @@ def measurement_dataset(
     )
 
 
-def read_plate(path: str | Path, reader: str = "auto", measurement: str | None = None) -> xr.Dataset:
+def read_plate(
+    path: str | Path, reader: str = "auto", measurement: str | None = None, *, plate: str | None = None
+) -> xr.Dataset:
     """Read one plate from a plate-reader export.
 
     ``signal`` holds the raw reading (NaN where missing) and ``flag`` says why a
     value is missing (``overflow``, ``not_measured``, ...; empty when good).
+    A partial plate is legitimate, a silent one is not: the wells the export
+    lacks are logged as a warning naming ``plate`` (the sample sheet's id) and
+    the file.
     """
     path = Path(path)
     name, measurements = read_measurements(path, reader)
     chosen = choose_measurement(measurements, measurement, path=path)
+    missing = missing_wells(chosen.flag)
+    if missing:
+        source = f"{plate} ({path.name})" if plate else path.name
+        which = f", measurement {chosen.name!r}" if len(measurements) > 1 else ""
+        log.warning("%s%s: %s not in the export; read as not measured", source, which, missing)
     return measurement_dataset(chosen, path=path, reader=name)

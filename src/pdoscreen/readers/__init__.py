@@ -7,7 +7,6 @@ own (``read_time_course``, see ``timecourse.py``); the endpoint path refuses the
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ..errors import InputError
@@ -17,7 +16,6 @@ from .base import (
     Measurement,
     Reader,
     check_complete,
-    missing_wells,
     settle_decimal_marks,
 )
 
@@ -35,7 +33,6 @@ __all__ = [
     "read_measurements",
     "read_time_course",
 ]
-log = logging.getLogger(__name__)
 
 
 def detect(path: str | Path) -> str:
@@ -99,17 +96,4 @@ def read_measurements(path: str | Path, reader: str = "auto") -> tuple[str, list
         ) from error
     if not measurements:
         raise InputError(f"no plate measurement found by reader {name}", file=path)
-    _warn_missing(measurements, path)
     return name, measurements
-
-
-def _warn_missing(measurements: list[Measurement], path: Path) -> None:
-    """A partial plate is legitimate, a silent one is not: say which wells the
-    export lacks (once when every measurement lacks the same)."""
-    missing = {m.name: missing_wells(m.flag) for m in measurements}
-    if len(set(missing.values())) == 1:
-        missing = {None: next(iter(missing.values()))}
-    for measurement, wells in missing.items():
-        if wells:
-            which = f", measurement {measurement!r}" if measurement is not None else ""
-            log.warning("%s%s: %s not in the export; read as not measured", path.name, which, wells)
