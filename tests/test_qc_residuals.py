@@ -1,0 +1,121 @@
+"""Treated wells against the fit (pdoscreen.residuals): curve misfits and
+spatial artefacts, on InferenceData built directly with known truth (no
+sampler): the posterior predictive draws are the true plate curve plus noise,
+and the observed wells carry an injected artefact or none."""
+
+import re
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from pdoscreen.geometry import geometry_for
+from pdoscreen.metrics import viability
+from pdoscreen.residuals import curve_misfit, spatial_artefacts, well_residuals
+
+GAIN, CV = 1e5, 0.08  # vehicle level (instrument units) and the wells' CV
+DOSES = np.log10(1e-5 / 3.0 ** np.arange(9))
+DRAWS = 400
+
+
+def fit_of(plates: dict[str, list[str]], observed_factor, seed: int) -> az.InferenceData:
+    """A fake one-drug fit: per plate (line = plate) its wells, doses cycled
+    over them; predictive draws and observed wells from the true curve with
+    CV noise, the observed ones times ``observed_factor(plate, well, x)``."""
+    rng = np.random.default_rng(seed)
+    obs = [(p, w, DOSES[i % len(DOSES)]) for p, wells in plates.items() for i, w in enumerate(wells)]
+    plate, well, x = (np.array(v) for v in zip(*obs))
+    mean = GAIN * viability(x, -6.5, 1.2, 0.1)
+    y_rep = mean * (1 + CV * rng.standard_normal((1, DRAWS, len(mean))))
+    factor = np.array([observed_factor(p, w, d) for p, w, d in obs])
+    observed = mean * (1 + CV * rng.standard_normal(len(mean))) * factor
+    idata = az.from_dict(
+        posterior={"log_gain": np.full((1, DRAWS, len(plates)), np.log(GAIN))},
+        posterior_predictive={"y": y_rep},
+        observed_data={"y": observed},
+        constant_data={"obs_plate": plate, "obs_line": plate, "obs_well": well, "log10_conc_molar": x},
+        coords={"plate": list(plates), "obs": np.arange(len(obs))},
+        dims={"log_gain": ["plate"], "y": ["obs"], "obs_plate": ["obs"], "obs_line": ["obs"],
+              "obs_well": ["obs"], "log10_conc_molar": ["obs"]},
+    )
+    idata.posterior.attrs.update(signal_scale=1.0, drug="drugA")
+    return idata
+
+
+def residuals_of(plates, observed_factor=lambda p, w, x: 1.0, seed=0) -> xr.Dataset:
+    vehicle_cv = pd.Series(100 * CV, index=list(plates))
+    return well_residuals(fit_of(plates, observed_factor, seed), vehicle_cv)
+
+
+# ---------------------------------------------------------------- curve misfit
+
+# 20 lines of 9 doses x 3 wells on 96-well plates.
+LINES = {f"L{i}": geometry_for(96).wells[:27] for i in range(20)}
+
+
+def test_clean_curves_are_not_flagged():
+    # Per line P(misfit) is about 1e-4 (module notes), so 20 clean lines show
+    # one with probability 0.002 at most; the fixed seed makes it reproducible.
+    table = curve_misfit(residuals_of(LINES))
+    assert len(table) == 20 and not table["curve_misfit"].any()
+
+
+def test_a_curve_shifted_at_its_lowest_doses_is_flagged_with_them():
+    # The CLL case: the four lowest doses read half the curve on line L3.
+    lowest = set(DOSES[-4:])
+    half = lambda plate, well, x: 0.5 if plate == "L3" and x in lowest else 1.0  # noqa: E731
+    table = curve_misfit(residuals_of(LINES, half)).set_index("line")
+    assert table["curve_misfit"].tolist() == [line == "L3" for line in table.index]
+    doses = [float(v) for v in table.loc["L3", "misfit_log10_conc_molar"].split(",")]
+    assert doses == pytest.approx(sorted(lowest), abs=1e-3)
+    reason = table.loc["L3", "reason"]
+    assert "4 consecutive doses" in reason and "below the posterior curve" in reason
+
+
+def test_a_biphasic_curve_is_flagged():
+    # Viability climbs back to 0.5 at the two top doses, where the curve has
+    # reached its floor (about 0.1): 5 vehicle SDs above it per well.
+    top = set(DOSES[:2])
+    def rise(plate, well, x):
+        return 0.5 / viability(x, -6.5, 1.2, 0.1) if plate == "L0" and x in top else 1.0
+
+    table = curve_misfit(residuals_of(LINES, rise)).set_index("line")
+    assert table.loc["L0", "curve_misfit"] and "above" in table.loc["L0", "reason"]
+    assert table["curve_misfit"].sum() == 1
+
+
+# ---------------------------------------------------------------- spatial artefacts
+
+WELLS_384 = geometry_for(384).wells
+# 300 treated wells: every well but the outer ring's (76) and 8 more.
+INTERIOR = [w for w in WELLS_384 if w[0] not in "AP" and w[1:] not in ("01", "24")][:300]
+PLATES = {f"P{i}": INTERIOR for i in range(6)}
+# A dim zone: rows E-L, columns 8-15 (64 wells, 21 % of the treated wells).
+ZONE = {f"{r}{c:02d}" for r in "EFGHIJKL" for c in range(8, 16)}
+
+
+def test_clean_plates_show_no_spatial_artefact():
+    # Permutation p <= 0.001 and a region 2 SDs off: each clean plate is
+    # flagged with probability below 0.001, so 6 plates at most 0.006 - fixed seed.
+    table = spatial_artefacts(residuals_of(PLATES, seed=3))
+    assert len(table) == 6 and not table["spatial_artefact"].any()
+
+
+def test_an_interior_dim_zone_is_flagged_with_its_region():
+    dim = lambda plate, well, x: 0.7 if plate == "P2" and well in ZONE else 1.0  # noqa: E731
+    table = spatial_artefacts(residuals_of(PLATES, dim, seed=4)).set_index("plate")
+    assert table["spatial_artefact"].tolist() == [plate == "P2" for plate in table.index]
+    # The 3 x 3 smoothing blurs the zone's rim, so the region found lies inside
+    # the zone and covers most of it.
+    first_row, last_row, first_column, last_column = re.fullmatch(
+        r"rows (\w)-(\w), columns (\d+)-(\d+)", table.loc["P2", "region"]).groups()
+    assert "E" <= first_row <= "F" and "K" <= last_row <= "L"
+    assert 8 <= int(first_column) <= 9 and 14 <= int(last_column) <= 15
+    assert table.loc["P2", "region_mean_sd"] < -2 and "dim region" in table.loc["P2", "reason"]
+
+
+def test_a_plate_without_a_vehicle_cv_is_refused():
+    with pytest.raises(ValueError, match="no vehicle CV for plate"):
+        well_residuals(fit_of({"P0": INTERIOR[:9]}, lambda p, w, x: 1.0, 0), pd.Series(8.0, index=["other"]))
