@@ -102,8 +102,9 @@ def test_failed_dispense_of_half_the_vehicle_wells_fails_every_plate(clean):
 
 
 def test_clean_plates_rarely_fail():
-    # 200 clean plates with 1 % outlier wells (benchmarks/qc_false_failures.py
-    # measures the rate on many more).
+    # 200 clean plates with 1 % outlier wells. benchmarks/qc_false_failures.py
+    # measured 6 failures in 10,000 such plates (0.06 %, 95 % upper bound
+    # 0.12 %); even at 0.13 % P(4 or more failures in 200) = 1.5e-4.
     plates, _ = screen_qc(simulate.screen(simulate.Design(n_patients=50, outlier_fraction=0.01), seed=12)[0])
     assert len(plates) == 200
-    assert (plates["status"] == "fail").sum() <= 1
+    assert (plates["status"] == "fail").sum() <= 3
