@@ -223,3 +223,95 @@ def test_failed_dispenses_are_flagged_in_the_screen(real_world, tmp_path):
     assert screen["flag"].sel(well="A02").item() == "dispense_failed"
     assert screen["flag"].sel(well="A01").item() == ""
     assert "MM0202007" in screen["flag_message"].sel(well="B02").item()
+
+
+PLATEMAP = "layout/incucyte-platemap-xml/C010.PlateMap"
+
+
+def fluid_map(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "fluids.csv"
+    path.write_text("\n".join(["fluid,role", *lines]) + "\n")
+    return path
+
+
+def test_d300_fluid_map_makes_controls(real_world, tmp_path):
+    """The fluid map turns bosutinib into a kill control and the back-fill stays vehicle."""
+    settings = Dispensing(plate="Control Plate", source_map=fluid_map(tmp_path, ["Bosutinib,kill"]))
+    layout = read_layout(real_world / D300, geometry_for(96), dispensing=settings).set_index("well")
+    assert layout.loc["A01", ["role", "drug"]].tolist() == ["kill", "Bosutinib"]
+    assert layout.loc["A01", "concentration"] == pytest.approx(10_000 * 200 / 100_300, rel=REL)
+    assert (layout["role"].value_counts() == pd.Series({"kill": 88, "vehicle": 8})).all()
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (["Bosutnib,kill"], r"names 'Bosutnib', which the log does not dispense \(its fluids: Bosutinib, DMSO"),
+        (["DMSO normalization,kill"], "makes 'DMSO normalization' a kill control, but the log gives it no"),
+        (["Bosutinib,treated"], "role 'treated' of fluid 'Bosutinib' is not one of kill, vehicle"),
+        (["Bosutinib,kill", "Bosutinib,vehicle"], r"line 3\): fluid 'Bosutinib' is listed twice"),
+    ],
+)
+def test_d300_fluid_map_refusals(real_world, tmp_path, lines, message):
+    settings = Dispensing(plate="Control Plate", source_map=fluid_map(tmp_path, lines))
+    with pytest.raises(InputError, match=message):
+        read_layout(real_world / D300, dispensing=settings)
+
+
+def test_d300e_csv_fluid_map_vehicle_leaves_one_drug_per_well(real_world, tmp_path):
+    """The combination export reads once Drug2 is declared a vehicle: Drug1 stays at the D300e's concentration."""
+    settings = Dispensing(plate="8", source_map=fluid_map(tmp_path, ["Drug2,vehicle"]))
+    layout = read_layout(real_world / D300E, geometry_for(384), dispensing=settings).set_index("well")
+    assert layout.loc["B11", ["role", "drug", "concentration"]].tolist() == ["treated", "Drug1", 24.63115389701]
+    assert "Drug2" in set(layout.loc[layout.role == "vehicle", "drug"])
+
+
+def test_incucyte_platemap_reads_compounds_at_their_stated_concentration(real_world):
+    """The real map is a compound library's source plate: stocks in mM, 0-based indices, every well listed."""
+    path = real_world / PLATEMAP
+    assert detect_layout(path) == "incucyte_platemap"
+    layout = read_layout(path).set_index("well")
+    assert len(layout) == 305 and (layout["role"] == "treated").all() and layout["drug"].nunique() == 61
+    # <well row="0" col="0">: 30 mM venetoclax; row 0 col 1 is listed empty
+    assert layout.loc["A01", ["drug", "concentration", "unit"]].tolist() == ["Venetoclax", 30_000, "uM"]
+    assert "A02" not in layout.index
+    assert layout.loc["A01", "concentration_molar"] == pytest.approx(0.030, rel=REL)
+    # A 384-well map on a 96-well read is refused at its first well beyond the plate.
+    with pytest.raises(InputError, match="well A13: well outside the 96-well plate"):
+        read_layout(path, geometry_for(96))
+
+
+def test_incucyte_platemap_fluid_map_and_combinations(real_world, tmp_path):
+    path = real_world / PLATEMAP
+    settings = Dispensing(source_map=fluid_map(tmp_path, ["Venetoclax,kill", "Cladribine,vehicle"]))
+    layout = read_layout(path, dispensing=settings).set_index("well")
+    assert layout.loc["A01", ["role", "concentration"]].tolist() == ["kill", 30_000]
+    assert layout.loc["A07", "role"] == "vehicle" and np.isnan(layout.loc["A07", "concentration"])
+
+
+def one_well_platemap(tmp_path: Path, items: list[tuple[str, str]]) -> Path:
+    """A 96-well plate map whose well A1 holds the given (compound, unit) items at 1 unit each."""
+    item = (
+        '<wellItem type="Compound" concentration="1" concentrationUnits="{}">'
+        '<referenceItem displayName="{}" /></wellItem>'
+    )
+    others = "".join(f'<well row="{i // 12}" col="{i % 12}" />' for i in range(1, 96))
+    path = tmp_path / "one.PlateMap"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<plateMap><wellStore><wells><well row="0" col="0"><items>'
+        + "".join(item.format(unit, name) for name, unit in items)
+        + f"</items></well>{others}</wells></wellStore></plateMap>\n"
+    )
+    return path
+
+
+def test_incucyte_platemap_vehicle_in_percent_and_combinations(tmp_path):
+    with_dmso = one_well_platemap(tmp_path, [("A", "uM"), ("DMSO", "%")])
+    with pytest.raises(InputError, match=r"well A01: unknown concentration unit '%'"):
+        read_layout(with_dmso)
+    settings = Dispensing(source_map=fluid_map(tmp_path, ["DMSO,vehicle"]))
+    assert read_layout(with_dmso, dispensing=settings)[["well", "role", "drug"]].values.tolist() == [
+        ["A01", "treated", "A"]
+    ]
+    with pytest.raises(InputError, match=r"well A01: the log gives this well 2 drugs \(A, B\)"):
+        read_layout(one_well_platemap(tmp_path, [("A", "uM"), ("B", "nM")]))

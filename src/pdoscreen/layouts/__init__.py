@@ -15,7 +15,10 @@ Kinds (one module each):
 - dispenser logs, which say what went into each well (:mod:`.dispense`):
   ``echo`` (Echo transfer reports with a source-plate map, :mod:`.echo`),
   ``d300`` (HP D300 dispense-report XML, :mod:`.d300`) and ``d300e_csv``
-  (Tecan D300e CSV export, :mod:`.d300e_csv`). Their wells may carry the flag
+  (Tecan D300e CSV export, :mod:`.d300e_csv`), and ``incucyte_platemap``
+  (IncuCyte ``.PlateMap`` XML, :mod:`.incucyte_platemap`); the last three take
+  an optional fluid map naming their controls (:class:`.source_map.FluidRoles`).
+  Dispenser logs' wells may carry the flag
   ``dispense_failed`` with the instrument's message (columns ``flag`` and
   ``flag_message``, empty for the other kinds).
 
@@ -50,7 +53,7 @@ from ..readers.base import check_complete, read_text
 from .common import COLUMNS, KINDS, Dispensing, LayoutKind, build_layout, register
 
 # Importing a module registers its kind.
-from . import d300, d300e_csv, echo, grid, long, wellmap_toml  # noqa: F401,E402
+from . import d300, d300e_csv, echo, grid, incucyte_platemap, long, wellmap_toml  # noqa: F401,E402
 
 __all__ = ["COLUMNS", "KINDS", "Dispensing", "LayoutKind", "detect_layout", "read_layout", "register"]
 

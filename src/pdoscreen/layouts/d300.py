@@ -7,7 +7,9 @@ with 0-based ``R``/``C`` indices. The assay volume is read in the report's
 volume unit. As the D300 software computes it (the Tecan D300e export shows it
 row for row), the final concentration is ``stock * dispensed / (assay volume +
 everything dispensed into the well)``. The back-fill fluid makes a well a
-vehicle well when it got no drug. A report of a simulated run is read with a
+vehicle well when it got no drug; a fluid map (the sample sheet's
+``source_map``, :class:`.source_map.FluidRoles`) makes named fluids kill
+controls or vehicles. A report of a simulated run is read with a
 warning: its volumes are what the run would have dispensed.
 """
 
@@ -21,7 +23,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..geometry import PlateGeometry, well_name
 from .common import Dispensing, LayoutKind, parse_number, parse_unit, register
-from .dispense import NL_PER_UL, Dispense, choose_plate, final_um, well_records
+from .dispense import NL_PER_UL, choose_plate, final_um, fluid_dispense, well_records
+from .source_map import fluid_roles
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ def records(path: Path, text: str, dispensing: Dispensing) -> list[dict]:
     geometry = PlateGeometry(int(plate.findtext("Rows")), int(plate.findtext("Cols")))
     assay_nl = parse_number(plate.findtext("AssayVolume"), file=path, what="AssayVolume") * NL_PER[unit]
     fluids = {f.get("Index"): _fluid(f, path) for f in report.find("Fluids")}
+    roles = fluid_roles(dispensing.source_map, {name for name, _, _ in fluids.values()}, log=path)
     wells = next((p for p in dispensed if p.get("Index") == index), [])
     dispenses = []
     for well in wells:
@@ -64,10 +68,8 @@ def records(path: Path, text: str, dispensing: Dispensing) -> list[dict]:
         ]
         total_nl = assay_nl + sum(volume for _, volume in given)
         for (drug, stock, stock_unit), volume in given:
-            if stock_unit:
-                dispenses.append(Dispense(name, "treated", drug, final_um(stock, stock_unit, volume, total_nl)))
-            else:
-                dispenses.append(Dispense(name, "vehicle", drug))
+            final = final_um(stock, stock_unit, volume, total_nl) if stock_unit else float("nan")
+            dispenses.append(fluid_dispense(name, drug, final, roles.get(drug), file=path))
     return well_records(dispenses, file=path)
 
 
@@ -91,4 +93,4 @@ def size(text: str) -> PlateGeometry | None:
     return PlateGeometry(int(rows), int(columns))
 
 
-register(LayoutKind("d300", sniff, records, size, settings=("dispense_plate",)))
+register(LayoutKind("d300", sniff, records, size, settings=("dispense_plate", "source_map")))

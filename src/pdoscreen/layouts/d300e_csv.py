@@ -7,7 +7,8 @@ concentration itself (relative to the well's total volume), so no assay volume
 or source map is needed. ``Dispensed well`` is where the fluid went (with
 randomisation on, ``Non-random well`` is the protocol's well); its 1-based
 ``Dispensed row``/``Dispensed col`` must agree. A fluid row without a
-concentration is back-fill (vehicle). The export may end without a line end;
+concentration is back-fill (vehicle); a fluid map (the sample sheet's
+``source_map``) makes named fluids kill controls or vehicles. The export may end without a line end;
 every row must then still have all its cells, and the last one (the total
 well volume) is not used.
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..geometry import parse_well, well_name
 from .common import Dispensing, LayoutKind, is_blank, parse_concentration, parse_unit, register, table_rows
-from .dispense import Dispense, choose_plate, in_um, well_records
+from .dispense import Dispense, choose_plate, fluid_dispense, in_um, well_records
+from .source_map import fluid_roles
 
 SIGNATURE = ("Dispensed well", "Fluid name", "Dispensed concentration")
 NEEDED = (
@@ -61,12 +63,13 @@ def records(path: Path, text: str, dispensing: Dispensing) -> list[dict]:
         )
     plates = {(r["Plate ID"], r["Plate"]): (r["Plate ID"], r["Plate"]) for _, r in lines}
     chosen = choose_plate(plates, dispensing.plate, file=path)
+    roles = fluid_roles(dispensing.source_map, {r["Fluid name"].strip() for _, r in lines}, log=path)
     return well_records(
-        [_dispense(r, line, path) for line, r in lines if (r["Plate ID"], r["Plate"]) == chosen], file=path
+        [_dispense(r, line, path, roles) for line, r in lines if (r["Plate ID"], r["Plate"]) == chosen], file=path
     )
 
 
-def _dispense(row: dict, line: int, path: Path) -> Dispense:
+def _dispense(row: dict, line: int, path: Path, roles: dict[str, str]) -> Dispense:
     well = row["Dispensed well"].strip()
     indices = (int(row["Dispensed row"]) - 1, int(row["Dispensed col"]) - 1)
     if parse_well(well) != indices:
@@ -77,13 +80,16 @@ def _dispense(row: dict, line: int, path: Path) -> Dispense:
             line=line,
         )
     drug = row["Fluid name"].strip()
-    if is_blank(row["Dispensed concentration"]):
-        return Dispense(well, "vehicle", drug, line=line)
-    concentration, unit = parse_concentration(row["Dispensed concentration"], file=path, well=well)
-    unit = unit or parse_unit(row["unit"], file=path, well=well)
-    if not unit:
-        raise InputError(f"{drug}'s dispensed concentration has no unit", file=path, well=well, line=line)
-    return Dispense(well, "treated", drug, in_um(concentration, unit), line=line)
+    final_um = float("nan")
+    if not is_blank(row["Dispensed concentration"]):
+        concentration, unit = parse_concentration(row["Dispensed concentration"], file=path, well=well)
+        unit = unit or parse_unit(row["unit"], file=path, well=well)
+        if not unit:
+            raise InputError(f"{drug}'s dispensed concentration has no unit", file=path, well=well, line=line)
+        final_um = in_um(concentration, unit)
+    return fluid_dispense(well, drug, final_um, roles.get(drug), file=path, line=line)
 
 
-register(LayoutKind("d300e_csv", sniff, records, settings=("dispense_plate",), checks_own_end=True))
+register(
+    LayoutKind("d300e_csv", sniff, records, settings=("dispense_plate", "source_map"), checks_own_end=True)
+)

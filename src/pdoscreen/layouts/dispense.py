@@ -60,6 +60,24 @@ def assay_volume_nl(dispensing: Dispensing, *, file: Path, kind: str) -> float:
     return volume * NL_PER_UL
 
 
+def fluid_dispense(
+    well: str, fluid: str, concentration_um: float, role: str | None, *, file: Path, line: int | None = None
+) -> Dispense:
+    """A named fluid (D300, D300e, plate map) into a well. ``role`` is the
+    fluid map's (kill or vehicle), None where the map does not name the fluid:
+    then a fluid with a concentration is a drug and one without is back-fill."""
+    if role == "vehicle" or (role is None and math.isnan(concentration_um)):
+        return Dispense(well, "vehicle", fluid, line=line)
+    if math.isnan(concentration_um):
+        raise InputError(
+            f"the fluid map makes {fluid!r} a {role} control, but the log gives it no concentration",
+            file=file,
+            well=well,
+            line=line,
+        )
+    return Dispense(well, role or "treated", fluid, concentration_um, line=line)
+
+
 def choose_plate(plates: dict[str, tuple[str, ...]], wanted: str, *, file: Path) -> str:
     """The key of the destination plate that ``wanted`` (the sample sheet's
     dispense_plate) names among ``plates`` ({key: its names and barcodes});

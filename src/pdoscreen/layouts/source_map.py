@@ -87,3 +87,56 @@ def _source_well(row: dict, path: Path, mark: str | None) -> SourceWell:
     if math.isnan(stock) or stock <= 0 or is_blank(unit):
         raise InputError(f"a {role} source well needs a positive stock concentration with a unit")
     return SourceWell(role, drug, stock, unit)
+
+
+FLUID_ROLES = ("kill", "vehicle")
+
+
+class FluidRoles:
+    """The fluid map: which fluids of a log that names its fluids (HP D300,
+    Tecan D300e, IncuCyte plate map) are controls. A CSV or TSV with the
+    columns ``fluid`` (the name as the log writes it) and ``role`` (kill or
+    vehicle); a fluid it does not name is a drug, or back-fill where the log
+    says so."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError("fluid map not found", file=self.path)
+        rows = long_rows(self.path, read_text(self.path), key="fluid")
+        if not rows or "role" not in rows[0]:
+            raise InputError("the fluid map needs the columns fluid and role, and one line per fluid", file=self.path)
+        self.roles: dict[str, str] = {}
+        for row in rows:
+            fluid, role = str(row["fluid"]).strip(), str(row["role"] or "").strip().lower()
+            if role not in FLUID_ROLES:
+                raise InputError(
+                    f"role {row['role']!r} of fluid {fluid!r} is not one of {', '.join(FLUID_ROLES)} "
+                    "(a fluid the map leaves out is a drug)",
+                    file=self.path,
+                    line=row["line"],
+                )
+            if fluid in self.roles:
+                raise InputError(f"fluid {fluid!r} is listed twice", file=self.path, line=row["line"])
+            self.roles[fluid] = role
+
+    def check_names(self, fluids: set[str], *, log: Path) -> None:
+        """Every fluid the map names is one the log dispenses: a misspelt name
+        would otherwise leave a control in the fits as a drug."""
+        unknown = sorted(set(self.roles) - fluids)
+        if unknown:
+            raise InputError(
+                f"the fluid map {self.path.name} names {', '.join(map(repr, unknown))}, which the log does not "
+                f"dispense (its fluids: {', '.join(sorted(fluids))})",
+                file=log,
+            )
+
+
+def fluid_roles(source_map: Path | None, fluids: set[str], *, log: Path) -> dict[str, str]:
+    """{fluid: kill or vehicle} from the sample sheet's source_map column, checked
+    against the log's fluids; {} without a map."""
+    if source_map is None:
+        return {}
+    roles = FluidRoles(source_map)
+    roles.check_names(fluids, log=log)
+    return roles.roles
