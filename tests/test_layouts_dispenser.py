@@ -315,3 +315,13 @@ def test_incucyte_platemap_vehicle_in_percent_and_combinations(tmp_path):
     ]
     with pytest.raises(InputError, match=r"well A01: the log gives this well 2 drugs \(A, B\)"):
         read_layout(one_well_platemap(tmp_path, [("A", "uM"), ("B", "nM")]))
+
+
+def test_qc_counts_failed_dispenses_apart_from_instrument_flags():
+    from test_qc import GOOD, make_screen, qc_row
+
+    flags = {"good": {"C06": "dispense_failed", "D06": "dispense_failed", "F02": "overflow", "H12": "dispense_failed"}}
+    spec = {**GOOD, "vehicle": {**GOOD["vehicle"], "F02": 0}, "treated": {**GOOD["treated"], "C06": 1, "D06": 1}}
+    row = qc_row(make_screen({"good": spec}, flags), "good")
+    # H12 is an empty well: nothing was meant to go in, so it is not counted.
+    assert (row.n_dispense_failed, row.n_flagged_wells, row.n_missing_wells) == (2, 1, 0)

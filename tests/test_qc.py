@@ -22,7 +22,8 @@ WELLS = [f"{r}{c:02d}" for r in ROWS for c in range(1, 13)]
 TSV_COLUMNS = [
     "plate", "patient", "line", "z_prime", "z_prime_robust", "ssmd", "signal_window", "vehicle_cv",
     "kill_cv", "edge_ratio", "n_flagged_wells", "status", "reasons",
-    "row_trend_pct", "column_trend_pct", "n_missing_wells", "n_control_outliers", "fit", "exclusion",
+    "row_trend_pct", "column_trend_pct", "n_missing_wells", "n_dispense_failed", "n_control_outliers",
+    "fit", "exclusion",
 ]
 
 # Vehicle 100, 110, 90, 100: mean 100, deviations 0, 10, -10, 0,

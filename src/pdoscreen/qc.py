@@ -26,6 +26,7 @@ import xarray as xr
 from .errors import InputError
 from .geometry import geometry_for, row_index
 from .growth import gr_values
+from .layouts.dispense import FAILED as DISPENSE_FAILED
 
 # Scales the median absolute deviation to the SD of a normal distribution.
 MAD_TO_SD = 1.4826
@@ -64,6 +65,7 @@ TSV_COLUMNS = {
     "row_trend_pct": "row_trend_pct",
     "column_trend_pct": "column_trend_pct",
     "n_missing_wells": "n_missing_wells",
+    "n_dispense_failed": "n_dispense_failed",
     "n_control_outliers": "n_control_outliers",
     "fit": "fit",
     "exclusion": "exclusion",
@@ -143,6 +145,7 @@ class PlateMetrics:
     column_trend_pct: float = np.nan
     n_flagged_wells: int = 0
     n_missing_wells: int = 0
+    n_dispense_failed: int = 0
     n_control_outliers: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -341,10 +344,15 @@ def control_metrics(vehicle: np.ndarray, kill: np.ndarray) -> tuple[dict, list[s
 
 def well_counts(wells: PlateWells) -> dict[str, int]:
     """Wells the layout uses (role not empty) that carry an instrument marker
-    (overflow, saturated, ...), and those the instrument did not read."""
+    (overflow, saturated, ...), those the instrument did not read, and those
+    whose dispense failed (the dispenser log's flag)."""
     used = wells.role != "empty"
-    marked = used & (wells.flag != "") & (wells.flag != NOT_MEASURED)
-    return {"n_flagged_wells": int(marked.sum()), "n_missing_wells": int((used & (wells.flag == NOT_MEASURED)).sum())}
+    marked = used & ~np.isin(wells.flag, ["", NOT_MEASURED, DISPENSE_FAILED])
+    return {
+        "n_flagged_wells": int(marked.sum()),
+        "n_missing_wells": int((used & (wells.flag == NOT_MEASURED)).sum()),
+        "n_dispense_failed": int((used & (wells.flag == DISPENSE_FAILED)).sum()),
+    }
 
 
 def control_outliers(wells: PlateWells, z_max: float) -> pd.DataFrame:
