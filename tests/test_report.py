@@ -4,6 +4,7 @@ A headless Chromium, where installed, opens a page as a reader would."""
 
 import base64
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -202,35 +203,40 @@ def page_table(patient: str, cohort_patients: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def figure_paths(fits, tmp_path_factory):
+    """The page's static pictures but the waterfall (drawn per page)."""
     folder = tmp_path_factory.mktemp("figures")
-    figures = {"Dose-response curves": plots.patient_curves(fits, "P1"),
-               "Against the cohort": plots.cohort_forest(metrics_dataset(), "P1")}
+    figures = {"curves": plots.patient_curves(fits, "P1"), "heatmap": plots.aac_heatmap(page_table("P1", 6)),
+               "forest": plots.cohort_forest(metrics_dataset(), "P1")}
     paths = {}
-    for caption, figure in figures.items():
-        paths[caption] = folder / f"{len(paths)}.png"
-        figure.savefig(paths[caption], dpi=50)
+    for name, figure in figures.items():
+        paths[name] = folder / f"{name}.png"
+        figure.savefig(paths[name], dpi=50)
     plt.close("all")
     return paths
 
 
-def write_page(folder, patient, cohort_patients, figures, interactive=True):
-    drugs = report.drug_table(page_table(patient, cohort_patients), patient)
-    waterfall = folder / "waterfall.png"
-    plots.waterfall(drugs, patient).savefig(waterfall, dpi=50)
+def write_page(folder, patient, cohort_patients, pictures, fits, interactive=True):
+    """The page at folder/page/patient.html; with ``interactive``, plotly.min.js beside the page's folder."""
+    table = page_table(patient, cohort_patients)
+    drugs = report.drug_table(table, patient)
+    pictures = dict(pictures, waterfall=folder / "waterfall.png")
+    plots.waterfall(drugs, patient).savefig(pictures["waterfall"], dpi=50)
     plt.close("all")
+    waterfall, figures = report.patient_figures(patient, drugs, table, fits, pictures)
+    plotly_js = report.write_plotly_js(folder / "plotly.min.js") if interactive else None
     return report.write_patient_page(folder / "page" / "patient.html", patient, drugs, plates_qc_table(patient),
-                                     figures, PageRules(), waterfall, interactive)
+                                     waterfall, figures, PageRules(), plotly_js)
 
 
 @pytest.fixture(scope="module")
-def page(figure_paths, tmp_path_factory):
+def page(figure_paths, fits, tmp_path_factory):
     """A hostile patient id, a cohort of six: relative metrics informative."""
-    return write_page(tmp_path_factory.mktemp("page"), HOSTILE, 6, figure_paths).read_text(encoding="utf-8")
+    return write_page(tmp_path_factory.mktemp("page"), HOSTILE, 6, figure_paths, fits).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def small_cohort_page(figure_paths, tmp_path_factory):
-    return write_page(tmp_path_factory.mktemp("small"), "P1", 2, figure_paths).read_text(encoding="utf-8")
+def small_cohort_page(figure_paths, fits, tmp_path_factory):
+    return write_page(tmp_path_factory.mktemp("small"), "P1", 2, figure_paths, fits).read_text(encoding="utf-8")
 
 
 def table_drugs(page: str, kind: str) -> list[str]:
@@ -298,7 +304,10 @@ def test_page_escapes_hostile_text(page):
     assert "<script" not in outside_scripts.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "onerror" not in re.sub(r"&lt;.*?&gt;", "", outside_scripts)  # only as escaped text
-    assert HOSTILE not in page  # nor inside the plot's data
+    assert HOSTILE not in page  # nor inside the plots' data
+    figures = re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', page, flags=re.DOTALL)
+    assert len(figures) == 2 and all("<" not in data for data in figures)  # waterfall, heatmap: HOSTILE has no curves
+    assert any(HOSTILE in json.dumps(json.loads(data)) for data in figures)  # the id is there, as data
 
 
 def test_page_lists_failed_plates_with_reasons(page):
@@ -308,35 +317,131 @@ def test_page_lists_failed_plates_with_reasons(page):
     assert "X-L1 (1 of 2 plate(s) used)" in page
 
 
-def test_page_is_self_contained_with_a_static_fallback(page, figure_paths, tmp_path):
+def test_page_loads_only_the_shared_plotly_js_and_keeps_static_pictures(figure_paths, fits, tmp_path):
+    path = write_page(tmp_path, "P1", 6, figure_paths, fits)
+    page = path.read_text(encoding="utf-8")
     sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
-    assert len(sources) == 3  # two figures and the waterfall behind <noscript>
+    assert len(sources) == 4  # waterfall, curves, heatmap, forest: each a static picture under its plot
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert re.search(r"<noscript><img[^>]*waterfall", page, re.IGNORECASE)
-    assert not re.search(r"<(link|iframe)\b|<script[^>]*\ssrc=", page, re.IGNORECASE)  # nothing fetched
-    static = write_page(tmp_path, "P1", 6, figure_paths, interactive=False).read_text(encoding="utf-8")
-    assert "<script" not in static and len(re.findall(r"<img ", static)) == 3
+    assert re.findall(r'<script[^>]*\ssrc="([^"]*)"', page) == ["../plotly.min.js"]
+    assert (path.parent / "../plotly.min.js").resolve().stat().st_size > 1_000_000  # the one shared copy
+    assert not re.search(r"<(link|iframe)\b", page, re.IGNORECASE)  # nothing else fetched
+    assert page.count('class="plotly-figure"') == 3  # waterfall, curves, heatmap; the forest stays static
+    assert len(page) < 500_000  # plotly.js (4.8 MB) is not inlined
+    (tmp_path / "static").mkdir()
+    static = write_page(tmp_path / "static", "P1", 6, figure_paths, fits, interactive=False).read_text("utf-8")
+    assert "<script" not in static and len(re.findall(r"<img ", static)) == 4
 
 
-def test_page_is_the_same_bytes_when_written_again(page, figure_paths, tmp_path):
-    assert write_page(tmp_path, HOSTILE, 6, figure_paths).read_text(encoding="utf-8") == page
+def test_page_is_the_same_bytes_when_written_again(page, figure_paths, fits, tmp_path):
+    assert write_page(tmp_path, HOSTILE, 6, figure_paths, fits).read_text(encoding="utf-8") == page
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed")
-def test_page_renders_in_a_browser(figure_paths, tmp_path):
-    """Chromium opens the page and runs its scripts: the waterfall's bars are drawn."""
-    path = write_page(tmp_path, "P1", 6, figure_paths)
-    dom = subprocess.run(["chromium", "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
-                          "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+def test_flag_text_names_the_sample_unit():
+    assert "the patient's samples responded differently" in report.explain("line_disagrees_with_patient", "sample")
+    assert "over organoid lines that disagree" in report.explain("line_disagrees_with_patient")
+    assert report.explain("unknown_flag") == "flag 'unknown_flag' (no explanation available)"
+
+
+def test_interactive_curves_carry_bands_and_wells(fits, idata):
+    figure = plots.patient_curves_plotly(fits, "P1")
+    assert [a.text for a in figure.layout.annotations] == ["drugA", "drugB"]  # subplot titles
+    wells = [t for t in figure.data if t.mode == "markers"]
+    assert sorted({t.name for t in wells}) == ["plate P1-L1-R1", "plate P1-L2-R1"]
+    observed = plots.observed_viability(idata)
+    mine = observed[observed.line == "P1-L1"]
+    (first,) = [t for t in wells if t.name == "plate P1-L1-R1" and t.xaxis == "x"]
+    np.testing.assert_allclose(first.x, 10 ** (mine.x + 6), rtol=1e-12)  # µM
+    bands = [t for t in figure.data if t.fill == "tonexty"]
+    assert len(bands) == 4  # two lines x two drugs
+    assert plots.patient_curves_plotly(fits, "nobody") is None
+
+
+def test_cohort_waterfall_orders_patients_and_marks_activity():
+    table = page_table("P1", 6).assign(patient="P1")
+    other = page_table("P2", 6).assign(patient="P2")
+    other.loc[(other.drug == "Olaparib") & (other.metric == "dss2"), ["q05", "q50", "q95"]] = [30.0, 33.0, 36.0]
+    other.loc[(other.drug == "Olaparib") & (other.metric == "p_aac_above_activity_floor"), "q50"] = 0.5
+    bars = plots.cohort_waterfall_bars(pd.concat([table, other]), "Olaparib", 0.9)
+    assert list(bars.patient) == ["P2", "P1"] and list(bars.value) == [33.0, 18.0]
+    assert list(bars.active) == [False, True] and list(bars.low) == [30.0, 16.0]
+    axes = plots.cohort_waterfall(pd.concat([table, other]), "Olaparib", 0.9).axes[0]
+    assert [p.get_height() for p in axes.patches] == [33.0, 18.0]
+    plt.close("all")
+
+
+def test_summary_table_page_is_one_row_per_unit_and_sorts_by_value():
+    table = page_table("P1", 2)
+    wide = report.browsable(table)
+    assert len(wide) == len(PAGE_DRUGS) and list(wide.columns[:2]) == ["patient", "drug"]
+    row = wide.set_index("drug").loc["Venetoclax"]
+    assert row["aac"] == 0.6 and row["aac [90%]"] == "[0.55, 0.65]" and row["p_top3"] == pytest.approx(1 / 3)
+    assert "p_top3 [90%]" not in wide  # a probability has no interval
+    assert row["flags"] == "cohort_too_small"
+    page = report.table_page(wide, "Per patient & drug", "A note.")
+    assert "Per patient &amp; drug" in page and page.count("<tr>") == len(PAGE_DRUGS) + 1
+    assert f'<td class="num" data-sort="{0.6!r}">0.6</td>' in page
+    plain = pd.DataFrame({"drug": ["a", HOSTILE], "rhat": [1.0, np.nan]})
+    assert report.browsable(plain) is plain
+    assert HOSTILE not in report.table_page(plain, "t", "")
+
+
+def test_cohort_page_inlines_plotly_once(figure_paths, tmp_path):
+    table = page_table("P1", 6)
+    waterfall = tmp_path / "Olaparib.png"
+    plots.cohort_waterfall(table, "Olaparib", 0.9).savefig(waterfall, dpi=40)
+    plt.close("all")
+    figures = report.cohort_figures(table, figure_paths["heatmap"], {"Olaparib": waterfall}, 0.9)
+    page = report.write_cohort_page(tmp_path / "cohort.html", figures, "Cohort").read_text(encoding="utf-8")
+    assert page.count('class="plotly-figure"') == 2 and len(re.findall(r"<img ", page)) == 2
+    assert len(page) > 4_000_000 and not re.search(r"<script[^>]*\ssrc=", page)  # plotly.js inlined, not fetched
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(*arguments, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+                           "--virtual-time-budget=10000", *arguments], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def plot_areas(dom: str) -> dict[str, str]:
+    """Each plot area's inner HTML after the page's scripts ran, by element id."""
+    areas = re.split(r'<div class="plot-area[^"]*" id="([^"]+)"[^>]*>', dom)  # plotly adds classes
+    return {element_id: html.split("</figure>")[0] for element_id, html in zip(areas[1::2], areas[2::2])}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_page_renders_in_a_browser(figure_paths, fits, tmp_path):
+    """Chromium opens the page as a reader would and runs its scripts: plotly
+    draws each interactive figure in place of its picture (bars, curves with
+    bands and wells, heatmap cells); the screenshot is not blank. Without the
+    shared plotly.min.js (a page copied alone, or inside the Snakemake report)
+    the static pictures stay."""
+    path = write_page(tmp_path, "P1", 6, figure_paths, fits)
+    dom = chromium("--dump-dom", path.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count('class="point"') >= len(PAGE_DRUGS)  # plotly's bar paths
+    areas = plot_areas(dom.stdout)
+    assert list(areas) == ["waterfall", "figure-1", "figure-2", "figure-3"]
+    for element_id in ["waterfall", "figure-1", "figure-2"]:
+        assert 'class="main-svg"' in areas[element_id] and "<img" not in areas[element_id], element_id
+    assert areas["waterfall"].count('class="point"') == len(PAGE_DRUGS)  # one bar path per drug
+    assert areas["figure-1"].count('class="trace scatter') >= 2 * 2 * 4  # 2 drugs x 2 lines x (band, curve, wells)
+    assert 'class="hm"' in areas["figure-2"] or "heatmaplayer" in areas["figure-2"]
+    assert "<img" in areas["figure-3"]  # the forest is static only
     shot = tmp_path / "page.png"
-    subprocess.run(["chromium", "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
-                    "--window-size=1280,2000", f"--screenshot={shot}", path.as_uri()], check=True, timeout=120,
-                   capture_output=True)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = chromium("--window-size=1280,4000", f"--screenshot={shot}", path.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    pixels = np.asarray(plt.imread(shot))[..., :3]
+    # Drawn, not blank: the bars' blue (#0072B2) covers an area (the DOM checks above say it is plotly's).
+    blue = np.all(np.abs(pixels - np.array([0x00, 0x72, 0xB2]) / 255) < 0.02, axis=-1)
+    assert blue.sum() > 5_000 and (pixels < 0.9).any(axis=-1).mean() > 0.05
+    (tmp_path / "plotly.min.js").unlink()
+    alone = plot_areas(chromium("--dump-dom", path.as_uri()).stdout)
+    assert all("<img" in html and "main-svg" not in html for html in alone.values())
 
 
 def test_an_exceptional_responders_drug_heads_its_active_list():

@@ -169,13 +169,15 @@ def test_patient_pages_and_report(example_run, run_snakemake):
     workdir, _ = example_run
     for patient in PATIENTS:
         page = (workdir / "results/patients" / patient / f"{patient}.html").read_text()
-        # curves, cohort and the waterfall's static fallback
-        assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 3
+        # static pictures of the waterfall, curves, cohort heatmap and forest; plotly.js shared, not inlined
+        assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 4
+        assert '<script src="../plotly.min.js">' in page and len(page) < 2_000_000
     assert (workdir / "results/summary/aac_heatmap.png").stat().st_size > 10_000
     report = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
-    for item in ["patient_drug.tsv", "aac_heatmap.png", "P02.html", "overview.png", "fit_diagnostics.tsv"]:
+    for item in ["patient_drug.tsv", "aac_heatmap.png", "P02.html", "overview.png", "fit_diagnostics.tsv",
+                 "cohort.html", "patient_drug.html"]:
         assert item in html, item
 
 

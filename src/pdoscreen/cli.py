@@ -310,7 +310,7 @@ def _patient_report(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .plots import cohort_forest, patient_curves, waterfall
-    from .report import PageRules, drug_table, write_patient_page
+    from .report import PageRules, drug_table, patient_figures, write_patient_page
     from .store import open_inference_data, open_zarr
 
     fits_dir = Path(args.fits_dir)
@@ -322,11 +322,40 @@ def _patient_report(args: argparse.Namespace) -> None:
     _save(patient_curves(fits, args.patient), args.curves)
     _save(cohort_forest(metrics, args.patient, patient_drug), args.forest)
     _save(waterfall(drugs, args.patient), args.waterfall)
-    unit = args.sample_unit
-    figures = {f"Dose-response curves: observed wells and each {unit}'s posterior (median, 90% band)": args.curves,
-               "Against the cohort: AAC median and 90% interval, drugs by median rank": args.forest}
-    write_patient_page(args.page, args.patient, drugs, pd.read_csv(args.qc, sep="\t"), figures, rules,
-                       args.waterfall)
+    pictures = {"waterfall": args.waterfall, "curves": args.curves, "heatmap": args.heatmap, "forest": args.forest}
+    waterfall_figure, figures = patient_figures(args.patient, drugs, patient_drug, fits, pictures, rules)
+    write_patient_page(args.page, args.patient, drugs, pd.read_csv(args.qc, sep="\t"), waterfall_figure, figures,
+                       rules, args.plotly_js)
+
+
+def _plotly_js(args: argparse.Namespace) -> None:
+    from .report import write_plotly_js
+
+    write_plotly_js(args.out)
+
+
+def _cohort_report(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .plots import cohort_waterfall
+    from .report import cohort_figures, write_cohort_page
+
+    patient_drug = pd.read_csv(args.summary, sep="\t")
+    out = Path(args.waterfalls_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    waterfalls = {drug: out / f"{drug}.png" for drug in sorted(patient_drug["drug"].astype(str).unique())}
+    for drug, path in waterfalls.items():
+        _save(cohort_waterfall(patient_drug, drug, args.activity_probability), path)
+    figures = cohort_figures(patient_drug, args.heatmap, waterfalls, args.activity_probability)
+    write_cohort_page(args.page, figures, "Drug sensitivity across the cohort")
+
+
+def _table_page(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .report import write_table_page
+
+    write_table_page(args.out, pd.read_csv(args.table, sep="\t"), args.title, args.note)
 
 
 def _hierarchy(args: argparse.Namespace) -> None:
@@ -495,12 +524,35 @@ def parser() -> argparse.ArgumentParser:
     patient.add_argument("--curves", required=True, help="PNG to write")
     patient.add_argument("--forest", required=True, help="PNG to write")
     patient.add_argument("--waterfall", required=True, help="PNG to write (the page's static waterfall)")
+    patient.add_argument("--heatmap", required=True, help="the AAC heatmap (PNG), the page's static cohort view")
+    patient.add_argument("--plotly-js", help="the shared plotly.min.js the page loads (relative to the page); "
+                         "without it the page shows static pictures only")
     patient.add_argument("--page", required=True, help="HTML to write")
     _sensitivity_arguments(patient, required=True)
     patient.add_argument("--activity-probability", type=float, required=True,
                          help="a drug is active when P(AAC > floor) is at least this")
     patient.add_argument("--sample-unit", required=True, help="what a unit under a patient is called on the page")
     patient.set_defaults(run=_patient_report)
+
+    plotly_js = commands.add_parser("plotly-js", help="plotly.min.js, the patient pages' shared copy")
+    plotly_js.add_argument("--out", required=True)
+    plotly_js.set_defaults(run=_plotly_js)
+
+    cohort = commands.add_parser("cohort-report", help="a waterfall PNG per drug and an interactive cohort page")
+    cohort.add_argument("--summary", required=True, help="patient_drug.tsv")
+    cohort.add_argument("--heatmap", required=True, help="the AAC heatmap (PNG), the page's static view")
+    cohort.add_argument("--activity-probability", type=float, required=True,
+                        help="a drug is active in a patient when P(AAC > floor) is at least this")
+    cohort.add_argument("--waterfalls-dir", required=True, help="folder to write {drug}.png into")
+    cohort.add_argument("--page", required=True, help="HTML to write (plotly.js inlined)")
+    cohort.set_defaults(run=_cohort_report)
+
+    table = commands.add_parser("table-page", help="a summary TSV as a sortable, filterable HTML table")
+    table.add_argument("--table", required=True, help="a TSV of results/summary")
+    table.add_argument("--title", required=True)
+    table.add_argument("--note", default="", help="a sentence under the title")
+    table.add_argument("--out", required=True, help="HTML to write")
+    table.set_defaults(run=_table_page)
 
     prov = commands.add_parser("provenance", help="versions, config, input hashes, git revision and seeds as JSON")
     prov.add_argument("--sheet", required=True)

@@ -334,11 +334,8 @@ def aac_cell_text(median: float, low: float, high: float) -> str:
 def aac_heatmap(patient_drug: pd.DataFrame) -> plt.Figure:
     """Patients x drugs, colour = posterior median AAC, each cell annotated with the
     median and 90% interval; flagged cells outlined with "!"; untested cells grey."""
-    aac = patient_drug[patient_drug["metric"] == "aac"].assign(flags=lambda t: t["flags"].fillna("").astype(str))
-    median = aac.pivot(index="patient", columns="drug", values="q50")
-    median = median[median.median().sort_values(ascending=False).index]  # most active drugs first
-    low, high, flags = (aac.pivot(index="patient", columns="drug", values=v).reindex_like(median)
-                        for v in ("q05", "q95", "flags"))
+    cells = aac_matrix(patient_drug)
+    median, low, high, flags = (cells[k] for k in ("median", "low", "high", "flags"))
     n_patients, n_drugs = median.shape
     figure = plt.figure(figsize=(min(MAX_OVERVIEW_WIDTH_IN, 2.5 + 1.05 * n_drugs), 1.9 + 0.62 * n_patients),
                         layout="constrained")
@@ -458,30 +455,38 @@ def waterfall(drugs: pd.DataFrame, patient: str) -> plt.Figure:
     DSS2, or DSS2 where the cohort is too small) with its 90% interval, active
     drugs filled, inactive ones pale."""
     bars = waterfall_bars(drugs)
+    return _bar_figure(bars, "drug", f"Patient {patient}: drugs by {bars.attrs['label'].split(' (')[0]}, median and "
+                                     "90% interval")
+
+
+def waterfall_plotly(drugs: pd.DataFrame, patient: str):
+    """:func:`waterfall` as an interactive plotly figure (hover: value, interval, activity)."""
+    return _bar_figure_plotly(waterfall_bars(drugs), "drug", f"Patient {patient}: median and 90% interval")
+
+
+def _bar_figure(bars: pd.DataFrame, x: str, title: str) -> plt.Figure:
+    """Waterfall bars (columns ``x``, value, low, high, active; ``attrs["label"]``) with 90% intervals."""
     figure, axes = plt.subplots(figsize=(max(4.5, 1.6 + 0.5 * len(bars)), 3.8), layout="constrained")
     colours = [PATIENT_COLOUR if a else INACTIVE_COLOUR for a in bars["active"]]
-    x = np.arange(len(bars))
-    axes.bar(x, bars["value"].fillna(0.0), color=colours, edgecolor="#555555", linewidth=0.5, gid="bars")
-    axes.errorbar(x, bars["value"], yerr=[bars["value"] - bars["low"], bars["high"] - bars["value"]], fmt="none",
-                  ecolor="#333333", capsize=3, lw=1)
+    position = np.arange(len(bars))
+    axes.bar(position, bars["value"].fillna(0.0), color=colours, edgecolor="#555555", linewidth=0.5, gid="bars")
+    axes.errorbar(position, bars["value"], yerr=[bars["value"] - bars["low"], bars["high"] - bars["value"]],
+                  fmt="none", ecolor="#333333", capsize=3, lw=1)
     axes.axhline(0, color="#888888", lw=0.8)
-    axes.set_xticks(x, bars["drug"], rotation=45, ha="right", fontsize=9)
+    axes.set_xticks(position, bars[x], rotation=45, ha="right", fontsize=9)
     axes.set_ylabel(bars.attrs["label"], fontsize=9)
-    axes.set_title(f"Patient {patient}: drugs by {bars.attrs['label'].split(' (')[0]}, median and 90% interval",
-                   fontsize=10)
+    axes.set_title(title, fontsize=10)
     axes.legend(handles=[Patch(color=PATIENT_COLOUR, label="active"), Patch(color=INACTIVE_COLOUR, label="inactive")],
                 fontsize=8, frameon=False)
     return figure
 
 
-def waterfall_plotly(drugs: pd.DataFrame, patient: str):
-    """:func:`waterfall` as an interactive plotly figure (hover: value, interval, activity)."""
+def _bar_figure_plotly(bars: pd.DataFrame, x: str, title: str):
     import plotly.graph_objects as go
 
-    bars = waterfall_bars(drugs)
     activity = np.where(bars["active"], "active", "inactive")
     figure = go.Figure(go.Bar(
-        x=bars["drug"], y=bars["value"],
+        x=bars[x], y=bars["value"],
         marker={"color": [PATIENT_COLOUR if a else INACTIVE_COLOUR for a in bars["active"]],
                 "line": {"color": "#555555", "width": 0.5}},
         error_y={"type": "data", "symmetric": False, "array": bars["high"] - bars["value"],
@@ -491,7 +496,150 @@ def waterfall_plotly(drugs: pd.DataFrame, patient: str):
                       "<extra></extra>",
     ))
     figure.update_layout(
-        title={"text": f"Patient {patient}: median and 90% interval", "font": {"size": 14}},
-        yaxis_title=bars.attrs["label"], template="simple_white", height=380, margin={"t": 50, "b": 90},
+        title={"text": title, "font": {"size": 14}}, yaxis_title=bars.attrs["label"], template="simple_white",
+        height=380, margin={"t": 50, "b": 90}, xaxis={"type": "category"},
     )
     return figure
+
+
+# --- the cohort waterfall of one drug ------------------------------------------------------
+
+
+def cohort_waterfall_bars(patient_drug: pd.DataFrame, drug: str, activity_probability: float) -> pd.DataFrame:
+    """One drug's patients as waterfall bars, highest DSS2 first: patient, value
+    (posterior median DSS2), low, high (90% interval) and active (P(AAC above
+    the activity floor) at least ``activity_probability``)."""
+    rows = patient_drug[patient_drug["drug"].astype(str) == str(drug)]
+    wide = rows.pivot(index="patient", columns="metric", values=["q50", "q05", "q95"])
+    if ("q50", "dss2") not in wide or ("q50", "p_aac_above_activity_floor") not in wide:
+        raise ValueError(f"drug {drug}: the patient table lacks dss2 or p_aac_above_activity_floor; "
+                         "rerun `pdoscreen summarize`")
+    bars = pd.DataFrame({"patient": wide.index.astype(str), "value": wide["q50", "dss2"].to_numpy(float),
+                         "low": wide["q05", "dss2"].to_numpy(float), "high": wide["q95", "dss2"].to_numpy(float),
+                         "active": (wide["q50", "p_aac_above_activity_floor"] >= activity_probability).to_numpy()})
+    bars = bars.sort_values("value", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    bars.attrs["label"] = "DSS2 (0-100)"
+    return bars
+
+
+def cohort_waterfall(patient_drug: pd.DataFrame, drug: str, activity_probability: float) -> plt.Figure:
+    """Every patient tested with ``drug`` as a bar, highest DSS2 first, with its
+    90% interval; patients in whom the drug is active filled, the rest pale."""
+    return _bar_figure(cohort_waterfall_bars(patient_drug, drug, activity_probability), "patient",
+                       f"{drug}: patients by DSS2, median and 90% interval")
+
+
+def cohort_waterfall_plotly(patient_drug: pd.DataFrame, drug: str, activity_probability: float):
+    return _bar_figure_plotly(cohort_waterfall_bars(patient_drug, drug, activity_probability), "patient",
+                              f"{drug}: patients by DSS2, median and 90% interval")
+
+
+# --- interactive versions of the patient's curves and the AAC heatmap ----------------------
+
+
+def aac_matrix(patient_drug: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Patients x drugs tables of the AAC's median, low, high (90% interval) and
+    flags (text), drugs ordered by their median over patients, most active first."""
+    aac = patient_drug[patient_drug["metric"] == "aac"].assign(flags=lambda t: t["flags"].fillna("").astype(str))
+    median = aac.pivot(index="patient", columns="drug", values="q50")
+    median = median[median.median().sort_values(ascending=False).index]
+    return {"median": median} | {name: aac.pivot(index="patient", columns="drug", values=column).reindex_like(median)
+                                 for name, column in (("low", "q05"), ("high", "q95"), ("flags", "flags"))}
+
+
+def aac_heatmap_plotly(patient_drug: pd.DataFrame, patient: str | None = None):
+    """:func:`aac_heatmap` as a plotly heatmap (hover: median, interval, flags),
+    ``patient``'s row outlined."""
+    import plotly.graph_objects as go
+
+    cells = aac_matrix(patient_drug)
+    median = cells["median"]
+    patients, drugs = median.index.astype(str).tolist(), median.columns.astype(str).tolist()
+    text = [[aac_cell_text(m, lo, hi).replace("\n", " ") if np.isfinite(m) else "not tested"
+             for m, lo, hi in zip(*(cells[k].loc[p].to_numpy(float) for k in ("median", "low", "high")))]
+            for p in median.index]
+    flags = cells["flags"].fillna("").to_numpy(str)
+    vmax = max(0.2, np.ceil(np.nanmax(median.to_numpy(float), initial=0.0) * 10) / 10)
+    figure = go.Figure(go.Heatmap(
+        z=median.to_numpy(float), x=drugs, y=patients, zmin=0, zmax=vmax, colorscale="Viridis",
+        text=text, texttemplate="%{text}", textfont={"size": 10}, customdata=flags, hoverongaps=False,
+        colorbar={"title": {"text": "AAC, median"}},
+        hovertemplate="patient %{y}, %{x}<br>AAC %{text}<br>%{customdata}<extra></extra>",
+    ))
+    if patient is not None and str(patient) in patients:
+        row = patients.index(str(patient))
+        figure.add_shape(type="rect", x0=-0.5, x1=len(drugs) - 0.5, y0=row - 0.5, y1=row + 0.5,
+                         line={"color": "#D55E00", "width": 3}, fillcolor="rgba(0,0,0,0)", opacity=1)
+    figure.update_layout(
+        title={"text": "Drug activity (AAC) per patient: median [90% interval]", "font": {"size": 14}},
+        template="simple_white", height=160 + 40 * len(patients), margin={"t": 50, "b": 90},
+        yaxis={"autorange": "reversed", "type": "category"}, xaxis={"type": "category"},
+    )
+    return figure
+
+
+def patient_curves_plotly(fits: dict, patient: str):
+    """:func:`patient_curves` as plotly subplots, one per drug the patient carries:
+    each line's median curve and 90% band, and the observed wells (hover: plate,
+    concentration, viability; drawn within ``VIABILITY_LIMITS``); concentrations
+    in µM on a log axis. None when the patient carries no fitted drug."""
+    from plotly.subplots import make_subplots
+
+    carried = {drug: idata for drug, idata in fits.items() if patient_lines(idata, patient)}
+    if not carried:
+        return None
+    styles = _plate_styles(carried, patient)
+    ncols = min(3, len(carried))
+    nrows = -(-len(carried) // ncols)
+    figure = make_subplots(rows=nrows, cols=ncols, subplot_titles=list(carried), horizontal_spacing=0.07,
+                           vertical_spacing=0.5 / nrows)
+    shown = set()
+    for k, (drug, idata) in enumerate(carried.items()):
+        for trace in _drug_traces(idata, patient, styles, shown):
+            figure.add_trace(trace, row=k // ncols + 1, col=k % ncols + 1)
+    figure.update_xaxes(type="log", title_text="concentration (µM)", exponentformat="power")
+    figure.update_yaxes(title_text="viability (vehicle = 1)", zeroline=False)
+    figure.update_layout(
+        title={"text": f"Patient {patient}: dose-response per drug (median curve, 90% band)", "font": {"size": 14}},
+        template="simple_white", height=120 + 300 * nrows, margin={"t": 70},
+    )
+    return figure
+
+
+def _drug_traces(idata, patient: str, styles: dict, shown: set) -> list:
+    """One drug's traces: per line a band (upper, lower filled to it), the median
+    curve and the wells; legend entries once per line and plate over all drugs."""
+    import plotly.graph_objects as go
+
+    attrs = idata.posterior.attrs
+    grid = np.linspace(attrs["x_min_log10_molar"], attrs["x_max_log10_molar"], CURVE_GRID_POINTS)
+    micromolar = 10 ** (grid + 6)
+    wells = observed_viability(idata)
+    traces = []
+    for line in patient_lines(idata, patient):
+        colour = matplotlib.colors.to_hex(styles["line", line])
+        band = "rgba({:.0f},{:.0f},{:.0f},0.22)".format(*(255 * c for c in styles["line", line]))
+        low, median, high = curve_band(idata, line, grid)
+        first = ("line", line) not in shown
+        shown.add(("line", line))
+        traces += [
+            go.Scatter(x=micromolar, y=high, mode="lines", line={"width": 0}, legendgroup=line, showlegend=False,
+                       hoverinfo="skip"),
+            go.Scatter(x=micromolar, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=band,
+                       legendgroup=line, name=f"{line} 90% band", showlegend=first, hoverinfo="skip"),
+            go.Scatter(x=micromolar, y=median, mode="lines", line={"color": colour, "width": 2}, legendgroup=line,
+                       name=line, showlegend=first,
+                       hovertemplate=f"{line}<br>%{{x:.3g}} µM: %{{y:.2f}}<extra></extra>"),
+        ]
+        for plate, group in wells[wells.line == line].groupby("plate", sort=False):
+            first = ("plate", plate) not in shown
+            shown.add(("plate", plate))
+            traces.append(go.Scatter(
+                x=10 ** (group.x + 6), y=group.viability.clip(*VIABILITY_LIMITS), mode="markers", legendgroup=line,
+                name=f"plate {plate}", showlegend=first,
+                marker={"color": matplotlib.colors.to_hex(styles["plate", plate][0]), "size": 7,
+                        "line": {"color": "#333333", "width": 0.5}},
+                customdata=group.viability,
+                hovertemplate=f"plate {plate}<br>%{{x:.3g}} µM: viability %{{customdata:.2f}}<extra></extra>",
+            ))
+    return traces

@@ -1,13 +1,17 @@
-"""The patient page: one self-contained HTML page per patient (inline CSS,
-figures embedded as data URIs, the interactive waterfall's plotly.js inline,
-nothing fetched from elsewhere) that a tumour board can act on: which drugs do
-something in this patient (absolute sensitivity), and which of those the
-patient responds to more than the cohort does (relative sensitivity), with how
-sure the model is and what to be careful about.
+"""The patient page: one HTML page per patient that a tumour board can act on:
+which drugs do something in this patient (absolute sensitivity), and which of
+those the patient responds to more than the cohort does (relative
+sensitivity), with how sure the model is and what to be careful about.
 
-The page comes from the Jinja2 template ``templates/patient.html.j2``, with
-autoescaping: every piece of text from the inputs is escaped. It holds no
-timestamp or random id, so reruns write the same bytes."""
+Pages come from the Jinja2 templates in ``templates/``, with autoescaping:
+every piece of text from the inputs is escaped. Every figure is a static
+picture embedded as a data URI; where plotly.js loads, an interactive plotly
+figure is drawn over it. plotly.js (4.8 MB) is not copied into each page but
+loaded from one file beside the pages (:func:`write_plotly_js`), so pages work
+offline; where that file is absent (a page copied alone, or shown inside the
+Snakemake report) the static pictures stay. Pages hold no timestamp or random
+id, so reruns write the same bytes. The summary tables get browsable
+(sortable, filterable) pages of their own (:func:`table_page`)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -37,11 +42,11 @@ FLAG_TEXT = {
     "narrow",
     "fit_failed_diagnostics": "the sampler's convergence checks failed for this drug; treat its numbers as "
     "provisional",
-    "line_disagrees_with_patient": "the patient's organoid lines responded differently; the patient value "
-    "averages over lines that disagree",
+    "line_disagrees_with_patient": "the patient's {units} responded differently; the patient value averages over "
+    "{units} that disagree",
     "cohort_too_small": "too few patients carry this drug for a comparison with the cohort to mean anything",
 }
-# Flags said once for the whole page rather than per drug.
+# Flags said once for the whole page rather than per drug. Texts name the sample unit as {units} (plural).
 PAGE_FLAGS = ("approximate_fit", "cohort_too_small")
 IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 # (q50, q05, q95) of these metrics per drug; probabilities and counts in q50.
@@ -110,18 +115,30 @@ def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = Page
     return table.drop(columns=["_group", "_first", "_second", "_third"]).rename_axis("drug").reset_index()
 
 
-def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, figures: dict,
-                 rules: PageRules = PageRules(), waterfall_png=None, interactive: bool = True) -> str:
-    """One patient's page as a self-contained HTML string. ``drugs`` is
-    :func:`drug_table`'s, ``plates_qc`` results/qc/plates.tsv, ``figures``
-    caption -> image file (PNG, SVG or JPEG), shown in that order;
-    ``waterfall_png`` the static waterfall, shown where JavaScript is off (or
-    always, without ``interactive``)."""
-    from .plots import waterfall_bars, waterfall_plotly
+@dataclass(frozen=True)
+class PageFigure:
+    """A figure on a page: its static picture (PNG, SVG or JPEG, shown where
+    JavaScript is off or plotly.js does not load) and, optionally, the plotly
+    figure drawn over it."""
+
+    caption: str
+    picture: Path
+    interactive: Any = None
+
+
+def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, waterfall: PageFigure | None,
+                 figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js: str | None = None) -> str:
+    """One patient's page as an HTML string. ``drugs`` is :func:`drug_table`'s,
+    ``plates_qc`` results/qc/plates.tsv; ``waterfall`` follows the drug tables,
+    ``figures`` come after the caveats. ``plotly_js`` is the address of
+    plotly.min.js relative to the page (see :func:`write_plotly_js`); without
+    it the page holds no script and shows the static pictures."""
+    from .plots import waterfall_bars
 
     plates = _patient_plates(plates_qc, patient)
     active, inactive = drugs[drugs.active], drugs[~drugs.active]
     not_informative = drugs[~drugs.relative_informative]
+    interactive = plotly_js is not None
     context = {
         "patient": str(patient),
         "rules": rules,
@@ -134,32 +151,152 @@ def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, fig
         "n_drugs": len(drugs),
         "not_informative": _rows(not_informative),
         "cohort_sizes": sorted({int(n) for n in not_informative["cohort_patients"] if np.isfinite(n)}),
-        "caveats": _caveats(drugs),
+        "caveats": _caveats(drugs, rules.sample_unit),
         "approximate": [str(d) for d, flags in zip(drugs["drug"], drugs["flags"]) if "approximate_fit" in flags],
         "unit_caveat": _units_caveat(plates, rules.sample_unit),
         "excluded_plates": _excluded_plates(plates),
-        "waterfall": {
-            "selective": waterfall_bars(drugs).attrs["selective"],
-            "div": Markup(waterfall_plotly(drugs, patient).to_html(
-                full_html=False, include_plotlyjs=True, div_id="waterfall",
-                config={"displaylogo": False, "responsive": True})) if interactive and len(drugs) else None,
-            "png": _data_uri(waterfall_png) if waterfall_png is not None else None,
-        },
-        "figures": [(caption, _data_uri(path)) for caption, path in figures.items()],
+        "selective": waterfall_bars(drugs).attrs["selective"],
+        "waterfall": _figure("waterfall", waterfall, interactive) if waterfall is not None else None,
+        "figures": [_figure(f"figure-{k}", figure, interactive) for k, figure in enumerate(figures, 1)],
+        "plotly": {"src": plotly_js, "inline": None},
     }
     return TEMPLATES.get_template("patient.html.j2").render(context)
 
 
-def write_patient_page(path, patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, figures: dict,
-                       rules: PageRules = PageRules(), waterfall_png=None, interactive: bool = True) -> Path:
-    """Write :func:`patient_page` to ``path`` (readers never see a half-written page)."""
+def write_patient_page(path, patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, waterfall: PageFigure | None,
+                       figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js=None) -> Path:
+    """Write :func:`patient_page` to ``path``; ``plotly_js`` is the path of the
+    shared plotly.min.js (referenced relative to the page), or None."""
     path = Path(path)
+    src = Path(os.path.relpath(plotly_js, path.parent)).as_posix() if plotly_js is not None else None
+    return _write_text(path, patient_page(patient, drugs, plates_qc, waterfall, figures, rules, src))
+
+
+def patient_figures(patient: str, drugs: pd.DataFrame, patient_drug: pd.DataFrame, fits: dict, pictures: dict,
+                    rules: PageRules = PageRules()) -> tuple[PageFigure, list[PageFigure]]:
+    """The page's waterfall and its other figures, each with the static picture
+    in ``pictures`` (keys waterfall, curves, heatmap, forest) and, but for the
+    forest, its interactive version. ``fits`` maps drug -> InferenceData."""
+    from .plots import aac_heatmap_plotly, patient_curves_plotly, waterfall_plotly
+
+    unit = rules.sample_unit
+    orientation = "" if drugs["relative_informative"].all() else (
+        " Too few patients carry some of these drugs for a comparison: read their rows for orientation only.")
+    waterfall = PageFigure("One bar per drug, highest first: the posterior median with its 90% interval; filled "
+                           "bars are active drugs, pale ones inactive.", pictures["waterfall"],
+                           waterfall_plotly(drugs, patient))
+    return waterfall, [
+        PageFigure(f"Dose-response curves: observed wells and each {unit}'s posterior (median, 90% band).",
+                   pictures["curves"], patient_curves_plotly(fits, patient)),
+        PageFigure("Drug activity across the cohort: AAC median and 90% interval per patient and drug"
+                   " (this patient outlined in the interactive view).", pictures["heatmap"],
+                   aac_heatmap_plotly(patient_drug, patient)),
+        PageFigure("Against the cohort: AAC median and 90% interval, drugs by median rank." + orientation,
+                   pictures["forest"]),
+    ]
+
+
+def write_plotly_js(path) -> Path:
+    """plotly.min.js, of the plotly package in use, as the pages' shared copy."""
+    from plotly.offline import get_plotlyjs
+
+    return _write_text(Path(path), get_plotlyjs())
+
+
+def cohort_figures(patient_drug: pd.DataFrame, heatmap, waterfalls: dict, activity_probability: float
+                   ) -> list[PageFigure]:
+    """The cohort page's figures: the AAC heatmap (static picture ``heatmap``)
+    and each drug's cohort waterfall (``waterfalls``: drug -> static picture)."""
+    from .plots import aac_heatmap_plotly, cohort_waterfall_plotly
+
+    return [PageFigure("Drug activity (AAC) per patient and drug: median and 90% interval.", Path(heatmap),
+                       aac_heatmap_plotly(patient_drug))] + [
+        PageFigure(f"{drug}: every patient's DSS2, median and 90% interval; filled bars where the drug is active "
+                   "in the patient.", Path(path), cohort_waterfall_plotly(patient_drug, drug, activity_probability))
+        for drug, path in waterfalls.items()]
+
+
+def write_cohort_page(path, figures: list[PageFigure], title: str) -> Path:
+    """A page of cohort figures with plotly.js inlined (one copy), for the
+    Snakemake report, which shows each HTML item on its own."""
+    from plotly.offline import get_plotlyjs
+
+    context = {"title": title, "figures": [_figure(f"figure-{k}", f, True) for k, f in enumerate(figures, 1)],
+               "plotly": {"src": None, "inline": Markup(get_plotlyjs())}}
+    return _write_text(Path(path), TEMPLATES.get_template("cohort.html.j2").render(context))
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write atomically: readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(patient_page(patient, drugs, plates_qc, figures, rules, waterfall_png, interactive),
-                   encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _figure(element_id: str, figure: PageFigure, interactive: bool) -> dict:
+    """Template fields of a figure; the plotly JSON with "<" escaped, so no
+    text in it can close its script element."""
+    data = None
+    if interactive and figure.interactive is not None:
+        import plotly.io
+
+        data = Markup(plotly.io.to_json(figure.interactive, validate=False).replace("<", "\\u003c"))
+    return {"id": element_id, "caption": figure.caption, "uri": _data_uri(figure.picture), "json": data}
+
+
+# --- browsable tables -------------------------------------------------------------------
+
+# Long summary tables: the columns that name a row's unit come before "metric".
+LONG_COLUMNS = ("metric", "mean", "sd", "q05", "q50", "q95", "flags")
+
+
+def browsable(table: pd.DataFrame) -> pd.DataFrame:
+    """A summary table as people browse it. A long table (one row per unit and
+    metric: ``patient_drug.tsv``, ``line_drug.tsv``) becomes one row per unit
+    with a column per metric: its median, and a ``<metric> [90%]`` interval
+    column where the metric has one; ``flags`` joined. Wide tables pass as they are."""
+    if not set(LONG_COLUMNS) <= set(table.columns):
+        return table
+    keys = [c for c in table.columns if c not in LONG_COLUMNS]
+    wide = table.pivot_table(index=keys, columns="metric", values=["q05", "q50", "q95"], aggfunc="first",
+                             sort=False, dropna=False)
+    out = pd.DataFrame(index=wide.index)
+    for metric in table["metric"].drop_duplicates():
+        out[metric] = wide["q50", metric]
+        low, high = wide["q05", metric], wide["q95", metric]
+        if low.notna().any():
+            out[f"{metric} [90%]"] = [f"[{_g(a)}, {_g(b)}]" if np.isfinite(a) else "" for a, b in zip(low, high)]
+    flags = table.groupby(keys, sort=False)["flags"].agg(
+        lambda cells: ", ".join(dict.fromkeys(f for cell in cells for f in flag_list(cell))))
+    out["flags"] = flags.reindex(out.index)
+    return out.reset_index()
+
+
+def table_page(table: pd.DataFrame, title: str, note: str) -> str:
+    """``table`` as a page with a sortable (click a heading) and filterable
+    HTML table: numbers to three significant figures, sorted by their value."""
+    rows = [[_cell(value) for value in row] for row in table.itertuples(index=False)]
+    return TEMPLATES.get_template("table.html.j2").render(
+        title=title, note=note, columns=[str(c) for c in table.columns], rows=rows)
+
+
+def write_table_page(path, table: pd.DataFrame, title: str, note: str) -> Path:
+    return _write_text(Path(path), table_page(browsable(table), title, note))
+
+
+def _g(value: float) -> str:
+    return format(value, ".3g")
+
+
+def _cell(value) -> dict:
+    """A table cell: its text and, for numbers, the value it sorts by."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        finite = np.isfinite(value)
+        return {"text": _g(value) if finite else "", "sort": repr(float(value)) if finite else "", "number": True}
+    return {"text": "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value),
+            "sort": None, "number": False}
 
 
 # --- numbers for people ---------------------------------------------------------------
@@ -225,14 +362,17 @@ def _order_text(active: pd.DataFrame) -> str:
 # --- caveats --------------------------------------------------------------------------
 
 
-def _caveats(drugs: pd.DataFrame) -> list[tuple[str, str]]:
+def _caveats(drugs: pd.DataFrame, unit: str) -> list[tuple[str, str]]:
     """(drug, what its flags mean) for drugs with flags beyond the page-wide ones."""
     explained = [(str(r.drug), [f for f in r.flags if f not in PAGE_FLAGS]) for r in drugs.itertuples()]
-    return [(drug, "; ".join(_explain(f) for f in flags)) for drug, flags in explained if flags]
+    return [(drug, "; ".join(explain(f, unit) for f in flags)) for drug, flags in explained if flags]
 
 
-def _explain(flag: str) -> str:
-    return FLAG_TEXT.get(flag, f"flag '{flag}' (no explanation available)")
+def explain(flag: str, unit: str = SAMPLE_UNIT) -> str:
+    """What a flag means, in words naming the screen's sample unit."""
+    if flag not in FLAG_TEXT:
+        return f"flag '{flag}' (no explanation available)"
+    return FLAG_TEXT[flag].format(units=f"{unit}s")
 
 
 def _patient_plates(plates_qc: pd.DataFrame, patient: str) -> pd.DataFrame:

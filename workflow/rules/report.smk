@@ -22,6 +22,55 @@ rule aac_heatmap:
         "pdoscreen --log {log:q} aac-heatmap --summary {input:q} --out {output:q}"
 
 
+rule cohort_report:
+    input:
+        summary="results/summary/patient_drug.tsv",
+        heatmap="results/summary/aac_heatmap.png",
+    output:
+        waterfalls=report(
+            directory("results/summary/cohort_waterfalls"),
+            patterns=["{drug}.png"],
+            caption="../report/cohort_waterfall.rst",
+            category="Drug sensitivity",
+            subcategory="Cohort waterfalls",
+            labels={"drug": "{drug}"},
+        ),
+        page=report(
+            "results/summary/cohort.html",
+            caption="../report/cohort_page.rst",
+            category="Drug sensitivity",
+            subcategory="Cohort",
+        ),
+    log:
+        "logs/report/cohort_report.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        probability=config["sensitivity"]["activity_probability"],
+    shell:
+        "pdoscreen --log {log:q} cohort-report --summary {input.summary:q} --heatmap {input.heatmap:q} "
+        "--activity-probability {params.probability} --waterfalls-dir {output.waterfalls:q} "
+        "--page {output.page:q}"
+
+
+# One copy of plotly.js for every patient page, which loads it by a relative path.
+rule plotly_js:
+    output:
+        "results/patients/plotly.min.js",
+    log:
+        "logs/report/plotly_js.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "pdoscreen --log {log:q} plotly-js --out {output:q}"
+
+
 rule patient_report:
     input:
         fits=fit_tables("zarr"),
@@ -29,6 +78,8 @@ rule patient_report:
         summary="results/summary/patient_drug.tsv",
         metrics="results/summary/metrics.zarr",
         qc="results/qc/plates.tsv",
+        heatmap="results/summary/aac_heatmap.png",
+        plotly_js="results/patients/plotly.min.js",
     output:
         curves=report(
             "results/patients/{patient}/curves.png",
@@ -74,6 +125,7 @@ rule patient_report:
         "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
-        "--waterfall {output.waterfall:q} --page {output.page:q} --activity-aac-floor {params.floor} "
+        "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "
+        "--page {output.page:q} --activity-aac-floor {params.floor} "
         "--activity-probability {params.probability} --min-cohort-patients {params.cohort} "
         "--sample-unit {params.unit:q}"

@@ -1,5 +1,12 @@
 # Per-line and per-patient metric posteriors, cohort-relative scores and ranks.
 
+# Summary tables that get a browsable page in the report: name -> the page's title.
+BROWSABLE_TABLES = {
+    "patient_drug": "Drug sensitivity per patient and drug",
+    "line_drug": f"Drug sensitivity per {config['sensitivity']['sample_unit']} and drug",
+    "fit_diagnostics": "Sampler diagnostics per drug",
+}
+
 
 rule hierarchy:
     input:
@@ -107,6 +114,33 @@ rule summarize:
         "--shrinkage {input.shrinkage:q} --screen {input.screen:q} --qc {input.qc:q} "
         "--activity-aac-floor {params.floor} --min-cohort-patients {params.cohort} "
         "--out-dir results/summary"
+
+
+# The summary tables as sortable, filterable HTML, to browse inside the report.
+rule table_page:
+    input:
+        "results/summary/{table}.tsv",
+    output:
+        report(
+            "results/summary/tables/{table}.html",
+            caption="../report/table_page.rst",
+            category="Drug sensitivity",
+            subcategory="Tables (browsable)",
+            labels={"table": "{table}"},
+        ),
+    log:
+        "logs/summary/table_page_{table}.log",
+    wildcard_constraints:
+        table="|".join(BROWSABLE_TABLES),
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        title=lambda wildcards: BROWSABLE_TABLES[wildcards.table],
+    shell:
+        "pdoscreen --log {log:q} table-page --table {input:q} --title {params.title:q} --out {output:q}"
 
 
 rule provenance:
