@@ -13,7 +13,7 @@ import xarray as xr
 
 import pdoscreen
 import pdoscreen.cli
-from conftest import QUICK_DRAWS, QUICK_FITS, UP_TO_QC
+from conftest import QUICK_DRAWS, QUICK_RUN, UP_TO_QC
 from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
 from test_qc import TSV_COLUMNS
 
@@ -38,6 +38,9 @@ def test_fit_progress_is_on_the_terminal_and_logs_are_quiet(example_run):
         assert f"INFO drug {drug}: fitting (svi)" in terminal
         assert re.search(rf"INFO drug {drug}: fitted in \d+ s; diagnostics: approximate", terminal)
         assert f"drug {drug}: fitted in" in (workdir / "logs" / "fit" / f"{drug}.log").read_text()
+    # The fitting stage's progress after each drug, with the time left (progress.py).
+    assert re.search(r"INFO fitting stage: 1 of 8 drugs done in \d+ (s|min); about \d+ (s|min) left", terminal)
+    assert re.search(r"INFO fitting stage: 8 of 8 drugs done in \d+ (s|min)\n", terminal)
     logs = "".join(p.read_text() for p in (workdir / "logs").rglob("*.log"))
     for noise in ["Unable to initialize backend", "arviz_base", "FutureWarning", "not consolidated",
                   "snakemake_timestamp"]:
@@ -93,7 +96,7 @@ def test_per_plate_store_round_trip(example_run):
 
 def test_immediate_rerun_does_nothing(example_run, run_snakemake):
     workdir, _ = example_run
-    rerun = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--dry-run")
+    rerun = run_snakemake(workdir, *QUICK_RUN, "--dry-run")
     assert rerun.returncode == 0
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
@@ -173,7 +176,7 @@ def test_patient_pages_and_report(example_run, run_snakemake):
         assert f"patient {patient}" in page and page.count("data:image/png;base64,") == 4
         assert '<script src="../plotly.min.js">' in page and len(page) < 2_000_000
     assert (workdir / "results/summary/aac_heatmap.png").stat().st_size > 10_000
-    report = run_snakemake(workdir, "--config", f"sample_sheet={EXAMPLE_SHEET}", QUICK_FITS, "--report", "report.html")
+    report = run_snakemake(workdir, *QUICK_RUN, "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
     for item in ["patient_drug.tsv", "aac_heatmap.png", "P02.html", "overview.png", "fit_diagnostics.tsv",
@@ -303,6 +306,18 @@ def test_readme_notebook_example_runs_on_a_results_folder(example_run):
     assert {"patient", "drug"} <= set(metrics.dims)
     with pytest.raises(pdoscreen.InputError, match="no fit of drug 'Aspirin'; fitted: Afatinib, Bortezomib"):
         pdoscreen.open_fit("Aspirin", workdir / "results")
+
+
+def test_the_test_configuration_runs_from_its_folder():
+    """The workflow catalog's `.test/` convention, as docs/testing.md writes the
+    command (a dry run: the example_run fixture runs the same configuration)."""
+    command = (REPO / "docs" / "testing.md").read_text().split("```bash\n.venv/bin/snakemake ", 1)[1].split("\n")[0]
+    run = subprocess.run(
+        [Path(sys.executable).parent / "snakemake", *command.split(), "--dry-run"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fit_drug" in run.stdout or "Nothing to be done" in run.stdout  # a .test/ run already made
 
 
 def test_the_workflow_deploys_as_a_module_from_a_local_path(tmp_path):

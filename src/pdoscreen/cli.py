@@ -132,6 +132,17 @@ def _drug_of(diagnostics_path: str | Path) -> str:
 
 
 def _fit(args: argparse.Namespace) -> None:
+    """One drug's fit; within the workflow, then the fitting stage's progress."""
+    started_s = time.time()
+    _fit_drug(args)
+    if args.stage_record:
+        from .progress import finish_fit
+
+        if line := finish_fit(args.stage_record, Path(args.out_prefix).name, started_s, time.time()):
+            logging.getLogger("pdoscreen").info(line)
+
+
+def _fit_drug(args: argparse.Namespace) -> None:
     import json
 
     settings = json.loads(args.settings)
@@ -485,6 +496,8 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--drug", required=True)
     fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv, .ppc.tsv")
     fit.add_argument("--settings", default="{}", help="FitSettings as JSON")
+    fit.add_argument("--stage-record", help="the run's fitting-stage table (progress.py): the drug's finish is "
+                     "added and the stage's progress logged")
     fit.set_defaults(run=_fit)
 
     summary = commands.add_parser("summarize", help="per-line and per-patient metric posteriors, ranks, tables")

@@ -1,6 +1,24 @@
 # The model: stage 1 estimates each plate's gain and floor once from its control
 # wells; stage 2 fits each drug on its own (one job per drug).
 
+from pdoscreen.progress import start_stage
+
+# The fitting stage's progress (pdoscreen.progress): the drugs a run fits are
+# written when it starts; each fit job adds its own finish and logs how many
+# are done and about how long the rest will take.
+FIT_STAGE_RECORD = "logs/fit/stage.tsv"
+
+
+onstart:
+    start_stage(
+        FIT_STAGE_RECORD,
+        [
+            job.wildcards.drug
+            for job in workflow.dag.needrun_jobs()
+            if job.rule.name == "fit_drug"
+        ],
+    )
+
 
 rule plate_priors:
     input:
@@ -42,9 +60,10 @@ rule fit_drug:
     params:
         drug=lambda wildcards: DRUGS[wildcards.drug],
         settings=fit_settings(),
+        stage_record=FIT_STAGE_RECORD,
     # A fixed hash seed makes JAX trace the same program in every job, so the
     # compiled sampler in fit.jax_cache is reused across drugs and runs.
     shell:
         "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
         "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/fits/{wildcards.drug} "
-        "--settings {params.settings:q}"
+        "--settings {params.settings:q} --stage-record {params.stage_record:q}"
