@@ -309,9 +309,15 @@ def _drug_panel(axes, drug: str, idata, patient: str, styles: dict) -> None:
     axes.set_title(title, fontsize=10, color=STATUS_STYLE["fail"]["color"] if approximate else "black")
 
 
-def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray) -> None:
+def viability_range(shown: np.ndarray) -> tuple[float, float]:
+    """The viability axis: at least -0.1 to 1.25, widened to the wells shown, within ``VIABILITY_LIMITS``."""
     low = max(VIABILITY_LIMITS[0], min(-0.1, np.nanmin(shown, initial=0.0) - 0.05))
     high = min(VIABILITY_LIMITS[1], max(1.25, np.nanmax(shown, initial=1.0) + 0.05))
+    return low, high
+
+
+def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray) -> None:
+    low, high = viability_range(shown)
     axes.set_ylim(low, high)
     for level in (0.0, 1.0):
         axes.axhline(level, color="#BBBBBB", lw=0.8, ls="--", zorder=1)
@@ -591,22 +597,25 @@ def patient_curves_plotly(fits: dict, patient: str):
     styles = _plate_styles(carried, patient)
     ncols = min(3, len(carried))
     nrows = -(-len(carried) // ncols)
+    height_px = 120 + 330 * nrows
     figure = make_subplots(rows=nrows, cols=ncols, subplot_titles=list(carried), horizontal_spacing=0.07,
-                           vertical_spacing=0.5 / nrows)
-    shown = set()
+                           vertical_spacing=110 / height_px)  # room for an axis title and the next row's title
+    in_legend = set()
     for k, (drug, idata) in enumerate(carried.items()):
-        for trace in _drug_traces(idata, patient, styles, shown):
+        for trace in _drug_traces(idata, patient, styles, in_legend):
             figure.add_trace(trace, row=k // ncols + 1, col=k % ncols + 1)
-    figure.update_xaxes(type="log", title_text="concentration (µM)", exponentformat="power")
-    figure.update_yaxes(title_text="viability (vehicle = 1)", zeroline=False)
+    wells = np.concatenate([t.customdata for t in figure.data if t.mode == "markers"])
+    figure.update_xaxes(type="log", title_text="concentration (µM)", dtick=1, tickformat="~g")
+    # One viability scale for every drug, as in the static picture's panels, so flat curves look flat.
+    figure.update_yaxes(title_text="viability (vehicle = 1)", zeroline=False, range=viability_range(wells))
     figure.update_layout(
         title={"text": f"Patient {patient}: dose-response per drug (median curve, 90% band)", "font": {"size": 14}},
-        template="simple_white", height=120 + 300 * nrows, margin={"t": 70},
+        template="simple_white", height=height_px, margin={"t": 70},
     )
     return figure
 
 
-def _drug_traces(idata, patient: str, styles: dict, shown: set) -> list:
+def _drug_traces(idata, patient: str, styles: dict, in_legend: set) -> list:
     """One drug's traces: per line a band (upper, lower filled to it), the median
     curve and the wells; legend entries once per line and plate over all drugs."""
     import plotly.graph_objects as go
@@ -620,8 +629,8 @@ def _drug_traces(idata, patient: str, styles: dict, shown: set) -> list:
         colour = matplotlib.colors.to_hex(styles["line", line])
         band = "rgba({:.0f},{:.0f},{:.0f},0.22)".format(*(255 * c for c in styles["line", line]))
         low, median, high = curve_band(idata, line, grid)
-        first = ("line", line) not in shown
-        shown.add(("line", line))
+        first = ("line", line) not in in_legend
+        in_legend.add(("line", line))
         traces += [
             go.Scatter(x=micromolar, y=high, mode="lines", line={"width": 0}, legendgroup=line, showlegend=False,
                        hoverinfo="skip"),
@@ -632,8 +641,8 @@ def _drug_traces(idata, patient: str, styles: dict, shown: set) -> list:
                        hovertemplate=f"{line}<br>%{{x:.3g}} µM: %{{y:.2f}}<extra></extra>"),
         ]
         for plate, group in wells[wells.line == line].groupby("plate", sort=False):
-            first = ("plate", plate) not in shown
-            shown.add(("plate", plate))
+            first = ("plate", plate) not in in_legend
+            in_legend.add(("plate", plate))
             traces.append(go.Scatter(
                 x=10 ** (group.x + 6), y=group.viability.clip(*VIABILITY_LIMITS), mode="markers", legendgroup=line,
                 name=f"plate {plate}", showlegend=first,
