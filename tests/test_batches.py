@@ -5,6 +5,7 @@ it they do not, and the batch shifts are recovered."""
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.stats import f_oneway
 
 import pandas as pd
@@ -12,12 +13,13 @@ import pandas as pd
 from pdoscreen.errors import InputError
 from pdoscreen.fit import FitSettings, diagnostics, drug_wells, fit_drug, plate_priors, posterior_predictive_checks
 from pdoscreen.hierarchy import batch_clustering, batch_effects
+from conftest import seeded
 from pdoscreen.simulate import Design, screen
 
 # Three batches, one replicate plate of every line in each, so batches cross lines.
 DESIGN = Design(n_patients=3, lines_per_patient=2, plates_per_line=3, replicates=2)
 LOG_GAIN_SHIFT = {"b1": -0.25, "b2": 0.0, "b3": 0.25}  # +-28% on the treated wells
-SETTINGS = FitSettings(seed=3)  # the defaults: what a user's fit runs
+SETTINGS = FitSettings(seed=seeded(3))  # the defaults: what a user's fit runs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,7 +32,7 @@ def compilation_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def batched_screen():
-    ds, _ = screen(DESIGN, seed=2)
+    ds, _ = screen(DESIGN, seed=seeded(2))
     batch = np.array([f"b{r}" for r in ds.replicate.values])
     shift = np.array([LOG_GAIN_SHIFT[b] for b in batch])[:, None]
     treated = ds.role.values == "treated"
@@ -49,21 +51,27 @@ def residual_clustering_p(ds, settings):
 
 
 def test_plate_residuals_cluster_by_batch_without_the_batch_term(batched_screen):
-    # Quick approximate fit (SVI): the misfit is gross, any fit shows it.
-    p_value, _ = residual_clustering_p(batched_screen, FitSettings(method="svi", svi_steps=2000, seed=3))
+    # Quick approximate fit (SVI): the misfit is gross, any fit shows it. A power
+    # statement, not a false-failure one: +-28% on the treated wells against a
+    # plate-to-plate residual sd of a few per cent.
+    p_value, _ = residual_clustering_p(batched_screen, FitSettings(method="svi", svi_steps=2000, seed=seeded(3)))
     assert p_value < 1e-3
 
 
 def test_the_batch_term_removes_the_clustering_and_recovers_the_shifts(batched_screen):
     settings = FitSettings(**{**SETTINGS.__dict__, "batch_factors": ("batch",)})
     p_value, idata = residual_clustering_p(batched_screen, settings)
-    assert p_value > 0.05
+    # With the batch term the residuals no longer group by batch: the ANOVA's p
+    # is uniform then, below 1e-4 with that probability.
+    assert p_value > 1e-4
     post = idata.posterior
     shift = (post.tau_gain_batch * post.u_gain_batch).stack(sample=("chain", "draw"))
-    low, high = shift.quantile(0.05, "sample"), shift.quantile(0.95, "sample")
-    for level in post.batch_level.values:
-        truth = LOG_GAIN_SHIFT[str(level)]
-        assert float(low.sel(batch_level=level)) <= truth <= float(high.sel(batch_level=level)), level
+    # Each batch's shift within 3.7 posterior sds of its truth: probability of a
+    # miss 2e-4 for a calibrated posterior (normal approximation), 6e-4 for the
+    # three. (Each inside its 90% interval, before, failed with probability 0.27.)
+    z = (shift.mean("sample") - xr.DataArray([LOG_GAIN_SHIFT[str(b)] for b in post.batch_level.values],
+                                               coords={"batch_level": post.batch_level})) / shift.std("sample")
+    assert (abs(z) < 3.7).all(), z.values
     table = diagnostics(idata).set_index("group")
     assert "tau_gain_batch" in table.loc["batches", "parameters"]
     effects = batch_effects(idata).set_index(["quantity", "level"])
