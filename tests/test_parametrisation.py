@@ -36,12 +36,12 @@ def test_elements_pinned_by_their_wells_are_centred_and_the_others_not():
     assert chosen.centred["c_plate"].tolist() == [1.0] * 8 + [0.0] * 8
     assert chosen.centred["c_line"].tolist() == [1.0] * 4 + [0.0] * 4
     assert chosen.centred["logit_E_line"].tolist() == [1.0] * 4 + [0.0] * 4
-    # a plate's kappa by hand: 16 plates of 8 lines, df 8
-    tau_low = SCALES["tau_rep"] * np.exp(-1.645 / np.sqrt(16))
+    # a plate's kappa by hand: 16 plates of 8 lines, df 8, chi^2_8(0.05) = 2.7326368
+    tau_low = SCALES["tau_rep"] * np.sqrt(2.7326368 / 8)
     assert chosen.kappa["c_plate"][0] == pytest.approx(tau_low**2 * 1e4 / (1 + tau_low**2 * 1e4))
     # a line's information comes through its two plates: 2 / (1/1e4 + tau_rep^2)
     line = 2 / (1 / 1e4 + SCALES["tau_rep"] ** 2)
-    tau_line_low = SCALES["tau_line"] * np.exp(-1.645 / np.sqrt(2 * 4))
+    tau_line_low = SCALES["tau_line"] * np.sqrt(0.71072302 / 4)  # 8 lines of 4 patients: chi^2_4(0.05)
     assert chosen.kappa["c_line"][0] == pytest.approx(tau_line_low**2 * line / (1 + tau_line_low**2 * line))
     assert chosen.describe({"c_plate": 16, "c_line": 8}) == "c_plate 8/16 centred, c_line 4/8 centred"
 
@@ -64,7 +64,7 @@ def test_a_level_with_one_member_per_parent_stays_non_centred():
 def test_few_members_need_more_data_to_be_centred():
     """The same curvature centres a level of many members and not one of few:
     tau is judged at a lower bound that is lower with fewer degrees of freedom."""
-    info = 100.0  # tau_rep^2 * I = 4 at tau_rep = 0.2 itself; kappa 0.44 at df 2, 0.75 at df 60
+    info = 100.0  # tau_rep^2 * I = 4 at tau_rep = 0.2 itself; kappa 0.17 at df 2, 0.74 at df 60
     few, many = design(plates_per_line=2, n_patients=1), design(plates_per_line=2, n_patients=30)
     kappa = {}
     for name, data in (("few", few), ("many", many)):

@@ -21,10 +21,14 @@ of ones gives every I_j of the site exactly.
 
 Few members estimate tau poorly, and a centred level whose tau is really
 smaller is a funnel. So kappa is judged at a lower bound of tau, the 5% bound
-of a scale estimated with df = members - parents degrees of freedom (log tau
-has a standard error of about 1 / sqrt(2 df)):
+of a scale estimated from df = members - parents degrees of freedom
+(df tau_hat^2 / tau^2 ~ chi^2_df):
 
-    tau_low = tau_hat exp(-1.645 / sqrt(2 df))
+    tau_low = tau_hat sqrt(chi^2_df(0.05) / df)
+
+(0.23 tau_hat at df 2, 0.48 at 5, 0.74 at 20; the normal approximation of
+log tau, exp(-1.645 / sqrt(2 df)), gives 0.44 at df 2, and centring at that
+bound diverged on the example screen's 3 patients and 5 lines).
 
 and an element is centred when its kappa at tau_low exceeds 0.7. A level with
 df < 1 (one plate per line, one line per patient, one patient) stays non-centred.
@@ -35,11 +39,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2
 
 from .model import CENTRABLE, LEVEL_SITES
 
 KAPPA_CENTRE = 0.7  # centre an element whose data weight at tau_low exceeds this
-Z_05 = 1.645
+LOWER_QUANTILE = 0.05  # of tau, at which kappa is judged
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,12 @@ def degrees_of_freedom(data: dict) -> dict[str, int]:
             "logit_E_line": by_patient, "log_h_line": len(lines) - 1, "c_plate": len(plates) - len(lines)}
 
 
+def tau_lower_ratio(df: int) -> float:
+    """tau_low / tau_hat: the 5% bound of a scale estimated with df degrees of freedom."""
+    df = max(df, 1)
+    return float(np.sqrt(chi2.ppf(LOWER_QUANTILE, df) / df))
+
+
 def _through(child_info: np.ndarray, child_parent: np.ndarray, tau_child: float, n_parents: int) -> np.ndarray:
     """A parent's information from its children's: each child adds 1 / (1 / I + tau^2)."""
     with np.errstate(divide="ignore"):
@@ -95,7 +106,7 @@ def from_data_weights(data: dict, information: dict[str, np.ndarray], scales: di
     df = degrees_of_freedom(data)
     kappa, centred = {}, {}
     for site, scale_site in CENTRABLE.items():
-        tau_low = scales[scale_site] * np.exp(-Z_05 / np.sqrt(2 * max(df[site], 1)))
+        tau_low = scales[scale_site] * tau_lower_ratio(df[site])
         weight = tau_low**2 * info[site]
         kappa[site] = weight / (1.0 + weight)
         centred[site] = ((kappa[site] > KAPPA_CENTRE) & (df[site] >= 1)).astype(float)
