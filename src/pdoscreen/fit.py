@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from .metrics import aac, log10_ic50
-from .model import LEVEL_SITES
+from .model import BATCH_LEVEL_SITES, BATCH_SITE_PREFIXES, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +22,6 @@ log = logging.getLogger(__name__)
 FLOOR_PRIOR = (-3.5, 1.5)
 MIN_LOG_GAIN_SD = 0.02
 MIN_LOGIT_FLOOR_SD = 0.1
-
-PATIENT_SITES = ["z_pat", "z_E_pat", "c_pat", "logit_E_pat", "c_pat_decentered", "logit_E_pat_decentered"]
-LINE_SITES = ["c_line", "logit_E_line", "log_h_line", "E_line", "h_line"]
-PLATE_SITES = ["c_plate", "log_gain", "logit_floor"]
-LINE_SITES += [f"{s}_decentered" for s in LINE_SITES[:3]]
-PLATE_SITES += ["c_plate_decentered"]
-GROUPS = {
-    "population": ["mu_c", "mu_E", "mu_h"],
-    "scales": ["tau_pat", "tau_line", "tau_rep", "tau_E_pat", "tau_E_line", "tau_h"],
-    "noise": ["sigma_add", "sigma_mult", "nu"],
-    "lines": ["c_line", "E_line", "h_line"],
-    "plates": ["c_plate", "log_gain", "logit_floor"],
-}
-
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -259,14 +245,13 @@ def sample(data: dict, index: FitIndex, settings: FitSettings, seed: int, progre
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
     """The per-level sites of each batch factor, with the factor they belong to."""
-    return {f"{kind}_{factor}": factor for factor in index.batch_levels for kind in ("u_gain", "w_c")}
+    return {f"{kind}_{factor}": factor for factor in index.batch_levels for kind in BATCH_LEVEL_SITES}
 
 
 def unpad(samples: dict, index: FitIndex) -> dict:
-    sizes = {**{s: len(index.patients) for s in PATIENT_SITES},
-             **{s: len(index.lines) for s in LINE_SITES},
-             **{s: len(index.plates) for s in PLATE_SITES},
-             **{s: len(index.batch_levels[f]) for s, f in batch_sites(index).items()}}
+    members = {"patient": index.patients, "line": index.lines, "plate": index.plates}
+    sizes = {site: len(members[dim]) for dim, sites in SITES_BY_DIM.items() for site in sites}
+    sizes |= {s: len(index.batch_levels[f]) for s, f in batch_sites(index).items()}
     return {k: (v[..., : sizes[k]] if k in sizes else v) for k, v in samples.items() if k != "y"}
 
 
@@ -312,11 +297,11 @@ def _posterior(samples: dict, stats: dict) -> az.InferenceData:
 def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) -> None:
     """Which parametrisation and ladder rung produced the fit, and whether it
     passed its checks: per element in constant_data, in words in the attrs."""
-    members = {"patients": ("patient", index.patients), "lines": ("line", index.lines),
-               "plates": ("plate", index.plates)}
+    members = {"patient": index.patients, "line": index.lines, "plate": index.plates}
     sizes = {}
     for level, sites in LEVEL_SITES.items():
-        dim, names = members[level]
+        dim = LEVEL_DIM[level]
+        names = members[dim]
         for site in sites:
             sizes[site] = len(names)
             idata.constant_data[f"kappa_{site}"] = (dim, chosen.kappa[site][: len(names)])
@@ -330,8 +315,7 @@ def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) 
 def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:
     import arviz as az
 
-    dims = {s: ["patient"] for s in PATIENT_SITES}
-    dims |= {s: ["line"] for s in LINE_SITES} | {s: ["plate"] for s in PLATE_SITES}
+    dims = {site: [dim] for dim, sites in SITES_BY_DIM.items() for site in sites}
     dims |= {"y": ["obs"]} | {s: [f"{f}_level"] for s, f in batch_sites(index).items() if s in samples}
     wells = index.wells
     coords = {
@@ -426,13 +410,10 @@ def _fit_record(idata, status) -> list[dict]:
              "parametrisation": attrs["parametrisation"], "reasons": attrs["fit_path"]}]
 
 
-BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")
-
-
 def _groups(idata) -> dict[str, list[str]]:
-    """The parameter groups to diagnose: GROUPS, and the batch effects when fitted."""
+    """The parameter groups to diagnose: model.DIAGNOSED_GROUPS, and the batch effects when fitted."""
     batches = [name for name in idata.posterior.data_vars if name.startswith(BATCH_SITE_PREFIXES)]
-    return GROUPS | ({"batches": batches} if batches else {})
+    return DIAGNOSED_GROUPS | ({"batches": batches} if batches else {})
 
 
 def _verdict(checks: list[tuple[bool, str]]) -> dict:

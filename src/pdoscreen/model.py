@@ -104,6 +104,31 @@ CENTRABLE = {"c_pat": "tau_pat", "logit_E_pat": "tau_E_pat", "c_line": "tau_line
              "log_h_line": "tau_h", "c_plate": "tau_rep"}
 LEVEL_SITES = {"patients": ("c_pat", "logit_E_pat"), "lines": ("c_line", "logit_E_line", "log_h_line"),
                "plates": ("c_plate",)}
+LEVEL_DIM = {"patients": "patient", "lines": "line", "plates": "plate"}  # numpyro plate -> a fit's dimension
+
+# What a fit keeps per member of a level: the sampled sites, their
+# deterministic transforms and, for a centrable site, numpyro's z-score site
+# ``{site}_decentered``. fit.py labels the draws with these; the modules that
+# read a fit (hierarchy.py, summarize.py, plots.py) use the names below.
+DETERMINISTIC_SITES = ("z_pat", "z_E_pat", "E_line", "h_line")
+_LEVEL_KEPT = {
+    "patient": ("c_pat", "logit_E_pat", "z_pat", "z_E_pat"),
+    "line": ("c_line", "logit_E_line", "log_h_line", "E_line", "h_line"),
+    "plate": ("c_plate", "log_gain", "logit_floor"),
+}
+SITES_BY_DIM = {dim: sites + tuple(f"{site}_decentered" for site in sites if site in CENTRABLE)
+                for dim, sites in _LEVEL_KEPT.items()}
+# The parameter groups whose R-hat and ESS a fit is checked on (fit.diagnostics).
+DIAGNOSED_GROUPS = {
+    "population": ["mu_c", "mu_E", "mu_h"],
+    "scales": ["tau_pat", "tau_line", "tau_rep", "tau_E_pat", "tau_E_line", "tau_h"],
+    "noise": ["sigma_add", "sigma_mult", "nu"],
+    "lines": ["c_line", "E_line", "h_line"],
+    "plates": ["c_plate", "log_gain", "logit_floor"],
+}
+# Batch effects (batch_shifts): per factor a scale and one z-score per level.
+BATCH_LEVEL_SITES = ("u_gain", "w_c")
+BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")
 
 
 def centring(data: dict):

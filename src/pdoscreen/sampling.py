@@ -40,12 +40,12 @@ from numpyro.infer.util import unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
-from .model import CENTRABLE, LEVEL_SITES, Priors, dose_response
+from .model import CENTRABLE, DETERMINISTIC_SITES, LEVEL_SITES, Priors, dose_response
 
 log = logging.getLogger(__name__)
 
 # Deterministic sites worth keeping beside the sampled ones.
-DERIVED_SITES = ["z_pat", "z_E_pat", "E_line", "h_line", *CENTRABLE]
+DERIVED_SITES = [*DETERMINISTIC_SITES, *CENTRABLE]
 # The sites the wells depend on directly: their curvature is measured, the
 # other levels' follows from it (parametrisation.from_data_weights).
 MEASURED_SITES = ("c_plate", "logit_E_line", "log_h_line")
