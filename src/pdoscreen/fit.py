@@ -14,6 +14,7 @@ import xarray as xr
 
 from .metrics import aac, log10_ic50
 from .model import BATCH_LEVEL_SITES, BATCH_SITE_PREFIXES, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM
+from .qc import MAD_TO_SD
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,9 @@ def drug_seed(seed: int, drug: str) -> int:
 
 
 def _robust_level(values: np.ndarray) -> tuple[float, float]:
-    """Median and its standard error (1.2533 * 1.4826 MAD / sqrt(n))."""
+    """Median and its standard error (1.2533 * the MAD's SD estimate / sqrt(n))."""
     median = float(np.median(values))
-    mad_sd = 1.4826 * float(np.median(np.abs(values - median)))
+    mad_sd = MAD_TO_SD * float(np.median(np.abs(values - median)))
     return median, 1.2533 * mad_sd / math.sqrt(len(values))
 
 
