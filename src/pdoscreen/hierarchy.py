@@ -101,12 +101,14 @@ import numpy as np
 import pandas as pd
 
 from .metrics import aac
+from .model import CENTRABLE, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES
 
 COMPONENTS = ("patient", "line", "plate")
 METRICS = ("log10_ec50", "aac")
 DOMINANT_SHARE = 0.5
 QUANTILES = (0.05, 0.5, 0.95)
-_TAU = {"patient": "tau_pat", "line": "tau_line", "plate": "tau_rep"}
+# each level's EC50 scale: the scale of its first site (c_pat, c_line, c_plate)
+_TAU = {LEVEL_DIM[level]: CENTRABLE[sites[0]] for level, sites in LEVEL_SITES.items()}
 
 
 def _labels(values) -> np.ndarray:
@@ -291,8 +293,7 @@ def new_unit_predictions(idata, aac_threshold: float, seed) -> pd.DataFrame:
     p_responds = P(AAC > aac_threshold) for that new line."""
     s = _structure(idata)
     rng = np.random.default_rng(seed)
-    d = {name: _draws(idata, name) for name in
-         ("mu_c", "tau_pat", "tau_line", "mu_E", "tau_E_pat", "tau_E_line", "mu_h", "tau_h")}
+    d = {name: _draws(idata, name) for name in (*DIAGNOSED_GROUPS["population"], *DIAGNOSED_GROUPS["scales"])}
     z_pat, z_e_pat = _draws(idata, "z_pat"), _draws(idata, "z_E_pat")
     n_draws, n_patients = z_pat.shape
 
