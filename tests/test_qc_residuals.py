@@ -13,7 +13,10 @@ import xarray as xr
 
 from pdoscreen.geometry import geometry_for
 from pdoscreen.metrics import viability
-from pdoscreen.residuals import curve_misfit, spatial_artefacts, well_residuals
+from pdoscreen.plots import plate_residual_map
+from pdoscreen.residuals import curve_misfit, line_checks, spatial_artefacts, well_residuals
+from pdoscreen.simulate import Design, screen
+from pdoscreen.summarize import line_metric_draws, metric_draws_dataset, summary_tables
 
 GAIN, CV = 1e5, 0.08  # vehicle level (instrument units) and the wells' CV
 DOSES = np.log10(1e-5 / 3.0 ** np.arange(9))
@@ -119,3 +122,57 @@ def test_an_interior_dim_zone_is_flagged_with_its_region():
 def test_a_plate_without_a_vehicle_cv_is_refused():
     with pytest.raises(ValueError, match="no vehicle CV for plate"):
         well_residuals(fit_of({"P0": INTERIOR[:9]}, lambda p, w, x: 1.0, 0), pd.Series(8.0, index=["other"]))
+
+
+# ---------------------------------------------------------------- wiring into the outputs
+
+
+def curves_of(lines: list[str]) -> az.InferenceData:
+    """Posterior curve draws for ``lines`` (each its own patient), as the summaries read them."""
+    rng = np.random.default_rng(5)
+    shape = (1, 50, len(lines))
+    idata = az.from_dict(
+        posterior={"c_line": -6.5 + 0.05 * rng.standard_normal(shape), "E_line": np.full(shape, 0.1),
+                   "h_line": np.full(shape, 1.2)},
+        constant_data={"line_patient": [f"patient-{line}" for line in lines]},
+        coords={"line": lines}, dims={"c_line": ["line"], "E_line": ["line"], "h_line": ["line"],
+                                      "line_patient": ["line"]},
+    )
+    idata.posterior.attrs.update(drug="drugA", x_min_log10_molar=DOSES.min(), x_max_log10_molar=DOSES.max(),
+                                 method="NUTS", approximate=0)
+    return idata
+
+
+def test_the_checks_flags_reach_the_line_and_patient_rows():
+    # L3's lowest doses at half the curve (a misfit); a dim zone on P2 (a spatial artefact).
+    lowest = set(DOSES[-4:])
+    half = lambda plate, well, x: 0.5 if plate == "L3" and x in lowest else 1.0  # noqa: E731
+    dim = lambda plate, well, x: 0.7 if plate == "P2" and well in ZONE else 1.0  # noqa: E731
+    residuals = xr.concat([residuals_of(LINES, half), residuals_of(PLATES, dim, seed=4)], dim="obs")
+    checks = line_checks(residuals, spatial_artefacts(residuals)).set_index("line")
+    assert checks.loc["L3", "flags"] == "curve_misfit" and checks.loc["P2", "spatial_artefact_plates"] == "P2"
+    assert "spatial_artefact" in checks.loc["P2", "flags"].split(",")
+    assert (checks.drop(["L3", "P2"])["flags"] == "").all()
+    ds = metric_draws_dataset([line_metric_draws(curves_of(list(checks.index)))])
+    fit_flags = pd.DataFrame({"drug": ["drugA"], "line": ["L3"], "flags": ["flat_curve"]})
+    patients, lines = summary_tables(ds, pd.concat([fit_flags, checks.reset_index()]))
+    l3 = lines.query("line == 'L3'")["flags"]
+    assert l3.str.split(",").apply(lambda f: {"flat_curve", "curve_misfit"} <= set(f)).all()
+    assert patients.query("patient == 'patient-P2'")["flags"].str.contains("spatial_artefact").all()
+    assert not lines.query("line not in ['L3', 'P2']")["flags"].str.contains("misfit|spatial").any()
+
+
+def test_the_residual_map_outlines_a_flagged_region():
+    eight_drugs = Design(n_patients=1, lines_per_patient=1, plates_per_line=1, drugs=tuple("abcdefgh"))
+    plate = screen(eight_drugs, seed=1)[0].isel(plate=0)
+    assert plate.sizes["well"] == 384
+    wells = pd.DataFrame({"well": sorted(ZONE), "residual_sd": -3.0})
+    spatial = {"spatial_artefact": True, "region_first_well": "E08", "region_last_well": "L15",
+               "reason": "dim region rows E-L, columns 8-15", "morans_i": 0.5, "p_value": 0.001, "n_wells": 64}
+    figure = plate_residual_map(plate, wells, spatial)
+    residual_axes = figure.axes[2]
+    region = [p for p in residual_axes.patches if p.get_linestyle() == "--"]
+    assert len(region) == 1 and region[0].get_xy() == (6.5, 3.5) and region[0].get_width() == 8
+    grid = residual_axes.images[0].get_array()
+    assert grid[4, 7] == -3.0 and grid.mask[0, 0]  # E08 in the zone; A01 has no residual
+    assert "spatial_artefact: dim region" in " ".join(t.get_text() for t in figure.texts)

@@ -100,6 +100,38 @@ def _plate_heatmaps(args: argparse.Namespace) -> None:
             _draw_heatmap(job)
 
 
+def _draw_residual_map(job: tuple) -> None:
+    from .plots import plate_residual_map
+
+    plate, residuals, spatial, path, dpi = job
+    _save(plate_residual_map(plate, residuals, spatial), path, dpi)
+
+
+def _residual_maps(args: argparse.Namespace) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pandas as pd
+
+    from .screen import open_screen
+
+    screen = open_screen(args.screen)
+    residuals = pd.read_csv(args.residuals, sep="\t", dtype={"plate": str, "well": str})
+    spatial = pd.read_csv(args.spatial, sep="\t", dtype={"plate": str}, keep_default_na=False,
+                          na_values=["NaN"]).set_index("plate")
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (screen.sel(plate=plate), wells, spatial.loc[plate].to_dict(), out_dir / f"{plate}.png", args.dpi)
+        for plate, wells in residuals.groupby("plate")
+    ]
+    if args.threads > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=args.threads) as pool:
+            list(pool.map(_draw_residual_map, jobs, chunksize=8))
+    else:
+        for job in jobs:
+            _draw_residual_map(job)
+
+
 def _qc_overview(args: argparse.Namespace) -> None:
     from .plots import qc_overview
     from .qc import Thresholds, read_plate_qc
@@ -278,13 +310,42 @@ def _summarize(args: argparse.Namespace) -> None:
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
     gr = per_curve_gr(open_zarr(args.screen).sel(plate=_fit_plates(args.qc))) if args.screen else None
+    checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
+              if args.line_checks else None)
     summarize(
         [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
         [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage, gr=gr,
+        check_flags=checks,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
     )
     _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
+
+
+def _residual_checks(args: argparse.Namespace) -> None:
+    from .qc import read_plate_qc
+    from .residuals import line_checks, screen_residuals, spatial_artefacts
+    from .store import open_inference_data
+
+    fits_dir = Path(args.fits_dir)
+    fits = (open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics))
+    vehicle_cv = read_plate_qc(args.qc).set_index("plate")["vehicle_cv"]
+    residuals = screen_residuals(fits, vehicle_cv)
+    spatial = spatial_artefacts(residuals, args.spatial_p_max, args.spatial_region_z, args.seed)
+    lines = line_checks(residuals, spatial, args.misfit_t, args.misfit_min_doses)
+    wells = residuals.reset_coords().to_dataframe()[[*residuals.coords, *residuals.data_vars]]
+    tables = {args.wells_out: wells, args.plates_out: spatial,
+              args.lines_out: lines}
+    for path, table in tables.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, sep="\t", index=False, float_format="%.6g", na_rep="NaN", lineterminator="\n")
+    log = logging.getLogger("pdoscreen")
+    for row in spatial[spatial["spatial_artefact"]].itertuples():
+        log.warning("plate %s: spatial_artefact: %s", row.plate, row.reason)
+    for row in lines[lines["curve_misfit"]].itertuples():
+        log.warning("drug %s, line %s: curve_misfit: %s", row.drug, row.line, row.reason)
+    log.info("residual checks: %d of %d plates spatial_artefact, %d of %d curves curve_misfit",
+             spatial["spatial_artefact"].sum(), len(spatial), lines["curve_misfit"].sum(), len(lines))
 
 
 def _collect_diagnostics(paths: list[str], out: Path) -> None:
@@ -476,6 +537,15 @@ def parser() -> argparse.ArgumentParser:
     heatmaps.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
     heatmaps.set_defaults(run=_plate_heatmaps)
 
+    maps = commands.add_parser("residual-maps", help="one PNG per fitted plate: raw signal beside the residual map")
+    maps.add_argument("--screen", required=True)
+    maps.add_argument("--residuals", required=True, help="residuals.tsv from `pdoscreen residual-checks`")
+    maps.add_argument("--spatial", required=True, help="spatial_artefacts.tsv from `pdoscreen residual-checks`")
+    maps.add_argument("--out-dir", required=True, help="folder for {plate}.png")
+    maps.add_argument("--dpi", type=int, default=100)
+    maps.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
+    maps.set_defaults(run=_residual_maps)
+
     overview = commands.add_parser("qc-overview", help="one PNG: Z' and vehicle CV per plate, coloured by status")
     overview.add_argument("--qc", required=True, help="the plate table from `pdoscreen qc`")
     overview.add_argument("--out", required=True)
@@ -507,8 +577,26 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
     summary.add_argument("--screen", help="the screen store: adds GR50 and GRmax where it has GR values")
     summary.add_argument("--qc", help="plates.tsv (with --screen): GR fits use the plates with fit=true")
+    summary.add_argument("--line-checks", help="line_checks.tsv from `pdoscreen residual-checks`: adds its flags")
     _sensitivity_arguments(summary)
     summary.set_defaults(run=_summarize)
+
+    checks = commands.add_parser(
+        "residual-checks", help="treated wells against the fits: curve_misfit per line, spatial_artefact per plate"
+    )
+    checks.add_argument("--fits-dir", required=True, help="folder of {drug}.zarr")
+    checks.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
+    checks.add_argument("--qc", required=True, help="plates.tsv: each plate's vehicle CV is the residuals' unit")
+    checks.add_argument("--misfit-t", type=float, required=True, help="|t| per dose beyond which a dose is off")
+    checks.add_argument("--misfit-min-doses", type=int, required=True, help="consecutive off doses that flag")
+    checks.add_argument("--spatial-p-max", type=float, required=True, help="Moran's I permutation p-value cut-off")
+    checks.add_argument("--spatial-region-z", type=float, required=True,
+                        help="smoothed residual (vehicle SDs) beyond which a well is in the region")
+    checks.add_argument("--seed", type=int, required=True, help="for the permutations")
+    checks.add_argument("--wells-out", required=True, help="per-well residuals (TSV) to write")
+    checks.add_argument("--plates-out", required=True, help="per-plate spatial checks (TSV) to write")
+    checks.add_argument("--lines-out", required=True, help="per drug and line checks (TSV) to write")
+    checks.set_defaults(run=_residual_checks)
 
     hierarchy = commands.add_parser(
         "hierarchy", help="variance partition, shrinkage against per-curve fits, predictions for new lines"

@@ -15,7 +15,7 @@ from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from .geometry import geometry_for, row_index  # noqa: E402
+from .geometry import geometry_for, parse_well, row_index  # noqa: E402
 from .metrics import viability  # noqa: E402
 from .qc import Thresholds  # noqa: E402
 
@@ -48,25 +48,11 @@ def plate_heatmap(plate: xr.Dataset, status: str) -> plt.Figure:
     vehicle wells outlined, kill wells hatched, flagged wells crossed, empty
     wells dotted, missing readings grey; the QC status in the title."""
     geometry = geometry_for(plate.sizes["well"])
-    shape = (geometry.n_rows, geometry.n_columns)
-    rows = np.array([row_index(r) for r in plate["row"].values])
-    columns = plate["column"].values.astype(int) - 1
-    signal = plate_grid(plate["signal"].values.astype(float), rows, columns, shape)
-    role = plate_grid(plate["role"].values.astype(str), rows, columns, shape)
-    flag = plate_grid(plate["flag"].values.astype(str), rows, columns, shape)
-
     # A fixed layout: a layout engine would double the drawing time, and a
     # screen has thousands of plates.
-    figure = plt.figure(figsize=(2.2 + 0.36 * shape[1], 2.0 + 0.36 * shape[0]))
+    figure = plt.figure(figsize=(2.2 + 0.36 * geometry.n_columns, 2.0 + 0.36 * geometry.n_rows))
     axes = figure.add_axes((0.06, 0.10, 0.78, 0.77))
-    colour_axes = figure.add_axes((0.88, 0.14, 0.02, 0.69))
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#BBBBBB")
-    image = axes.imshow(np.ma.masked_invalid(signal), cmap=cmap, aspect="auto")
-    figure.colorbar(image, cax=colour_axes, label="raw signal (instrument units)")
-    _mark_roles(axes, role, flag)
-    axes.set_xticks(range(shape[1]), [str(c) for c in geometry.columns], fontsize=7)
-    axes.set_yticks(range(shape[0]), geometry.rows, fontsize=7)
-    axes.xaxis.tick_top()
+    _raw_signal_panel(figure, axes, figure.add_axes((0.88, 0.14, 0.02, 0.69)), plate)
     figure.text(0.06, 0.975, _heatmap_title(plate), ha="left", va="top", fontsize=10)
     style = STATUS_STYLE.get(status, OTHER_STATUS)
     figure.text(
@@ -77,6 +63,28 @@ def plate_heatmap(plate: xr.Dataset, status: str) -> plt.Figure:
         handles=_role_legend(), loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=5, fontsize=8, frameon=False
     )
     return figure
+
+
+def _raw_signal_panel(figure, axes, colour_axes, plate: xr.Dataset) -> None:
+    """The plate's raw signal on ``axes`` with its roles and flags marked."""
+    geometry = geometry_for(plate.sizes["well"])
+    shape = (geometry.n_rows, geometry.n_columns)
+    rows = np.array([row_index(r) for r in plate["row"].values])
+    columns = plate["column"].values.astype(int) - 1
+    signal = plate_grid(plate["signal"].values.astype(float), rows, columns, shape)
+    role = plate_grid(plate["role"].values.astype(str), rows, columns, shape)
+    flag = plate_grid(plate["flag"].values.astype(str), rows, columns, shape)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#BBBBBB")
+    image = axes.imshow(np.ma.masked_invalid(signal), cmap=cmap, aspect="auto")
+    figure.colorbar(image, cax=colour_axes, label="raw signal (instrument units)")
+    _mark_roles(axes, role, flag)
+    _well_ticks(axes, geometry)
+
+
+def _well_ticks(axes, geometry) -> None:
+    axes.set_xticks(range(geometry.n_columns), [str(c) for c in geometry.columns], fontsize=7)
+    axes.set_yticks(range(geometry.n_rows), geometry.rows, fontsize=7)
+    axes.xaxis.tick_top()
 
 
 def _well_boxes(mask: np.ndarray, **style) -> PatchCollection:
@@ -652,3 +660,61 @@ def _drug_traces(idata, patient: str, styles: dict, in_legend: set) -> list:
                 hovertemplate=f"plate {plate}<br>%{{x:.3g}} µM: viability %{{customdata:.2f}}<extra></extra>",
             ))
     return traces
+
+
+# ---------------------------------------------------------------- residual maps
+
+# The residual map's colour scale ends at this many vehicle SDs either way;
+# wells beyond it take the end colour.
+RESIDUAL_LIMIT_SD = 5.0
+
+
+def plate_residual_map(plate: xr.Dataset, residuals: pd.DataFrame, spatial: dict) -> plt.Figure:
+    """One plate's raw signal (as :func:`plate_heatmap`) beside its treated
+    wells' residuals from their drugs' fits, in vehicle SDs (``residual_sd``
+    of this plate's rows of ``results/qc/residuals.tsv``; blue below the
+    curve, red above, grey where no treated well was fitted), with the plate's
+    spatial check (its row of ``spatial_artefacts.tsv`` as a dict) in the
+    title and a flagged region outlined."""
+    geometry = geometry_for(plate.sizes["well"])
+    panel_w, panel_h = 0.36 * geometry.n_columns, 0.36 * geometry.n_rows
+    # Inches: margin, panel, gap, colour bar, room for its label; twice; then the title above.
+    width, height = 0.4 + 2 * (panel_w + 0.3 + 1.0), 1.3 + panel_h + 0.5
+    figure = plt.figure(figsize=(width, height))
+
+    def box(left_in, width_in):
+        return (left_in / width, 0.5 / height, width_in / width, panel_h / height)
+
+    raw = figure.add_axes(box(0.4, panel_w))
+    _raw_signal_panel(figure, raw, figure.add_axes(box(0.55 + panel_w, 0.15)), plate)
+    raw.legend(handles=_role_legend(), loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=5, fontsize=8,
+               frameon=False)
+    left = 0.4 + panel_w + 1.3
+    axes = figure.add_axes(box(left, panel_w))
+    mean = residuals.groupby("well")["residual_sd"].mean()
+    rows, columns = np.array([parse_well(w) for w in mean.index]).reshape(-1, 2).T
+    grid = np.full((geometry.n_rows, geometry.n_columns), np.nan)
+    grid[rows, columns] = mean.to_numpy()
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#DDDDDD")
+    image = axes.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-RESIDUAL_LIMIT_SD, vmax=RESIDUAL_LIMIT_SD,
+                        aspect="auto")
+    figure.colorbar(image, cax=figure.add_axes(box(left + panel_w + 0.15, 0.15)),
+                    label="treated-well residual (vehicle SDs)")
+    _well_ticks(axes, geometry)
+    if spatial["spatial_artefact"]:
+        (top, first), (bottom, last) = parse_well(spatial["region_first_well"]), parse_well(spatial["region_last_well"])
+        axes.add_patch(Rectangle((first - 0.5, top - 0.5), last - first + 1, bottom - top + 1, fill=False,
+                                 edgecolor="black", linewidth=2.2, linestyle="--"))
+    figure.text(0.4 / width, 1 - 0.1 / height, _heatmap_title(plate), ha="left", va="top", fontsize=10)
+    figure.text(left / width, 1 - 0.1 / height, _spatial_verdict(spatial), ha="left", va="top", fontsize=9,
+                wrap=True)
+    return figure
+
+
+def _spatial_verdict(spatial: dict) -> str:
+    if spatial["spatial_artefact"]:
+        return f"spatial_artefact: {spatial['reason']}"
+    if np.isnan(spatial["morans_i"]):
+        return f"spatial check {spatial['reason']}"
+    return (f"no spatial artefact: Moran's I = {spatial['morans_i']:.2f}, permutation p = {spatial['p_value']:.3g}"
+            f" over {spatial['n_wells']} treated wells")

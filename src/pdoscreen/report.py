@@ -45,6 +45,10 @@ FLAG_TEXT = {
     "line_disagrees_with_patient": "the patient's {units} responded differently; the patient value averages over "
     "{units} that disagree",
     "cohort_too_small": "too few patients carry this drug for a comparison with the cohort to mean anything",
+    "curve_misfit": "the wells at several neighbouring doses lie on one side of the fitted curve, beyond their "
+    "replicate noise, so the curve misses them (the doses are in results/summary/line_checks.tsv)",
+    "spatial_artefact": "some wells lie in a region of their plate that reads dimmer or brighter than the fits "
+    "expect (results/qc/spatial_artefacts.tsv)",
 }
 # Flags said once for the whole page rather than per drug. Texts name the sample unit as {units} (plural).
 PAGE_FLAGS = ("approximate_fit", "cohort_too_small")

@@ -21,18 +21,25 @@ noise is largest, so z_w is conservative at lower viability.
   Moran's I of the residual map (neighbours: the 8 surrounding wells), with a
   permutation p-value, and the region where the smoothed residual is largest
   (``spatial_artefact`` with the rows and columns).
+- :func:`line_checks`, per drug and line: both flags as the summary tables
+  carry them (``curve_misfit``; ``spatial_artefact`` where the line's wells
+  lie in a flagged plate's region).
 
 Functions take and return labelled data (xarray, pandas); nothing is read or
-written here. See docs/qc.md.
+written here: ``pdoscreen residual-checks`` (cli.py, the workflow's
+``residual_checks`` rule) reads the fits and QC table and writes the tables.
+See docs/qc.md.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .geometry import parse_well, row_label
+from .geometry import parse_well, row_label, well_name
 
 # curve_misfit: |t_d| > 3 at one dose happens about 1 time in 370 without a
 # misfit (normal residuals); at two neighbouring doses on the same side, about
@@ -147,7 +154,8 @@ def spatial_artefacts(residuals: xr.Dataset, p_max: float = SPATIAL_P_MAX,
 
 def _plate_spatial(plate: str, wells: pd.DataFrame, p_max: float, region_z: float, rng) -> dict:
     record = {"plate": plate, "n_wells": len(wells), "morans_i": np.nan, "p_value": np.nan,
-              "spatial_artefact": False, "region": "", "region_mean_sd": np.nan, "reason": ""}
+              "spatial_artefact": False, "region": "", "region_first_well": "", "region_last_well": "",
+              "region_mean_sd": np.nan, "reason": ""}
     if len(wells) < MIN_WELLS_FOR_SPATIAL:
         return record | {"reason": f"not tested: {len(wells)} treated wells < {MIN_WELLS_FOR_SPATIAL}"}
     # A well read for several drugs is one place on the plate: average it.
@@ -164,17 +172,19 @@ def _plate_spatial(plate: str, wells: pd.DataFrame, p_max: float, region_z: floa
     inside = np.abs(smoothed) > region_z
     sign = np.sign(smoothed[inside].sum()) if inside.any() else 0
     inside &= np.sign(smoothed) == sign
-    region, mean = "", np.nan
+    region, corners, mean = "", ("", ""), np.nan
     if inside.any():
         r, c = rows[inside], columns[inside]
         region = f"rows {row_label(r.min())}-{row_label(r.max())}, columns {c.min() + 1}-{c.max() + 1}"
+        corners = (well_name(r.min(), c.min()), well_name(r.max(), c.max()))
         mean = float(z[inside].mean())
     flagged = bool(p_value <= p_max and inside.any())
     reason = (f"treated-well residuals cluster (Moran's I = {observed:.2f}, permutation p = {p_value:.3g}); "
               f"{'dim' if mean < 0 else 'bright'} region {region}, mean residual {mean:+.1f} vehicle SDs"
               if flagged else "")
     return record | {"morans_i": float(observed), "p_value": float(p_value), "spatial_artefact": flagged,
-                     "region": region, "region_mean_sd": mean, "reason": reason}
+                     "region": region, "region_first_well": corners[0], "region_last_well": corners[1],
+                     "region_mean_sd": mean, "reason": reason}
 
 
 def _morans_i(z: np.ndarray, weights: np.ndarray) -> float:
@@ -184,3 +194,38 @@ def _morans_i(z: np.ndarray, weights: np.ndarray) -> float:
     if denominator == 0:
         return np.nan
     return float(len(z) / weights.sum() * (d @ weights @ d) / denominator)
+
+
+# ---------------------------------------------------------------- the screen
+
+
+def screen_residuals(fits: Iterable, vehicle_cv_pct: pd.Series) -> xr.Dataset:
+    """Every drug's :func:`well_residuals` (one InferenceData per drug) along ``obs``."""
+    parts = [well_residuals(idata, vehicle_cv_pct) for idata in fits]
+    if not parts:
+        raise ValueError("no fits to check")
+    return xr.concat(parts, dim="obs")
+
+
+def line_checks(residuals: xr.Dataset, spatial: pd.DataFrame, t_max: float = MISFIT_T_MAX,
+                min_doses: int = MISFIT_MIN_DOSES) -> pd.DataFrame:
+    """Per drug and line: ``flags`` as the summary tables carry them
+    (``curve_misfit``; ``spatial_artefact`` where some of the line's wells of
+    the drug lie in a flagged plate's region), :func:`curve_misfit`'s columns,
+    and ``spatial_artefact_plates``, those plates (comma-separated).
+    ``spatial``: :func:`spatial_artefacts` of the same residuals."""
+    table = curve_misfit(residuals, t_max, min_doses)
+    wells = residuals.reset_coords()[["drug", "line", "plate", "row_index", "column_index"]].to_dataframe()
+    regions = spatial.loc[spatial["spatial_artefact"], ["plate", "region_first_well", "region_last_well"]]
+    wells = wells.merge(regions, on="plate")
+    first = np.array([parse_well(w) for w in wells["region_first_well"]]).reshape(-1, 2)
+    last = np.array([parse_well(w) for w in wells["region_last_well"]]).reshape(-1, 2)
+    inside = ((wells["row_index"].to_numpy() >= first[:, 0]) & (wells["row_index"].to_numpy() <= last[:, 0])
+              & (wells["column_index"].to_numpy() >= first[:, 1]) & (wells["column_index"].to_numpy() <= last[:, 1]))
+    affected = wells[inside].groupby(["drug", "line"])["plate"].agg(lambda p: ",".join(sorted(set(p))))
+    table = table.merge(affected.rename("spatial_artefact_plates").reset_index(), on=["drug", "line"], how="left")
+    table["spatial_artefact_plates"] = table["spatial_artefact_plates"].fillna("")
+    flags = [[name for name, on in (("curve_misfit", misfit), ("spatial_artefact", bool(plates))) if on]
+             for misfit, plates in zip(table["curve_misfit"], table["spatial_artefact_plates"])]
+    table.insert(2, "flags", [",".join(f) for f in flags])
+    return table

@@ -440,10 +440,10 @@ def summary_tables(
     ``ic50_not_reached`` when P(reached) < 0.5.
 
     ``line_flags``: the fits' line tables with a ``drug`` column (columns drug,
-    line, flags); their flags are carried onto the line's rows and, pooled, onto
-    its patient's rows. ``failed_drugs``: drugs whose fit failed its MCMC
-    diagnostics (flag ``fit_failed_diagnostics``). SVI fits get
-    ``approximate_fit``.
+    line, flags; a line may have several rows, e.g. the residual checks'); their
+    flags are carried onto the line's rows and, pooled, onto its patient's
+    rows. ``failed_drugs``: drugs whose fit failed its MCMC diagnostics (flag
+    ``fit_failed_diagnostics``). SVI fits get ``approximate_fit``.
 
     Per patient and drug, also: ``p_aac_above_activity_floor`` (P(AAC >
     ``activity_aac_floor``)), ``cohort_patients`` (how many patients carry the
@@ -455,7 +455,7 @@ def summary_tables(
     fit_flags: dict[tuple[str, str], list[str]] = {}
     if line_flags is not None and len(line_flags):
         for drug, line, text in line_flags[["drug", "line", "flags"]].itertuples(index=False):
-            fit_flags[(str(drug), str(line))] = _split_flags(text)
+            fit_flags.setdefault((str(drug), str(line)), []).extend(_split_flags(text))
     more = _by_drug_patient(cohort_relative(ds["patient_aac"])["more_sensitive"])
     rank = ds["patient_rank"].transpose("drug", "patient", "draw").values
     sdss2 = selective_dss(ds["patient_dss2"]).values
@@ -571,6 +571,7 @@ def summarize(
     gr: pd.DataFrame | None = None,
     activity_aac_floor: float = ACTIVITY_AAC_FLOOR,
     min_cohort_patients: int = MIN_COHORT_PATIENTS,
+    check_flags: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
@@ -582,7 +583,9 @@ def summarize(
     ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50`` and ``grmax`` per
     line and, as the mean of its lines, per patient: point estimates of per-curve
     fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
-    ``min_cohort_patients``: see :func:`summary_tables`.
+    ``min_cohort_patients``: see :func:`summary_tables`. ``check_flags``
+    (drug, line, flags; ``residuals.line_checks``) adds the residual checks'
+    flags to the fits' own.
     Returns the written paths by kind."""
     from .store import open_inference_data, write_zarr_atomic
 
@@ -590,7 +593,8 @@ def summarize(
     out_dir.mkdir(parents=True, exist_ok=True)
     ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws)
     patient_table, line_table = summary_tables(
-        ds, line_flags_from_tables(lines_tsv_paths), failed_drugs_from_diagnostics(diagnostics_paths),
+        ds, pd.concat([line_flags_from_tables(lines_tsv_paths), check_flags]),
+        failed_drugs_from_diagnostics(diagnostics_paths),
         activity_aac_floor, min_cohort_patients,
     )
     line_rows, patient_rows = _point_estimate_rows(shrinkage, gr)

@@ -22,7 +22,7 @@ def typed_values(section):
     }
 
 
-for section in ("qc", "fit", "sensitivity"):
+for section in ("qc", "fit", "sensitivity", "residual_checks"):
     if isinstance(config.get(section), dict):
         config[section] = typed_values(config[section])
 validate(config, schema="../schemas/config.schema.yaml")

@@ -47,6 +47,34 @@ rule plate_heatmaps:
         "--out-dir {output:q} --threads {threads}"
 
 
+# After the fits: each fitted plate's raw map beside its treated wells'
+# residuals (rule residual_checks).
+rule residual_maps:
+    input:
+        screen="results/screen.zarr",
+        residuals="results/qc/residuals.tsv",
+        spatial="results/qc/spatial_artefacts.tsv",
+    output:
+        report(
+            directory("results/qc/residual_maps"),
+            patterns=["{plate}.png"],
+            caption="../report/residual_map.rst",
+            category="Plate QC",
+            subcategory="Residual maps",
+        ),
+    log:
+        "logs/qc/residual_maps.log",
+    conda:
+        PDOSCREEN_ENV
+    threads: 4
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    shell:
+        "pdoscreen --log {log:q} residual-maps --screen {input.screen:q} --residuals {input.residuals:q} "
+        "--spatial {input.spatial:q} --out-dir {output:q} --threads {threads}"
+
+
 rule qc_overview:
     input:
         "results/qc/plates.tsv",

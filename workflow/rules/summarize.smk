@@ -5,7 +5,47 @@ BROWSABLE_TABLES = {
     "patient_drug": "Drug sensitivity per patient and drug",
     "line_drug": f"Drug sensitivity per {config['sensitivity']['sample_unit']} and drug",
     "fit_diagnostics": "Sampler diagnostics per drug",
+    "line_checks": f"Curve checks per {config['sensitivity']['sample_unit']} and drug",
 }
+
+
+# Treated wells against the fits (docs/qc.md): curves that miss a dose series,
+# plates whose treated wells show a spatial pattern. Flags only; no refit.
+rule residual_checks:
+    input:
+        fits=fit_tables("zarr"),
+        diagnostics=fit_tables("diagnostics.tsv"),
+        qc="results/qc/plates.tsv",
+    output:
+        wells="results/qc/residuals.tsv",
+        plates=report(
+            "results/qc/spatial_artefacts.tsv",
+            caption="../report/spatial_artefacts.rst",
+            category="Plate QC",
+            subcategory="Residual checks",
+        ),
+        lines=report(
+            "results/summary/line_checks.tsv",
+            caption="../report/line_checks.rst",
+            category="Model fits",
+        ),
+    log:
+        "logs/summary/residual_checks.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        checks=config["residual_checks"],
+        seed=config["fit"]["seed"],
+    shell:
+        "pdoscreen --log {log:q} residual-checks --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "--qc {input.qc:q} --misfit-t {params.checks[misfit_t]} "
+        "--misfit-min-doses {params.checks[misfit_min_doses]} "
+        "--spatial-p-max {params.checks[spatial_p_max]} "
+        "--spatial-region-z {params.checks[spatial_region_z]} --seed {params.seed} "
+        "--wells-out {output.wells:q} --plates-out {output.plates:q} --lines-out {output.lines:q}"
 
 
 rule hierarchy:
@@ -76,6 +116,7 @@ rule summarize:
         lines=fit_tables("lines.tsv"),
         diagnostics=fit_tables("diagnostics.tsv"),
         shrinkage="results/summary/shrinkage.tsv",
+        checks="results/summary/line_checks.tsv",
         screen="results/screen.zarr",
         qc="results/qc/plates.tsv",
     output:
@@ -111,7 +152,7 @@ rule summarize:
         cohort=config["sensitivity"]["min_cohort_patients"],
     shell:
         "pdoscreen --log {log:q} summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
-        "--shrinkage {input.shrinkage:q} --screen {input.screen:q} --qc {input.qc:q} "
+        "--shrinkage {input.shrinkage:q} --line-checks {input.checks:q} --screen {input.screen:q} --qc {input.qc:q} "
         "--activity-aac-floor {params.floor} --min-cohort-patients {params.cohort} "
         "--out-dir results/summary"
 
