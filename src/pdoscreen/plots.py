@@ -3,6 +3,8 @@ matplotlib figures; saving is the caller's business (see cli.py)."""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on cluster nodes
@@ -678,8 +680,10 @@ def plate_residual_map(plate: xr.Dataset, residuals: pd.DataFrame, spatial: dict
     title and a flagged region outlined."""
     geometry = geometry_for(plate.sizes["well"])
     panel_w, panel_h = 0.36 * geometry.n_columns, 0.36 * geometry.n_rows
-    # Inches: margin, panel, gap, colour bar, room for its label; twice; then the title above.
-    width, height = 0.4 + 2 * (panel_w + 0.3 + 1.0), 1.3 + panel_h + 0.5
+    # Inches: margin, panel, gap, colour bar, room for its label and the next panel's row labels; twice;
+    # the titles and column numbers above.
+    gap = 1.6
+    width, height = 0.4 + 2 * (panel_w + gap), 0.8 + panel_h + 0.5
     figure = plt.figure(figsize=(width, height))
 
     def box(left_in, width_in):
@@ -689,7 +693,7 @@ def plate_residual_map(plate: xr.Dataset, residuals: pd.DataFrame, spatial: dict
     _raw_signal_panel(figure, raw, figure.add_axes(box(0.55 + panel_w, 0.15)), plate)
     raw.legend(handles=_role_legend(), loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=5, fontsize=8,
                frameon=False)
-    left = 0.4 + panel_w + 1.3
+    left = 0.4 + panel_w + gap
     axes = figure.add_axes(box(left, panel_w))
     mean = residuals.groupby("well")["residual_sd"].mean()
     rows, columns = np.array([parse_well(w) for w in mean.index]).reshape(-1, 2).T
@@ -706,8 +710,8 @@ def plate_residual_map(plate: xr.Dataset, residuals: pd.DataFrame, spatial: dict
         axes.add_patch(Rectangle((first - 0.5, top - 0.5), last - first + 1, bottom - top + 1, fill=False,
                                  edgecolor="black", linewidth=2.2, linestyle="--"))
     figure.text(0.4 / width, 1 - 0.1 / height, _heatmap_title(plate), ha="left", va="top", fontsize=10)
-    figure.text(left / width, 1 - 0.1 / height, _spatial_verdict(spatial), ha="left", va="top", fontsize=9,
-                wrap=True)
+    figure.text(left / width, 1 - 0.1 / height, textwrap.fill(_spatial_verdict(spatial), 110), ha="left",
+                va="top", fontsize=9)
     return figure
 
 
