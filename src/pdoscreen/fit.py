@@ -7,6 +7,7 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ import xarray as xr
 from .metrics import aac, log10_ic50
 from .model import BATCH_LEVEL_SITES, BATCH_SITE_PREFIXES, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM
 from .qc import MAD_TO_SD
+
+if TYPE_CHECKING:  # arviz is imported where a fit is made or read: it is slow to import
+    import arviz as az
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +276,8 @@ def fit_drug(
 
     wells = drug_wells(screen, drug, plates, settings.batch_factors)
     if wells.empty:
-        raise NothingToFit(f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
+        raise NothingToFit(
+            f"drug {drug!r} has no usable treated wells on the {len(plates)} plates that QC passed for fitting")
     data, index = model_data(wells, priors, settings.batch_factors)
     seed = drug_seed(settings.seed, drug)
     log.info(

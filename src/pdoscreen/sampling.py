@@ -32,7 +32,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
 from jax.example_libraries.optimizers import exponential_decay
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
@@ -177,7 +176,8 @@ def sample_svi(data: dict, settings, seed: int, label: str = "SVI"):
     key_choose, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
     chosen = choose_parametrisation(data, settings, key_choose)
     params, losses = program.optimise(key_fit, with_centring(data, chosen.centred))
-    log.info("%s: %d SVI steps, loss %.1f at the start, %.1f at the end", label, settings.svi_steps, losses[0], losses[-1])
+    log.info("%s: %d SVI steps, loss %.1f at the start, %.1f at the end",
+             label, settings.svi_steps, losses[0], losses[-1])
     draws = program.draw(key_draw, params, with_centring(data, chosen.centred))
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}  # one chain: SVI has no chains to compare
     record = {"rung": 0, "path": "SVI (low-rank normal guide), approximate", "checks": "not applicable"}
