@@ -208,7 +208,8 @@ def _use_compilation_cache(folder: str) -> None:
 
 
 def pdoscreen_drug(drug: str) -> list[dict]:
-    from pdoscreen.fit import fit_drug, line_summary
+    from pdoscreen.checks import line_summary
+    from pdoscreen.fit import fit_drug
 
     if "compile" not in SCREEN:  # once per worker process
         _use_compilation_cache(SCREEN["jax_cache"])

@@ -23,7 +23,8 @@ def fit_one(size: str, drug: str, variant: str, warmup: int, draws: int) -> dict
     import arviz as az
 
     from compare import _rmse, plates_of_drugs, simulated
-    from pdoscreen.fit import FitSettings, fit_drug, line_summary, plate_priors
+    from pdoscreen.checks import line_summary
+    from pdoscreen.fit import FitSettings, fit_drug, plate_priors
 
     screen, truth = simulated(size, 7)
     settings = FitSettings(chains=2, warmup=warmup, draws=draws, non_centred=tuple(VARIANTS[variant]))

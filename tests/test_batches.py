@@ -11,7 +11,8 @@ from scipy.stats import f_oneway
 import pandas as pd
 
 from pdoscreen.errors import InputError
-from pdoscreen.fit import FitSettings, diagnostics, drug_wells, fit_drug, plate_priors, posterior_predictive_checks
+from pdoscreen.checks import diagnostics, posterior_predictive_checks
+from pdoscreen.fit import FitSettings, drug_wells, fit_drug, plate_priors
 from pdoscreen.hierarchy import batch_clustering, batch_effects
 from conftest import seeded
 from pdoscreen.simulate import Design, screen

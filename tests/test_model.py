@@ -10,9 +10,8 @@ from scipy.integrate import quad
 from conftest import seeded
 from pdoscreen import metrics
 from pdoscreen.baselines import per_curve_fits
-from pdoscreen.fit import (
-    FitSettings, diagnostics, drug_seed, fit_drug, line_summary, plate_priors, posterior_predictive_checks,
-)
+from pdoscreen.checks import diagnostics, line_summary, posterior_predictive_checks
+from pdoscreen.fit import FitSettings, drug_seed, fit_drug, plate_priors
 from pdoscreen.simulate import Design, screen
 
 DEFAULT = FitSettings(seed=seeded(7))  # what a user's fit runs

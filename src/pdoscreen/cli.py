@@ -253,7 +253,7 @@ def _write_tables(out: Path, tables: dict, **to_csv) -> None:
 
 def _write_fit(idata, settings, out: Path):
     """Writes the fit and its tables; returns the diagnostics table."""
-    from .fit import diagnostics, line_summary, posterior_predictive_checks
+    from .checks import diagnostics, line_summary, posterior_predictive_checks
     from .store import write_inference_data
 
     tables = {

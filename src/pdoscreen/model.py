@@ -118,7 +118,7 @@ _LEVEL_KEPT = {
 }
 SITES_BY_DIM = {dim: sites + tuple(f"{site}_decentered" for site in sites if site in CENTRABLE)
                 for dim, sites in _LEVEL_KEPT.items()}
-# The parameter groups whose R-hat and ESS a fit is checked on (fit.diagnostics).
+# The parameter groups whose R-hat and ESS a fit is checked on (checks.diagnostics).
 DIAGNOSED_GROUPS = {
     "population": ["mu_c", "mu_E", "mu_h"],
     "scales": ["tau_pat", "tau_line", "tau_rep", "tau_E_pat", "tau_E_line", "tau_h"],
