@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 	pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(VENV)/.installed
+	ruff check src tests benchmarks
 	snakemake --lint
 	snakefmt --check Snakefile workflow
 

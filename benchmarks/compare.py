@@ -63,7 +63,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CONTENDERS = ["scipy", "thunor", "svi", "nuts"]
-TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences", "n_steps_mean", "rung", "draws_per_chain")
+TIMING_KEYS = ("seconds", "compile_s", "sample_s", "well_draws_s", "divergences", "n_steps_mean", "rung",
+               "draws_per_chain")
 JAX_COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_trace_duration",
     "/jax/core/compile/jaxpr_to_mlir_module_duration",

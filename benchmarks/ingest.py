@@ -93,7 +93,8 @@ def main() -> None:
             ("workflow, batched (shipped)", args.per_plate_subset, time_workflow(small, tmp / "wf_small")),
             ("workflow, one job per plate", args.per_plate_subset, time_workflow(small, tmp / "wf_1", 1)),
         ]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{'how':32s} {'plates':>7s} {'seconds':>9s} {'plates/s':>9s}")
     for how, n, seconds in results:
         print(f"{how:32s} {n:7d} {seconds:9.1f} {n / seconds:9.1f}")

@@ -4,17 +4,16 @@ predict: without the batch term the plates' residuals cluster by batch; with
 it they do not, and the batch shifts are recovered."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy.stats import f_oneway
 
-import pandas as pd
-
-from pdoscreen.errors import InputError
+from conftest import seeded
 from pdoscreen.checks import diagnostics, posterior_predictive_checks
+from pdoscreen.errors import InputError
 from pdoscreen.fit import FitSettings, drug_wells, fit_drug, plate_priors
 from pdoscreen.hierarchy import batch_clustering, batch_effects
-from conftest import seeded
 from pdoscreen.simulate import Design, screen
 
 # Three batches, one replicate plate of every line in each, so batches cross lines.

@@ -13,7 +13,11 @@ from pdoscreen import metrics
 from pdoscreen.baselines import per_curve_fits
 from pdoscreen.fit import FitSettings, fit_drug, plate_priors
 from pdoscreen.hierarchy import (
-    COMPONENTS, new_unit_predictions, separating_drugs, shrinkage, variance_partition,
+    COMPONENTS,
+    new_unit_predictions,
+    separating_drugs,
+    shrinkage,
+    variance_partition,
 )
 from pdoscreen.hierarchy_plots import shrinkage_figure, variance_shares_figure
 from pdoscreen.simulate import Design, screen

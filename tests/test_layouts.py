@@ -161,7 +161,8 @@ def test_a_layout_for_another_plate_size_is_refused(tmp_path):
     """A 384-well layout on a 1536-well read would land in one corner of it."""
     path = write(tmp_path, HEADER + "A1,vehicle,DMSO,,\nP24,empty,,,\n")
     assert len(read_layout(path, PLATE_384)) == 2
-    with pytest.raises(InputError, match="384-well plate .*row P and column 24.* the plate read has 1536 wells") as caught:
+    expected = "384-well plate .*row P and column 24.* the plate read has 1536 wells"
+    with pytest.raises(InputError, match=expected) as caught:
         read_layout(path, geometry_for(1536))
     assert caught.value.file == str(path)
     with pytest.raises(InputError, match="96-well plate .* the plate read has 384 wells"):
@@ -174,7 +175,8 @@ def test_a_grid_states_its_plate_size(tmp_path):
     rows = "".join(f"{letter},{'vehicle' if letter == 'A' else ''}" + "," * 23 + "\n" for letter in "ABCDEFGHIJKLMNOP")
     path = write(tmp_path, header + rows)
     assert read_layout(path, PLATE_384)["well"].tolist() == ["A01"]
-    with pytest.raises(InputError, match="384-well plate .its grids have rows to P and columns to 24. but the plate read has 1536"):
+    expected = "384-well plate .its grids have rows to P and columns to 24. but the plate read has 1536"
+    with pytest.raises(InputError, match=expected):
         read_layout(path, geometry_for(1536))
 
 
@@ -264,7 +266,8 @@ def test_wellmap_include_that_cannot_be_read_names_the_layout(tmp_path, included
 )
 def test_a_layout_cut_inside_its_last_number_is_refused(tmp_path, text, last):
     path = write(tmp_path, text)
-    with pytest.raises(InputError, match=f"stops in the middle of its last line, after '{last}'.*end its last line") as caught:
+    expected = f"stops in the middle of its last line, after '{last}'.*end its last line"
+    with pytest.raises(InputError, match=expected) as caught:
         read_layout(path)
     assert caught.value.file == str(path)
     path.write_text(text + "\n")

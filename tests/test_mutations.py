@@ -261,7 +261,8 @@ def test_mutants_are_read_right_flagged_or_refused(path, tmp_path):
     run(path, tmp_path, 20, refuse_wrong)
 
 
-LAYOUTS = sorted((REPO / "tests" / "data" / "layouts").iterdir()) + sorted((REPO / "example" / "screen" / "layouts").iterdir())
+LAYOUTS = (sorted((REPO / "tests" / "data" / "layouts").iterdir())
+           + sorted((REPO / "example" / "screen" / "layouts").iterdir()))
 
 
 @pytest.mark.parametrize("path", LAYOUTS, ids=[p.name for p in LAYOUTS])

@@ -69,7 +69,8 @@ def test_few_members_need_more_data_to_be_centred():
     kappa = {}
     for name, data in (("few", few), ("many", many)):
         curvature = {"c_plate": np.full(len(data["plate_line"]), info),
-                     "logit_E_line": np.ones(len(data["line_patient"])), "log_h_line": np.ones(len(data["line_patient"]))}
+                     "logit_E_line": np.ones(len(data["line_patient"])),
+                     "log_h_line": np.ones(len(data["line_patient"]))}
         kappa[name] = parametrisation.from_data_weights(data, curvature, SCALES | {"tau_rep": 0.2}).kappa["c_plate"][0]
     assert kappa["few"] < parametrisation.KAPPA_CENTRE < kappa["many"]
 

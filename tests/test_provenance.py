@@ -3,11 +3,10 @@
 import json
 
 import pdoscreen
+from conftest import EXAMPLE_SHEET, REPO
 from pdoscreen.fit import drug_seed
 from pdoscreen.plate import sha256
 from pdoscreen.provenance import provenance
-
-from conftest import EXAMPLE_SHEET, REPO
 
 
 def test_provenance_names_versions_hashes_and_seeds():

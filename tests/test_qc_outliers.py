@@ -5,13 +5,19 @@ screens with known artefacts."""
 
 import numpy as np
 import pytest
-from test_qc import GOOD, make_screen, qc_row
 
 from pdoscreen import simulate
 from pdoscreen.fit import plate_priors
 from pdoscreen.qc import (
-    CONTROL_OUTLIER, Thresholds, read_well_flags, robust_z, screen_qc, with_well_flags, write_well_flags,
+    CONTROL_OUTLIER,
+    Thresholds,
+    read_well_flags,
+    robust_z,
+    screen_qc,
+    with_well_flags,
+    write_well_flags,
 )
+from test_qc import GOOD, make_screen, qc_row
 
 # Vehicle 100, 110, 90, 100, 100 and a stray 300: median 100; the 15 pairwise
 # distances sorted are 0, 0, 0, 10 (6 times), 20, 190, 200, 200, 200, 210, and

@@ -1,7 +1,6 @@
 """BMG Labtech readers (MARS CSV, Omega ASCII CSV, SMART Control XLSX) on the real files."""
 
 import math
-from pathlib import Path
 
 import openpyxl
 import pytest

@@ -70,7 +70,8 @@ def test_a_lone_thousands_separator_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "other, expected", [(b'"0,5"', 1.414), (b"0.5", 1414.0), (b'"2,345,678"', 1414.0)], ids=["comma", "point", "thousands"]
+    "other, expected", [(b'"0,5"', 1.414), (b"0.5", 1414.0), (b'"2,345,678"', 1414.0)],
+    ids=["comma", "point", "thousands"]
 )
 def test_the_rest_of_the_file_says_what_the_comma_is(tmp_path, other, expected):
     data = with_cell(with_cell(PHERASTAR.read_bytes(), b"391", b'"1,414"'), b"399", other)
@@ -108,7 +109,8 @@ def test_a_workbook_damaged_inside_a_sheet_is_refused(real_world, tmp_path):
 
 
 ENVISION_LUM = "plate-reader/envision-lum384-csv/PE_Envision_luminescence_example01.csv"
-GLOMAX = "plate-reader/promega-glomax-navigator-xlsx/Dual Luciferase Reporter Assay System ELIAS 2020.03.10 05_34_44.xlsx"
+GLOMAX = ("plate-reader/promega-glomax-navigator-xlsx/"
+          "Dual Luciferase Reporter Assay System ELIAS 2020.03.10 05_34_44.xlsx")
 
 
 @pytest.mark.parametrize("plate_block", [0, 1])
@@ -179,7 +181,8 @@ def test_cr_only_line_ends_read_the_same_in_every_text_reader(real_world, tmp_pa
 
 def test_envision_blocks_run_together_over_lost_lines_are_refused(real_world, tmp_path):
     """Calculated rows A-G, then (lines lost) the raw read's rows I-P under the same title."""
-    lines = (real_world / "plate-reader/envision-fluor384-assayinfo-first/miRNA_fluorescence_test_1.csv").read_bytes().split(b"\n")
+    export = real_world / "plate-reader/envision-fluor384-assayinfo-first/miRNA_fluorescence_test_1.csv"
+    lines = export.read_bytes().split(b"\n")
     calc = next(i for i, line in enumerate(lines) if line.startswith(b"Calculated results"))
     raw = next(i for i, line in enumerate(lines) if line.startswith(b"Results for"))
     path = copy(tmp_path, b"\n".join(lines[: calc + 9] + lines[raw + 10 :]), "cut.csv")  # calc A-G, raw I-P

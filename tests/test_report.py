@@ -17,8 +17,8 @@ import xarray as xr
 from matplotlib.collections import PathCollection, PolyCollection
 
 from pdoscreen import plots, report
-from pdoscreen.report import PageRules
 from pdoscreen.fit import FitSettings, fit_drug, plate_priors
+from pdoscreen.report import PageRules
 from pdoscreen.simulate import Design, screen
 from pdoscreen.store import open_inference_data, write_inference_data
 
@@ -450,9 +450,8 @@ def test_an_exceptional_responders_drug_heads_its_active_list():
     but P1 a little more, which puts it high by the cohort-relative score alone.
     The curves are fixed up to small draw noise (seeded), so the order is not a
     matter of chance: P1's Responder AAC (~0.7) lies ~0.6 above the others'."""
-    from test_summarize import fake_fit
-
     from pdoscreen.summarize import line_metric_draws, metric_draws_dataset, summary_tables
+    from test_summarize import fake_fit
 
     rng = np.random.default_rng(7)
     patients = [f"P{k}" for k in range(1, 7)]

@@ -418,7 +418,7 @@ def test_summarize_writes_byte_identical_outputs(tmp_path):
     lines_tsv = [tmp_path / "drugA.lines.tsv", tmp_path / "drugB.lines.tsv"]
     diagnostics = [tmp_path / "drugA.diagnostics.tsv", tmp_path / "drugB.diagnostics.tsv"]
     first = summarize(fits, lines_tsv, diagnostics, tmp_path / "one")
-    second = summarize(list(reversed(fits)), lines_tsv, diagnostics, tmp_path / "two")
+    summarize(list(reversed(fits)), lines_tsv, diagnostics, tmp_path / "two")
     names = ["patient_drug.tsv", "line_drug.tsv", "patient_drug.parquet", "line_drug.parquet"]
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

@@ -58,7 +58,8 @@ def test_screen_matches_the_raw_files(example_run):
         # Row C as the instrument wrote it, whichever the vendor.
         line = next(l for l in text.splitlines() if l.startswith("C,"))
         written = [float(v) for v in line.split(",")[1:25]]
-        np.testing.assert_array_equal(screen.signal.sel(plate=row.plate, well=[f"C{c:02d}" for c in range(1, 25)]), written)
+        row_c = [f"C{c:02d}" for c in range(1, 25)]
+        np.testing.assert_array_equal(screen.signal.sel(plate=row.plate, well=row_c), written)
         assert screen.patient.sel(plate=row.plate) == row.patient
         assert screen.line.sel(plate=row.plate) == row.line
         assert screen.source_sha256.sel(plate=row.plate) == pdoscreen.plate.sha256(EXAMPLE_SHEET.parent / row.file)
@@ -264,8 +265,8 @@ def test_workflow_writes_plate_qc(example_run, run_snakemake):
     np.testing.assert_allclose(vehicle_poc, 100.0)
     assert screen.gr_value.isnull().all()  # the example has no time-zero plates
     # A threshold given on the command line reruns the QC.
-    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={REPO / 'example/screen/sample_sheet.tsv'}",
-                        "qc={z_prime_warn: 0.8}")
+    sheet = REPO / "example/screen/sample_sheet.tsv"
+    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={sheet}", "qc={z_prime_warn: 0.8}")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "rule plate_qc" in dry.stdout and "Params have changed" in dry.stdout
 

@@ -10,6 +10,7 @@ from scipy.optimize import curve_fit
 
 from .metrics import aac
 
+
 def normalised_viability(screen: xr.Dataset) -> xr.DataArray:
     """(x - mean kill) / (mean vehicle - mean kill) per plate; kill level 0 without kill wells."""
     def level(role):
@@ -68,7 +69,8 @@ def per_curve_gr(screen: xr.Dataset) -> pd.DataFrame:
     frame = frame[(frame.role == "treated") & np.isfinite(frame.gr)]
     frame["x"] = np.log10(frame.concentration_molar)
     return pd.DataFrame([
-        {"line": line, "patient": wells.patient.iloc[0], "drug": drug, **gr_metrics(wells.x.to_numpy(), wells.gr.to_numpy())}
+        {"line": line, "patient": wells.patient.iloc[0], "drug": drug,
+         **gr_metrics(wells.x.to_numpy(), wells.gr.to_numpy())}
         for (line, drug), wells in frame.groupby(["line", "drug"])
     ])
 

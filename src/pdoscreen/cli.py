@@ -435,7 +435,13 @@ def _hierarchy(args: argparse.Namespace) -> None:
 
     from .baselines import per_curve_fits
     from .hierarchy import (
-        BATCH_FACTORS, batch_clustering, batch_effects, batch_factors, new_unit_predictions, separating_drugs, shrinkage,
+        BATCH_FACTORS,
+        batch_clustering,
+        batch_effects,
+        batch_factors,
+        new_unit_predictions,
+        separating_drugs,
+        shrinkage,
         variance_partition,
     )
     from .hierarchy_plots import shrinkage_figure, variance_shares_figure
@@ -681,7 +687,8 @@ def _setup_logging(log: str | None) -> None:
     # ArviZ 0.23 announces its coming refactor once a day, on import.
     warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
     # NumPyro's advice to fake more CPU devices; the chains run one after another.
-    warnings.filterwarnings("ignore", message="There are not enough devices to run parallel chains", category=UserWarning)
+    warnings.filterwarnings("ignore", message="There are not enough devices to run parallel chains",
+                            category=UserWarning)
     form = "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=form)
     ours = logging.getLogger("pdoscreen")

@@ -306,7 +306,8 @@ def _drug_panel(axes, drug: str, idata, patient: str, styles: dict) -> None:
     wells = observed_viability(idata)
     for line in patient_lines(idata, patient):
         low, median, high = curve_band(idata, line, grid)
-        axes.fill_between(grid, low, high, color=styles["line", line], alpha=0.22, linewidth=0, label=f"{line} 90% band")
+        axes.fill_between(grid, low, high, color=styles["line", line], alpha=0.22, linewidth=0,
+                          label=f"{line} 90% band")
         axes.plot(grid, median, color=styles["line", line], lw=2, label=line)
         for plate, group in wells[wells.line == line].groupby("plate", sort=False):
             colour, marker = styles["plate", plate]

@@ -45,7 +45,8 @@ def provenance(sheet_path: str | Path, config: dict, drugs: list[str], workflow_
     files = {"sample_sheet": {str(sheet_path): sha256(sheet_path)}}
     # Keyed as the sheet writes them (relative to it), so the record does not depend on where the screen lies.
     files["layouts"] = {name: sha256(path) for name, path in sorted(set(zip(sheet["layout"], sheet["layout_path"])))}
-    files["plate_reader_files"] = {name: sha256(path) for name, path in sorted(set(zip(sheet["file"], sheet["file_path"])))}
+    named_files = sorted(set(zip(sheet["file"], sheet["file_path"])))
+    files["plate_reader_files"] = {name: sha256(path) for name, path in named_files}
     seed = config.get("fit", {}).get("seed")
     return {
         "python": platform.python_version(),

@@ -42,7 +42,8 @@ def write_zarr_atomic(ds: xr.Dataset | xr.DataTree, path: str | Path) -> None:
         # Consolidated: opening reads one file, and lists no folder (where zarr
         # would warn about Snakemake's .snakemake_timestamp).
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part in the Zarr format 3")
+            warnings.filterwarnings("ignore",
+                                    message="Consolidated metadata is currently not part in the Zarr format 3")
             ds.to_zarr(tmp, mode="w", consolidated=True)
         if path.exists():
             old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
