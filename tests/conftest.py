@@ -93,3 +93,25 @@ def cll_run(tmp_path_factory, real_world):
                     f"drugs={CLL_DRUGS}")
     assert run.returncode == 0, run.stderr[-4000:]
     return tmp / "work", run
+
+
+@pytest.fixture(scope="module")
+def jax_compilation_cache(tmp_path_factory):
+    """Fits of the same shape bucket in a test file reuse one compiled sampler."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+def fit_simulated(design, seed: int, drug: str = "drugA"):
+    """A simulated screen (seed shifted by PDOSCREEN_TEST_SEED) fitted with the
+    default settings, as a user's fit runs: the screen, its fit and the line
+    summary joined to the truth."""
+    from pdoscreen.checks import line_summary
+    from pdoscreen.fit import FitSettings, fit_drug, plate_priors
+    from pdoscreen.simulate import screen
+
+    ds, truth = screen(design, seeded(seed))
+    idata = fit_drug(ds, drug, plate_priors(ds), list(ds.plate.values), FitSettings(seed=seeded(7)))
+    return ds, idata, line_summary(idata).merge(truth, on=["line", "patient"])
