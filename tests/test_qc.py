@@ -139,6 +139,7 @@ def test_flagged_wells_are_left_out_and_counted():
     row = qc_row(make_screen({"good": spec}, flags), "good")
     assert row.n_flagged_wells == 2
     assert row.n_missing_wells == 1
+    assert "n_missing_wells: 1 used wells not in the export" in row.reasons  # a partial plate says so
     assert row.z_prime == pytest.approx(0.673401, abs=1e-6)  # as without F02
     assert row.vehicle_cv == pytest.approx(8.164966, abs=1e-6)
 

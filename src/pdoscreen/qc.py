@@ -381,12 +381,15 @@ def plate_metrics(wells: PlateWells, outliers: pd.DataFrame) -> PlateMetrics:
     row_trend, column_trend, trend_note = spatial_trends_pct(kept)
     notes += [n for n in (edge_note, trend_note) if n]
     notes += list(outliers["reason"])
+    counts = well_counts(wells)
+    if counts["n_missing_wells"]:  # a partial export: legitimate, never silent
+        notes.append(f"n_missing_wells: {counts['n_missing_wells']} used wells not in the export (not measured)")
     return PlateMetrics(
         **controls,
         edge_ratio=ratio,
         row_trend_pct=row_trend,
         column_trend_pct=column_trend,
-        **well_counts(wells),
+        **counts,
         n_control_outliers=len(outliers),
         notes=notes,
     )
