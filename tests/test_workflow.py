@@ -216,7 +216,8 @@ def test_a_drug_with_nothing_to_fit_is_reported(example_run, tmp_path):
 def test_real_cll_screen_per_patient_tables(cll_run):
     workdir, _ = cll_run
     table = pd.read_csv(workdir / "results/summary/patient_drug.tsv", sep="\t")
-    assert set(table.patient) == {"P0007", "P0010"} and set(table.drug) == {"Ibrutinib", "Venetoclax"}
+    assert set(table.patient) == {"P0007", "P0010"}
+    assert set(table.drug) == {"Ibrutinib", "Idelalisib", "Nutlin-3a", "Venetoclax"}
     aac = table[table.metric == "aac"].set_index(["patient", "drug"])
     assert aac.q50.between(0, 1).all() and (aac.q05 < aac.q95).all()
     lines = pd.read_csv(workdir / "results/summary/line_drug.tsv", sep="\t")
@@ -230,8 +231,24 @@ def test_real_cll_screen_per_patient_tables(cll_run):
         active = active[: active.index("</table>")]
         inactive = page[page.index('<table class="drugs inactive">'):]
         assert "<b>Venetoclax</b>" in active and re.search(r"<td class=\"num\">[\d.]+ nM \[", active)
-        assert "<b>Ibrutinib</b>" in inactive[: inactive.index("</table>")]
+        inactive = inactive[: inactive.index("</table>")]
+        assert "<b>Ibrutinib</b>" in inactive and "<b>Idelalisib</b>" in inactive
         assert "not informative: 2 patient(s) carry this drug, at least 5 needed" in page
+
+
+def test_real_cll_screen_flags_the_curve_its_wells_disagree_with(cll_run):
+    """Issue 16: on plate 12PB0265 (patient P0007) an interior dim zone pulls
+    Nutlin-3a's four lowest doses to about half of vehicle while the curve stays
+    near 1; the residual checks flag that line's curve, and the page shows it."""
+    workdir, _ = cll_run
+    screen = pdoscreen.open_screen(workdir / "results" / "screen.zarr")
+    line = str(screen.line.sel(plate="12PB0265").values)
+    checks = pd.read_csv(workdir / "results/summary/line_checks.tsv", sep="\t", keep_default_na=False)
+    flagged = checks[checks["flags"].str.contains("curve_misfit")]
+    assert list(zip(flagged.drug, flagged.line)) == [("Nutlin-3a", line)]
+    page = (workdir / "results/patients/P0007/P0007.html").read_text(encoding="utf-8")
+    nutlin = page[page.index("<b>Nutlin-3a</b>"):]
+    assert "curve misfit" in nutlin[: nutlin.index("</tr>")]
 
 
 def test_batch_check_covers_the_example_batches(example_run):
