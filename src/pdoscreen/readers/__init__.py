@@ -15,8 +15,7 @@ from .base import (
     FileSample,
     Measurement,
     Reader,
-    check_complete,
-    settle_decimal_marks,
+    read_checked,
 )
 
 # Importing a module registers its readers.
@@ -81,19 +80,7 @@ def read_measurements(path: str | Path, reader: str = "auto") -> tuple[str, list
             f"unknown reader {name!r}; known readers: auto, {', '.join(sorted(REGISTRY))}",
             file=path,
         )
-    try:
-        check_complete(path, path.read_bytes())
-        measurements = REGISTRY[name].read(path)
-        if measurements:
-            settle_decimal_marks(measurements, path)
-    except InputError as error:
-        raise error.located(file=path) from None
-    except Exception as error:  # whatever a broken file makes a parser raise
-        raise InputError(
-            f"cannot be read as {name}: the file is truncated or malformed "
-            f"({type(error).__name__}: {error})",
-            file=path,
-        ) from error
+    measurements = read_checked(path, REGISTRY[name])
     if not measurements:
         raise InputError(f"no plate measurement found by reader {name}", file=path)
     return name, measurements

@@ -284,6 +284,26 @@ def check_complete(path: Path, data: bytes, separators: str = r"[\t,;]") -> None
         )
 
 
+def read_checked(path: Path, reader: Reader) -> list[Measurement]:
+    """``reader.read(path)`` after the completeness check, with the decimal marks
+    of its values settled; whatever a broken file makes a parser raise becomes
+    an InputError naming the file."""
+    try:
+        check_complete(path, path.read_bytes())
+        measurements = reader.read(path)
+        if measurements:
+            settle_decimal_marks(measurements, path)
+    except InputError as error:
+        raise error.located(file=path) from None
+    except Exception as error:
+        raise InputError(
+            f"cannot be read as {reader.name}: the file is truncated or malformed "
+            f"({type(error).__name__}: {error})",
+            file=path,
+        ) from error
+    return measurements
+
+
 def measurement_from_cells(
     name: str,
     cells: dict[tuple[int, int], object],

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-from .base import FileSample, Measurement, Reader, check_complete, settle_decimal_marks
+from .base import FileSample, Measurement, Reader, read_checked
 
 TIME_COURSE_REGISTRY: dict[str, Reader] = {}
 
@@ -65,18 +65,7 @@ def read_time_course(path: str | Path, reader: str = "auto") -> xr.Dataset:
             f"(time-course readers: {', '.join(sorted(TIME_COURSE_REGISTRY))})",
             file=path,
         )
-    try:
-        check_complete(path, path.read_bytes())
-        scans = TIME_COURSE_REGISTRY[name].read(path)
-        settle_decimal_marks(scans, path)
-    except InputError as error:
-        raise error.located(file=path) from None
-    except Exception as error:  # whatever a broken file makes a parser raise
-        raise InputError(
-            f"cannot be read as {name}: the file is truncated or malformed "
-            f"({type(error).__name__}: {error})",
-            file=path,
-        ) from error
+    scans = read_checked(path, TIME_COURSE_REGISTRY[name])
     return time_course_dataset(scans, path=path, reader=name)
 
 
