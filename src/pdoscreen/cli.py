@@ -78,7 +78,6 @@ def _draw_heatmap(job: tuple) -> None:
 
 
 def _plate_heatmaps(args: argparse.Namespace) -> None:
-    from concurrent.futures import ProcessPoolExecutor
 
     from .qc import read_plate_qc
     from .screen import open_screen
@@ -91,13 +90,19 @@ def _plate_heatmaps(args: argparse.Namespace) -> None:
         (screen.sel(plate=plate), status.get(plate, "not assessed"), out_dir / f"{plate}.png", args.dpi)
         for plate in screen["plate"].values
     ]
-    # About 0.4 s a plate, so a screen of thousands of plates draws in parallel.
-    if args.threads > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=args.threads) as pool:
-            list(pool.map(_draw_heatmap, jobs, chunksize=8))
+    _draw_all(_draw_heatmap, jobs, args.threads)
+
+
+def _draw_all(draw, jobs: list[tuple], threads: int) -> None:
+    """One figure per job; about 0.4 s a plate, so thousands of plates draw in parallel."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if threads > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(draw, jobs, chunksize=8))
     else:
         for job in jobs:
-            _draw_heatmap(job)
+            draw(job)
 
 
 def _draw_residual_map(job: tuple) -> None:
@@ -108,7 +113,6 @@ def _draw_residual_map(job: tuple) -> None:
 
 
 def _residual_maps(args: argparse.Namespace) -> None:
-    from concurrent.futures import ProcessPoolExecutor
 
     import pandas as pd
 
@@ -124,12 +128,7 @@ def _residual_maps(args: argparse.Namespace) -> None:
         (screen.sel(plate=plate), wells, spatial.loc[plate].to_dict(), out_dir / f"{plate}.png", args.dpi)
         for plate, wells in residuals.groupby("plate")
     ]
-    if args.threads > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=args.threads) as pool:
-            list(pool.map(_draw_residual_map, jobs, chunksize=8))
-    else:
-        for job in jobs:
-            _draw_residual_map(job)
+    _draw_all(_draw_residual_map, jobs, args.threads)
 
 
 def _qc_overview(args: argparse.Namespace) -> None:
