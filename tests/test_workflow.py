@@ -162,6 +162,9 @@ def test_fit_outputs_are_labelled_approximate(example_run):
     workdir, _ = example_run
     diagnostics = pd.read_csv(workdir / "results/summary/fit_diagnostics.tsv", sep="\t")
     assert diagnostics.drug.nunique() == DRUG_COUNT and set(diagnostics.status) == {"approximate"}
+    # every drug's fit row gives its ladder rung as an integer: 0, an SVI fit with no ladder
+    rungs = pd.read_csv(workdir / "results/summary/fit_diagnostics.tsv", sep="\t", dtype=str).query("group == 'fit'")
+    assert len(rungs) == DRUG_COUNT and set(rungs.rung) == {"0"}
     idata = pdoscreen.store.open_inference_data(workdir / "results/fits/Afatinib.zarr")
     assert "approximate" in idata.posterior.attrs["method"]
     assert {"posterior", "log_likelihood", "posterior_predictive", "observed_data"} <= set(idata.groups())

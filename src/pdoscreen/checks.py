@@ -38,7 +38,7 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     if idata.posterior.attrs.get("approximate"):
         note = "approximate fit (SVI): MCMC diagnostics do not apply"
         rows = [{"group": g, "status": "approximate", "reasons": note} for g in groups]
-        return pd.DataFrame(rows + _fit_record(idata, "approximate"))
+        return _table(rows + _fit_record(idata, "approximate"))
     rows = []
     for group, names in groups.items():
         rhat = az.rhat(idata, var_names=names)
@@ -63,7 +63,13 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
         [(divergences > 0, f"{divergences} divergent transitions"),
          (ebfmi < EBFMI_MIN, f"E-BFMI {ebfmi:.2f} < {EBFMI_MIN}")]
     ))
-    return pd.DataFrame(rows + _fit_record(idata, idata.posterior.attrs.get("fit_checks")))
+    return _table(rows + _fit_record(idata, idata.posterior.attrs.get("fit_checks")))
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    """The rows as a table whose rung (on the fit row only) stays an integer."""
+    table = pd.DataFrame(rows)
+    return table.astype({"rung": "Int64"}) if "rung" in table else table
 
 
 def _fit_record(idata, status) -> list[dict]:

@@ -353,6 +353,8 @@ def _collect_diagnostics(paths: list[str], out: Path) -> None:
 
     tables = [pd.read_csv(p, sep="\t").assign(drug=_drug_of(p)) for p in paths]
     table = pd.concat(tables, ignore_index=True)
+    if "rung" in table:  # on the fit rows only: an integer, not 1.0
+        table["rung"] = table["rung"].astype("Int64")
     rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
     table["order"] = rank.groupby(table["drug"]).transform("min")
     table = table.sort_values(["order", "drug"], kind="stable").drop(columns="order")
