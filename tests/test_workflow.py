@@ -1,6 +1,7 @@
 """The workflow end to end: the example screen and the real CLL screen, from raw
 files to the screen store, checked against values read straight from the files."""
 
+import json
 import re
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import xarray as xr
 
 import pdoscreen
 import pdoscreen.cli
-from conftest import QUICK_DRAWS, QUICK_RUN, UP_TO_QC
+from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, UP_TO_QC
 from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
+from pdoscreen.store import open_inference_data
 from test_qc import TSV_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +167,7 @@ def test_fit_outputs_are_labelled_approximate(example_run):
     # every drug's fit row gives its ladder rung as an integer: 0, an SVI fit with no ladder
     rungs = pd.read_csv(workdir / "results/summary/fit_diagnostics.tsv", sep="\t", dtype=str).query("group == 'fit'")
     assert len(rungs) == DRUG_COUNT and set(rungs.rung) == {"0"}
-    idata = pdoscreen.store.open_inference_data(workdir / "results/fits/Afatinib.zarr")
+    idata = open_inference_data(workdir / "results/fits/Afatinib.zarr")
     assert "approximate" in idata.posterior.attrs["method"]
     assert {"posterior", "log_likelihood", "posterior_predictive", "observed_data"} <= set(idata.groups())
     ppc = pd.read_csv(workdir / "results/fits/Afatinib.ppc.tsv", sep="\t")
@@ -307,6 +309,59 @@ def test_real_cll_screen_qc(cll_run):
     assert table.fit.all()
     screen = pdoscreen.open_screen(workdir / "results/screen.zarr")
     assert "use 0 as the kill level" in screen.percent_of_control.attrs["kill_level"]
+
+
+def _refit(workdir: Path, tmp_path: Path, flagged: list[str]) -> tuple[Path, str]:
+    """Afatinib refitted as rule refit_drug does, with ``flagged`` plates marked
+    spatial_artefact; returns the refit's prefix and its log."""
+    spatial = pd.DataFrame({"plate": ["P01-L1-R1", "P01-L1-R2", "P02-L1-R1"], "spatial_artefact": False,
+                            "region": ""})
+    spatial.loc[spatial.plate.isin(flagged), ["spatial_artefact", "region"]] = [True, "rows B-D, columns 3-9"]
+    spatial.to_csv(tmp_path / "spatial_artefacts.tsv", sep="\t", index=False)
+    out = tmp_path / "refits" / "Afatinib"
+    refit = subprocess.run([
+        sys.executable, "-m", "pdoscreen", "--log", str(tmp_path / "refit.log"), "fit",
+        "--screen", str(workdir / "results/screen.zarr"), "--qc", str(workdir / "results/qc/plates.tsv"),
+        "--priors", str(workdir / "results/fits/plate_priors.tsv"), "--drug", "Afatinib", "--out-prefix", str(out),
+        "--settings", json.dumps(QUICK_FIT), "--without-plates", str(tmp_path / "spatial_artefacts.tsv"),
+        "--first-fit", str(workdir / "results/fits/Afatinib"),
+    ], capture_output=True, text=True)
+    assert refit.returncode == 0, refit.stderr[-3000:]
+    return out, (tmp_path / "refit.log").read_text()
+
+
+def test_refit_leaves_out_the_flagged_plates(example_run, tmp_path):
+    """residual_checks.spatial_artefact: refit; line P01-L1 has only the two
+    flagged plates, so it drops out of the refit, with a warning."""
+    workdir, _ = example_run
+    out, log = _refit(workdir, tmp_path, ["P01-L1-R1", "P01-L1-R2"])
+    first = open_inference_data(workdir / "results/fits/Afatinib.zarr")
+    refit = open_inference_data(out.with_suffix(".zarr"))
+    assert {"P01-L1-R1", "P01-L1-R2"} <= set(first.posterior.plate.values)
+    assert set(refit.posterior.plate.values) == set(first.posterior.plate.values) - {"P01-L1-R1", "P01-L1-R2"}
+    assert "line P01-L1 has no plate left without P01-L1-R1, P01-L1-R2" in log
+    fit_row = pd.read_csv(out.parent / "Afatinib.diagnostics.tsv", sep="\t").query("group == 'fit'").iloc[0]
+    assert "refitted without P01-L1-R1 (spatial artefact: rows B-D, columns 3-9)" in fit_row.reasons
+    assert "P01-L1" not in set(pd.read_csv(out.parent / "Afatinib.lines.tsv", sep="\t").line)
+
+
+def test_refit_keeps_the_first_fit_of_a_drug_on_no_flagged_plate(example_run, tmp_path):
+    workdir, _ = example_run
+    out, log = _refit(workdir, tmp_path, [])
+    assert "no plate of its left out; the first fit" in log and "fitting" not in log
+    for kind in ("lines.tsv", "diagnostics.tsv", "ppc.tsv"):
+        first = workdir / f"results/fits/Afatinib.{kind}"
+        assert (out.parent / f"Afatinib.{kind}").read_bytes() == first.read_bytes()
+
+
+def test_refit_mode_plans_refits_and_results_from_them(example_run, run_snakemake):
+    workdir, _ = example_run
+    plan = run_snakemake(workdir, *QUICK_RUN, "residual_checks={spatial_artefact: refit}", "--dry-run",
+                         "--printshellcmds")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert re.search(r"refit_drug\s+8\b", plan.stdout)
+    assert "summarize --fits-dir results/refits" in plan.stdout
+    assert "residual-checks" not in plan.stdout  # the first fits and their checks stand
 
 
 def test_readme_notebook_example_runs_on_a_results_folder(example_run):

@@ -187,14 +187,19 @@ def _fit_drug(args: argparse.Namespace) -> None:
     fit_settings = FitSettings(**settings)
     screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
     out = Path(args.out_prefix)
+    log = logging.getLogger("pdoscreen")
+    left_out = _left_out_plates(args, screen, plates, fit_settings) if args.without_plates else {}
+    plates = [plate for plate in plates if plate not in left_out]
     current = fingerprint(drug_wells(screen, args.drug, plates, fit_settings.batch_factors), priors, fit_settings)
     if _stored_fingerprint(out) == current:
-        logging.getLogger("pdoscreen").info(
-            "drug %s: its wells, plate priors and settings are unchanged since the stored fit; kept it", args.drug
-        )
+        log.info("drug %s: its wells, plate priors and settings are unchanged since the stored fit; kept it",
+                 args.drug)
         _mark_current(out)
         return
-    log = logging.getLogger("pdoscreen")
+    if args.first_fit and not left_out and _stored_fingerprint(Path(args.first_fit)) == current:
+        log.info("drug %s: no plate of its left out; the first fit (%s) stands", args.drug, args.first_fit)
+        _copy_fit(Path(args.first_fit), out)
+        return
     log.info("drug %s: fitting (%s)", args.drug, fit_settings.method)
     start = time.perf_counter()
     try:
@@ -203,9 +208,45 @@ def _fit_drug(args: argparse.Namespace) -> None:
         log.warning("%s: recorded as not fitted", reason)
         _write_not_fitted(args.drug, str(reason), out, current)
         return
+    if left_out:
+        idata.posterior.attrs["fit_path"] += " | refitted without " + "; ".join(
+            f"{plate} ({why})" for plate, why in left_out.items())
     status = _write_fit(idata, fit_settings, out)["status"]
     verdict = "fail" if (status == "fail").any() else "/".join(status.unique())
     log.info("drug %s: fitted in %.0f s; diagnostics: %s", args.drug, time.perf_counter() - start, verdict)
+
+
+def _left_out_plates(args: argparse.Namespace, screen, plates: list[str], settings) -> dict[str, str]:
+    """The plates of ``--without-plates`` (spatial_artefacts.tsv) that carry
+    the drug, each with its reason; a warning names every line of the drug
+    that keeps no plate, since it drops out of the refit."""
+    import pandas as pd
+
+    from .fit import drug_wells
+
+    spatial = pd.read_csv(args.without_plates, sep="\t", keep_default_na=False)
+    flagged = spatial[spatial["spatial_artefact"].astype(str) == "True"]
+    wells = drug_wells(screen, args.drug, plates, settings.batch_factors)
+    carried = set(wells["plate"])
+    left_out = {row.plate: f"spatial artefact: {row.region}" for row in flagged.itertuples() if row.plate in carried}
+    kept_lines = set(wells.loc[~wells["plate"].isin(left_out), "line"])
+    for line in sorted(set(wells["line"]) - kept_lines):
+        logging.getLogger("pdoscreen").warning(
+            "drug %s: line %s has no plate left without %s; it has no results for this drug in the refit",
+            args.drug, line, ", ".join(sorted(left_out)))
+    return left_out
+
+
+def _copy_fit(source: Path, out: Path) -> None:
+    """The stored fit at ``source`` (zarr and tables) copied to ``out``, the
+    zarr last: its fingerprint marks the copy as finished."""
+    import shutil
+
+    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for kind in FIT_TABLES:
+        shutil.copyfile(f"{source}.{kind}", f"{out}.{kind}")
+    shutil.copytree(source.with_suffix(".zarr"), out.with_suffix(".zarr"))
 
 
 def _mark_current(out: Path) -> None:
@@ -243,6 +284,7 @@ def _write_tables(out: Path, tables: dict, **to_csv) -> None:
     import shutil
 
     shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         path = Path(f"{out}.{name}.tsv")
         tmp = path.with_name(f".{path.name}.tmp")
@@ -573,6 +615,10 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--drug", required=True)
     fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv, .ppc.tsv")
     fit.add_argument("--settings", default="{}", help="FitSettings as JSON")
+    fit.add_argument("--without-plates", help="spatial_artefacts.tsv from `pdoscreen residual-checks`: "
+                     "its flagged plates are left out (the refit of residual_checks.spatial_artefact: refit)")
+    fit.add_argument("--first-fit", help="prefix of the drug's first fit: copied, not refitted, when none of "
+                     "its plates is left out")
     fit.add_argument("--stage-record", help="the run's fitting-stage table (progress.py): the drug's finish is "
                      "added and the stage's progress logged")
     fit.set_defaults(run=_fit)

@@ -19,16 +19,25 @@ def _existing(path: Path, what: str) -> Path:
     return path
 
 
+def _fits(results: str | Path) -> Path:
+    """The fits the summary tables came from: ``results/fits``, or
+    ``results/refits`` where the workflow refitted without flagged plates
+    (residual_checks.spatial_artefact: refit); the metric draws record which."""
+    metrics = Path(results) / "summary" / "metrics.zarr"
+    folder = open_zarr(metrics).attrs.get("fits_folder", "fits") if metrics.exists() else "fits"
+    return _existing(Path(results) / folder, "fits folder")
+
+
 def fitted_drugs(results: str | Path = "results") -> list[str]:
-    """The drugs with a fit in ``results/fits`` (file names, as in the tables)."""
-    fits = _existing(Path(results) / "fits", "fits folder")
+    """The drugs with a fit (file names, as in the tables)."""
+    fits = _fits(results)
     return sorted(p.name.removesuffix(".diagnostics.tsv") for p in fits.glob("*.diagnostics.tsv"))
 
 
 def open_fit(drug: str, results: str | Path = "results"):
     """One drug's posterior as an ``arviz.InferenceData`` (posterior, posterior
     predictive, log likelihood, observed data, sample stats where NUTS ran)."""
-    path = Path(results) / "fits" / f"{drug_slug(drug)}.zarr"
+    path = _fits(results) / f"{drug_slug(drug)}.zarr"
     if not path.exists():
         raise InputError(f"no fit of drug {drug!r}; fitted: {', '.join(fitted_drugs(results))}", file=path)
     idata = open_inference_data(path)

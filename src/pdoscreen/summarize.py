@@ -592,6 +592,8 @@ def summarize(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws)
+    # which fits the tables came from (results/fits, or results/refits), for results.open_fit
+    ds.attrs["fits_folder"] = Path(fit_paths[0]).parent.name if fit_paths else "fits"
     patient_table, line_table = summary_tables(
         ds, pd.concat([line_flags_from_tables(lines_tsv_paths), check_flags]),
         failed_drugs_from_diagnostics(diagnostics_paths),

@@ -133,6 +133,17 @@ def fit_settings():
 PATIENTS = sorted(set(sheet["patient"]))
 
 
-def fit_tables(kind):
-    """Every drug's results/fits/{drug}.{kind}."""
-    return expand(f"results/fits/{{drug}}.{kind}", drug=DRUGS)
+# The fits the results come from: the first fits, or with
+# residual_checks.spatial_artefact: refit, the drugs refitted without the plates
+# the residual checks flag (rule refit_drug).
+FIRST_FITS = "results/fits"
+FITS = (
+    "results/refits"
+    if config["residual_checks"]["spatial_artefact"] == "refit"
+    else FIRST_FITS
+)
+
+
+def fit_tables(kind, folder=FITS):
+    """Every drug's {folder}/{drug}.{kind}, by default of the fits the results use."""
+    return expand(f"{folder}/{{drug}}.{kind}", drug=DRUGS)

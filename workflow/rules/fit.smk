@@ -67,3 +67,35 @@ rule fit_drug:
         "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
         "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/fits/{wildcards.drug} "
         "--settings {params.settings:q} --stage-record {params.stage_record:q}"
+
+
+# With residual_checks.spatial_artefact: refit, each drug again without the
+# plates whose treated wells the residual checks flag (drugs that carry none
+# keep their first fit, copied). The results then come from results/refits.
+rule refit_drug:
+    input:
+        screen="results/screen.zarr",
+        qc="results/qc/plates.tsv",
+        priors="results/fits/plate_priors.tsv",
+        spatial="results/qc/spatial_artefacts.tsv",
+        first_fit=f"{FIRST_FITS}/{{drug}}.zarr",
+    output:
+        fit=update(directory("results/refits/{drug}.zarr")),
+        diagnostics=update("results/refits/{drug}.diagnostics.tsv"),
+        lines=update("results/refits/{drug}.lines.tsv"),
+        ppc=update("results/refits/{drug}.ppc.tsv"),
+    log:
+        "logs/refit/{drug}.log",
+    conda:
+        PDOSCREEN_ENV
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    params:
+        drug=lambda wildcards: DRUGS[wildcards.drug],
+        settings=fit_settings(),
+        first_fit=lambda wildcards: f"{FIRST_FITS}/{wildcards.drug}",
+    shell:
+        "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
+        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/refits/{wildcards.drug} "
+        "--settings {params.settings:q} --without-plates {input.spatial:q} --first-fit {params.first_fit:q}"

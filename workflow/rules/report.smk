@@ -122,7 +122,7 @@ rule patient_report:
         cohort=config["sensitivity"]["min_cohort_patients"],
         unit=config["sensitivity"]["sample_unit"],
     shell:
-        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir results/fits "
+        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir {FITS} "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
         "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "

@@ -10,11 +10,12 @@ BROWSABLE_TABLES = {
 
 
 # Treated wells against the fits (docs/qc.md): curves that miss a dose series,
-# plates whose treated wells show a spatial pattern. Flags only; no refit.
+# plates whose treated wells show a spatial pattern. They check the first fits;
+# residual_checks.spatial_artefact: refit refits without the flagged plates.
 rule residual_checks:
     input:
-        fits=fit_tables("zarr"),
-        diagnostics=fit_tables("diagnostics.tsv"),
+        fits=fit_tables("zarr", FIRST_FITS),
+        diagnostics=fit_tables("diagnostics.tsv", FIRST_FITS),
         qc="results/qc/plates.tsv",
     output:
         wells="results/qc/residuals.tsv",
@@ -37,10 +38,15 @@ rule residual_checks:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     params:
-        checks=config["residual_checks"],
+        # the thresholds; what a flag does to the fits is not the checks' business
+        checks={
+            key: value
+            for key, value in config["residual_checks"].items()
+            if key != "spatial_artefact"
+        },
         seed=config["fit"]["seed"],
     shell:
-        "pdoscreen --log {log:q} residual-checks --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} residual-checks --fits-dir {FIRST_FITS} --diagnostics {input.diagnostics:q} "
         "--qc {input.qc:q} --misfit-t {params.checks[misfit_t]} "
         "--misfit-min-doses {params.checks[misfit_min_doses]} "
         "--spatial-p-max {params.checks[spatial_p_max]} "
@@ -105,7 +111,7 @@ rule hierarchy:
         aac_threshold=config["response_aac_threshold"],
         seed=config["fit"]["seed"],
     shell:
-        "pdoscreen --log {log:q} hierarchy --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} hierarchy --fits-dir {FITS} --diagnostics {input.diagnostics:q} "
         "--screen {input.screen:q} --qc {input.qc:q} --aac-threshold {params.aac_threshold} "
         "--seed {params.seed} --out-dir results/summary"
 
@@ -151,7 +157,7 @@ rule summarize:
         floor=config["sensitivity"]["activity_aac_floor"],
         cohort=config["sensitivity"]["min_cohort_patients"],
     shell:
-        "pdoscreen --log {log:q} summarize --fits-dir results/fits --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} summarize --fits-dir {FITS} --diagnostics {input.diagnostics:q} "
         "--shrinkage {input.shrinkage:q} --line-checks {input.checks:q} --screen {input.screen:q} --qc {input.qc:q} "
         "--activity-aac-floor {params.floor} --min-cohort-patients {params.cohort} "
         "--out-dir results/summary"
