@@ -147,3 +147,8 @@ FITS = (
 def fit_tables(kind, folder=FITS):
     """Every drug's {folder}/{drug}.{kind}, by default of the fits the results use."""
     return expand(f"{folder}/{{drug}}.{kind}", drug=DRUGS)
+
+
+def fits_folder(wildcards, input):
+    """The folder of a rule's input fits, for `--fits-dir`."""
+    return str(Path(input.fits[0]).parent)

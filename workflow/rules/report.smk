@@ -117,12 +117,13 @@ rule patient_report:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
+        fits_dir=fits_folder,
         floor=config["sensitivity"]["activity_aac_floor"],
         probability=config["sensitivity"]["activity_probability"],
         cohort=config["sensitivity"]["min_cohort_patients"],
         unit=config["sensitivity"]["sample_unit"],
     shell:
-        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir {FITS} "
+        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir {params.fits_dir} "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
         "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "
