@@ -14,6 +14,7 @@ import xarray as xr
 
 import pdoscreen
 import pdoscreen.cli
+import pdoscreen.report
 from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, UP_TO_QC
 from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
 from pdoscreen.store import open_inference_data
@@ -254,6 +255,11 @@ def test_real_cll_screen_flags_the_curve_its_wells_disagree_with(cll_run):
     page = (workdir / "results/patients/P0007/P0007.html").read_text(encoding="utf-8")
     nutlin = page[page.index("<b>Nutlin-3a</b>"):]
     assert "curve misfit" in nutlin[: nutlin.index("</tr>")]
+    # the caveat names the line and its doses, in the page's units
+    row = flagged.iloc[0]
+    doses = ", ".join(pdoscreen.report.molar(float(x)) for x in row.misfit_log10_conc_molar.split(","))
+    assert row.misfit_side == "below"
+    assert f"{line}: {doses} read below the curve" in page
 
 
 def test_batch_check_covers_the_example_batches(example_run):

@@ -439,8 +439,10 @@ def _patient_report(args: argparse.Namespace) -> None:
     _save(waterfall(drugs, args.patient), args.waterfall)
     pictures = {"waterfall": args.waterfall, "curves": args.curves, "heatmap": args.heatmap, "forest": args.forest}
     waterfall_figure, figures = patient_figures(args.patient, drugs, patient_drug, fits, pictures, rules)
+    line_checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
+                   if args.line_checks else None)
     write_patient_page(args.page, args.patient, drugs, pd.read_csv(args.qc, sep="\t"), waterfall_figure, figures,
-                       rules, args.plotly_js)
+                       rules, args.plotly_js, line_checks)
 
 
 def _plotly_js(args: argparse.Namespace) -> None:
@@ -682,6 +684,8 @@ def parser() -> argparse.ArgumentParser:
     patient.add_argument("--plotly-js", help="the shared plotly.min.js the page loads (relative to the page); "
                          "without it the page shows static pictures only")
     patient.add_argument("--page", required=True, help="HTML to write")
+    patient.add_argument("--line-checks", help="line_checks.tsv from `pdoscreen residual-checks`: the page names "
+                         "the doses of each curve misfit")
     _sensitivity_arguments(patient, required=True)
     patient.add_argument("--activity-probability", type=float, required=True,
                          help="a drug is active when P(AAC > floor) is at least this")

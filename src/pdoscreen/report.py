@@ -46,7 +46,7 @@ FLAG_TEXT = {
     "{units} that disagree",
     "cohort_too_small": "too few patients carry this drug for a comparison with the cohort to mean anything",
     "curve_misfit": "the wells at several neighbouring doses lie on one side of the fitted curve, beyond their "
-    "replicate noise, so the curve misses them (the doses are in results/summary/line_checks.tsv)",
+    "replicate noise, so the curve misses them (results/summary/line_checks.tsv)",
     "spatial_artefact": "some wells lie in a region of their plate that reads dimmer or brighter than the fits "
     "expect (results/qc/spatial_artefacts.tsv)",
 }
@@ -131,12 +131,14 @@ class PageFigure:
 
 
 def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, waterfall: PageFigure | None,
-                 figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js: str | None = None) -> str:
+                 figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js: str | None = None,
+                 line_checks: pd.DataFrame | None = None) -> str:
     """One patient's page as an HTML string. ``drugs`` is :func:`drug_table`'s,
     ``plates_qc`` results/qc/plates.tsv; ``waterfall`` follows the drug tables,
     ``figures`` come after the caveats. ``plotly_js`` is the address of
     plotly.min.js relative to the page (see :func:`write_plotly_js`); without
-    it the page holds no script and shows the static pictures."""
+    it the page holds no script and shows the static pictures. ``line_checks``
+    (results/summary/line_checks.tsv) names the doses of each curve misfit."""
     from .plots import waterfall_bars
 
     plates = _patient_plates(plates_qc, patient)
@@ -155,7 +157,7 @@ def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, wat
         "n_drugs": len(drugs),
         "not_informative": _rows(not_informative),
         "cohort_sizes": sorted({int(n) for n in not_informative["cohort_patients"] if np.isfinite(n)}),
-        "caveats": _caveats(drugs, rules.sample_unit),
+        "caveats": _caveats(drugs, rules.sample_unit, _misfit_doses(line_checks, set(plates["line"].astype(str)))),
         "approximate": [str(d) for d, flags in zip(drugs["drug"], drugs["flags"]) if "approximate_fit" in flags],
         "unit_caveat": _units_caveat(plates, rules.sample_unit),
         "excluded_plates": _excluded_plates(plates),
@@ -168,12 +170,13 @@ def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, wat
 
 
 def write_patient_page(path, patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, waterfall: PageFigure | None,
-                       figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js=None) -> Path:
+                       figures: list[PageFigure], rules: PageRules = PageRules(), plotly_js=None,
+                       line_checks: pd.DataFrame | None = None) -> Path:
     """Write :func:`patient_page` to ``path``; ``plotly_js`` is the path of the
     shared plotly.min.js (referenced relative to the page), or None."""
     path = Path(path)
     src = Path(os.path.relpath(plotly_js, path.parent)).as_posix() if plotly_js is not None else None
-    return _write_text(path, patient_page(patient, drugs, plates_qc, waterfall, figures, rules, src))
+    return _write_text(path, patient_page(patient, drugs, plates_qc, waterfall, figures, rules, src, line_checks))
 
 
 def patient_figures(patient: str, drugs: pd.DataFrame, patient_drug: pd.DataFrame, fits: dict, pictures: dict,
@@ -366,10 +369,27 @@ def _order_text(active: pd.DataFrame) -> str:
 # --- caveats --------------------------------------------------------------------------
 
 
-def _caveats(drugs: pd.DataFrame, unit: str) -> list[tuple[str, str]]:
-    """(drug, what its flags mean) for drugs with flags beyond the page-wide ones."""
+def _caveats(drugs: pd.DataFrame, unit: str, misfits: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(drug, what its flags mean) for drugs with flags beyond the page-wide
+    ones; a curve misfit with its doses where ``misfits`` (drug -> words) has them."""
+    misfits = misfits or {}
     explained = [(str(r.drug), [f for f in r.flags if f not in PAGE_FLAGS]) for r in drugs.itertuples()]
-    return [(drug, "; ".join(explain(f, unit) for f in flags)) for drug, flags in explained if flags]
+    return [(drug, "; ".join(explain(f, unit) + (f" ({misfits[drug]})" if f == "curve_misfit" and drug in misfits
+                                                  else "") for f in flags))
+            for drug, flags in explained if flags]
+
+
+def _misfit_doses(line_checks: pd.DataFrame | None, lines: set[str]) -> dict[str, str]:
+    """Per drug, the misfit doses of the patient's ``lines`` in words:
+    'L1: 16 nM, 79 nM read below the curve'."""
+    if line_checks is None or line_checks.empty:
+        return {}
+    flagged = line_checks[(line_checks["curve_misfit"].astype(str) == "True") & line_checks["line"].isin(lines)]
+    words: dict[str, list[str]] = {}
+    for row in flagged.itertuples():
+        doses = ", ".join(molar(float(x)) for x in str(row.misfit_log10_conc_molar).split(","))
+        words.setdefault(str(row.drug), []).append(f"{row.line}: {doses} read {row.misfit_side} the curve")
+    return {drug: "; ".join(parts) for drug, parts in words.items()}
 
 
 def explain(flag: str, unit: str = SAMPLE_UNIT) -> str:

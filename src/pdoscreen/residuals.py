@@ -107,8 +107,9 @@ def dose_residuals(residuals: xr.Dataset) -> pd.DataFrame:
 def curve_misfit(residuals: xr.Dataset, t_max: float = MISFIT_T_MAX,
                  min_doses: int = MISFIT_MIN_DOSES) -> pd.DataFrame:
     """Per drug and line: ``curve_misfit`` (bool), the doses of the longest
-    same-side run of |t| > ``t_max`` (log10 molar, comma-separated) and a
-    reason in words when flagged."""
+    same-side run of |t| > ``t_max`` (log10 molar, comma-separated), the side
+    of the curve they read (``misfit_side``: above or below) and a reason in
+    words when flagged."""
     records = []
     for (drug, line), doses in dose_residuals(residuals).groupby(["drug", "line"], sort=False):
         run = _longest_run(doses["t"].to_numpy(), t_max)
@@ -120,6 +121,7 @@ def curve_misfit(residuals: xr.Dataset, t_max: float = MISFIT_T_MAX,
                   f"to {np.abs(t).max():.1f} vehicle SDs (|t| > {t_max:g})") if flagged else ""
         records.append({"drug": drug, "line": line, "curve_misfit": flagged,
                         "misfit_log10_conc_molar": ",".join(f"{v:.3f}" for v in x) if flagged else "",
+                        "misfit_side": ("above" if t.mean() > 0 else "below") if flagged else "",
                         "max_abs_t": float(np.abs(doses["t"]).max()), "reason": reason})
     return pd.DataFrame(records)
 

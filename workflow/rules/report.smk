@@ -80,6 +80,7 @@ rule patient_report:
         qc="results/qc/plates.tsv",
         heatmap="results/summary/aac_heatmap.png",
         plotly_js="results/patients/plotly.min.js",
+        line_checks="results/summary/line_checks.tsv",
     output:
         curves=report(
             "results/patients/{patient}/curves.png",
@@ -127,6 +128,6 @@ rule patient_report:
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
         "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "
-        "--page {output.page:q} --activity-aac-floor {params.floor} "
+        "--page {output.page:q} --line-checks {input.line_checks:q} --activity-aac-floor {params.floor} "
         "--activity-probability {params.probability} --min-cohort-patients {params.cohort} "
         "--sample-unit {params.unit:q}"
