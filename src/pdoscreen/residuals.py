@@ -145,9 +145,9 @@ def spatial_artefacts(residuals: xr.Dataset, p_max: float = SPATIAL_P_MAX,
                       region_z: float = SPATIAL_REGION_Z, seed: int = 0) -> pd.DataFrame:
     """Per plate, over the treated wells of every drug in ``residuals``
     (concatenate the drugs' :func:`well_residuals` along ``obs``): Moran's I,
-    its permutation p-value, the region (bounding box of the wells whose
-    neighbourhood mean residual is beyond ``region_z``), and
-    ``spatial_artefact`` when both are met."""
+    its permutation p-value, the region (the wells whose neighbourhood mean
+    residual is beyond ``region_z``, ``region_wells``, and their bounding
+    box), and ``spatial_artefact`` when both are met."""
     frame = residuals.reset_coords().to_dataframe()
     rng = np.random.default_rng(seed)
     return pd.DataFrame([_plate_spatial(plate, wells, p_max, region_z, rng)
@@ -157,7 +157,7 @@ def spatial_artefacts(residuals: xr.Dataset, p_max: float = SPATIAL_P_MAX,
 def _plate_spatial(plate: str, wells: pd.DataFrame, p_max: float, region_z: float, rng) -> dict:
     record = {"plate": plate, "n_wells": len(wells), "morans_i": np.nan, "p_value": np.nan,
               "spatial_artefact": False, "region": "", "region_first_well": "", "region_last_well": "",
-              "region_mean_sd": np.nan, "reason": ""}
+              "region_wells": "", "region_mean_sd": np.nan, "reason": ""}
     if len(wells) < MIN_WELLS_FOR_SPATIAL:
         return record | {"reason": f"not tested: {len(wells)} treated wells < {MIN_WELLS_FOR_SPATIAL}"}
     # A well read for several drugs is one place on the plate: average it.
@@ -174,11 +174,12 @@ def _plate_spatial(plate: str, wells: pd.DataFrame, p_max: float, region_z: floa
     inside = np.abs(smoothed) > region_z
     sign = np.sign(smoothed[inside].sum()) if inside.any() else 0
     inside &= np.sign(smoothed) == sign
-    region, corners, mean = "", ("", ""), np.nan
+    region, corners, members, mean = "", ("", ""), "", np.nan
     if inside.any():
         r, c = rows[inside], columns[inside]
         region = f"rows {row_label(r.min())}-{row_label(r.max())}, columns {c.min() + 1}-{c.max() + 1}"
         corners = (well_name(r.min(), c.min()), well_name(r.max(), c.max()))
+        members = ",".join(well_name(i, j) for i, j in zip(r, c))
         mean = float(z[inside].mean())
     flagged = bool(p_value <= p_max and inside.any())
     reason = (f"treated-well residuals cluster (Moran's I = {observed:.2f}, permutation p = {p_value:.3g}); "
@@ -186,7 +187,7 @@ def _plate_spatial(plate: str, wells: pd.DataFrame, p_max: float, region_z: floa
               if flagged else "")
     return record | {"morans_i": float(observed), "p_value": float(p_value), "spatial_artefact": flagged,
                      "region": region, "region_first_well": corners[0], "region_last_well": corners[1],
-                     "region_mean_sd": mean, "reason": reason}
+                     "region_wells": members, "region_mean_sd": mean, "reason": reason}
 
 
 def _morans_i(z: np.ndarray, weights: np.ndarray) -> float:
@@ -213,18 +214,17 @@ def line_checks(residuals: xr.Dataset, spatial: pd.DataFrame, t_max: float = MIS
                 min_doses: int = MISFIT_MIN_DOSES) -> pd.DataFrame:
     """Per drug and line: ``flags`` as the summary tables carry them
     (``curve_misfit``; ``spatial_artefact`` where some of the line's wells of
-    the drug lie in a flagged plate's region), :func:`curve_misfit`'s columns,
-    and ``spatial_artefact_plates``, those plates (comma-separated).
+    the drug are among a flagged plate's ``region_wells``), :func:`curve_misfit`'s
+    columns, and ``spatial_artefact_plates``, those plates (comma-separated).
     ``spatial``: :func:`spatial_artefacts` of the same residuals."""
     table = curve_misfit(residuals, t_max, min_doses)
     wells = residuals.reset_coords()[["drug", "line", "plate", "row_index", "column_index"]].to_dataframe()
-    regions = spatial.loc[spatial["spatial_artefact"], ["plate", "region_first_well", "region_last_well"]]
-    wells = wells.merge(regions, on="plate")
-    first = np.array([parse_well(w) for w in wells["region_first_well"]]).reshape(-1, 2)
-    last = np.array([parse_well(w) for w in wells["region_last_well"]]).reshape(-1, 2)
-    inside = ((wells["row_index"].to_numpy() >= first[:, 0]) & (wells["row_index"].to_numpy() <= last[:, 0])
-              & (wells["column_index"].to_numpy() >= first[:, 1]) & (wells["column_index"].to_numpy() <= last[:, 1]))
-    affected = wells[inside].groupby(["drug", "line"])["plate"].agg(lambda p: ",".join(sorted(set(p))))
+    flagged = spatial.loc[spatial["spatial_artefact"], ["plate", "region_wells"]]
+    region = pd.DataFrame(
+        [(row.plate, *parse_well(well)) for row in flagged.itertuples() for well in row.region_wells.split(",")],
+        columns=["plate", "row_index", "column_index"]).astype({"row_index": int, "column_index": int})
+    inside = wells.merge(region, on=["plate", "row_index", "column_index"])
+    affected = inside.groupby(["drug", "line"])["plate"].agg(lambda p: ",".join(sorted(set(p))))
     table = table.merge(affected.rename("spatial_artefact_plates").reset_index(), on=["drug", "line"], how="left")
     table["spatial_artefact_plates"] = table["spatial_artefact_plates"].fillna("")
     flags = [[name for name, on in (("curve_misfit", misfit), ("spatial_artefact", bool(plates))) if on]
