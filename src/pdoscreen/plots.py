@@ -707,9 +707,14 @@ def plate_residual_map(plate: xr.Dataset, residuals: pd.DataFrame, spatial: dict
                     label="treated-well residual (vehicle SDs)")
     _well_ticks(axes, geometry)
     if spatial["spatial_artefact"]:
+        # the region's own wells outlined, its bounding box dashed
         (top, first), (bottom, last) = parse_well(spatial["region_first_well"]), parse_well(spatial["region_last_well"])
         axes.add_patch(Rectangle((first - 0.5, top - 0.5), last - first + 1, bottom - top + 1, fill=False,
-                                 edgecolor="black", linewidth=2.2, linestyle="--"))
+                                 edgecolor="black", linewidth=1.2, linestyle="--"))
+        for well in filter(None, str(spatial.get("region_wells", "")).split(",")):
+            row, column = parse_well(well)
+            axes.add_patch(Rectangle((column - 0.45, row - 0.45), 0.9, 0.9, fill=False, edgecolor="black",
+                                     linewidth=1.4))
     figure.text(0.4 / width, 1 - 0.1 / height, _heatmap_title(plate), ha="left", va="top", fontsize=10)
     figure.text(left / width, 1 - 0.1 / height, textwrap.fill(_spatial_verdict(spatial), 110), ha="left",
                 va="top", fontsize=9)
