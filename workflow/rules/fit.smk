@@ -60,19 +60,20 @@ rule fit_drug:
     params:
         drug=lambda wildcards: DRUGS[wildcards.drug],
         settings=fit_settings(),
-        stage_record=FIT_STAGE_RECORD,
+        out_prefix=fit_prefix,
+        extra=f"--stage-record {shlex.quote(FIT_STAGE_RECORD)}",
     # A fixed hash seed makes JAX trace the same program in every job, so the
     # compiled sampler in fit.jax_cache is reused across drugs and runs.
     shell:
         "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
-        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/fits/{wildcards.drug} "
-        "--settings {params.settings:q} --stage-record {params.stage_record:q}"
+        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix {params.out_prefix:q} "
+        "--settings {params.settings:q} {params.extra}"
 
 
 # With residual_checks.spatial_artefact: refit, each drug again without the
 # plates whose treated wells the residual checks flag (drugs that carry none
 # keep their first fit, copied). The results then come from results/refits.
-rule refit_drug:
+use rule fit_drug as refit_drug with:
     input:
         screen="results/screen.zarr",
         qc="results/qc/plates.tsv",
@@ -86,16 +87,11 @@ rule refit_drug:
         ppc=update("results/refits/{drug}.ppc.tsv"),
     log:
         "logs/refit/{drug}.log",
-    conda:
-        PDOSCREEN_ENV
-    resources:
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
     params:
         drug=lambda wildcards: DRUGS[wildcards.drug],
         settings=fit_settings(),
-        first_fit=lambda wildcards: f"{FIRST_FITS}/{wildcards.drug}",
-    shell:
-        "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
-        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix results/refits/{wildcards.drug} "
-        "--settings {params.settings:q} --without-plates {input.spatial:q} --first-fit {params.first_fit:q}"
+        out_prefix=fit_prefix,
+        extra=lambda wildcards, input: (
+            f"--without-plates {shlex.quote(input.spatial)} "
+            f"--first-fit {shlex.quote(input.first_fit.removesuffix('.zarr'))}"
+        ),
