@@ -128,7 +128,7 @@ def test_a_fit_killed_while_writing_is_never_kept(tmp_path, monkeypatch):
     at any write must not leave a fingerprint (which a rerun takes for a
     finished fit, and keeps) beside tables from another fit; it did while the
     zarr was written first, then the tables."""
-    from pdoscreen import cli, store
+    from pdoscreen import fitstore, store
 
     out = tmp_path / DRUG
     writes = {"count": 0, "stop_at": None}
@@ -145,15 +145,15 @@ def test_a_fit_killed_while_writing_is_never_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "write_zarr_atomic", stopping(store.write_zarr_atomic))
     for stop_at in range(1, 5):  # three tables and the zarr
         writes.update(count=0, stop_at=None)
-        cli._write_not_fitted(DRUG, "earlier", out, "earlier fingerprint")
-        assert cli._stored_fingerprint(out) == "earlier fingerprint"
+        fitstore.write_not_fitted(DRUG, "earlier", out, "earlier fingerprint")
+        assert fitstore.stored_fingerprint(out) == "earlier fingerprint"
         writes.update(count=0, stop_at=stop_at)
         try:
-            cli._write_not_fitted(DRUG, "new", out, "new fingerprint")
+            fitstore.write_not_fitted(DRUG, "new", out, "new fingerprint")
         except KeyboardInterrupt:
             pass
         # Kept, the stored fit must be the one its tables came from.
-        kept = cli._stored_fingerprint(out)
+        kept = fitstore.stored_fingerprint(out)
         tables = pd.read_csv(f"{out}.diagnostics.tsv", sep="\t")["reasons"].iloc[0]
         assert kept is None or kept == f"{tables} fingerprint", f"stopped at write {stop_at}"
 

@@ -147,19 +147,12 @@ def _plate_priors(args: argparse.Namespace) -> None:
     plate_priors(screen).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
 
 
-FIT_TABLES = ("diagnostics.tsv", "lines.tsv", "ppc.tsv")  # written beside each {drug}.zarr
-
-
 def _fit_plates(qc_path: str) -> list[str]:
     """The plates QC passed for fitting (fit = true in plates.tsv)."""
     from .qc import read_plate_qc
 
     qc = read_plate_qc(qc_path)
     return list(qc.loc[qc["fit"], "plate"])
-
-
-def _drug_of(diagnostics_path: str | Path) -> str:
-    return Path(diagnostics_path).name.removesuffix(".diagnostics.tsv")
 
 
 def _fit(args: argparse.Namespace) -> None:
@@ -176,6 +169,8 @@ def _fit(args: argparse.Namespace) -> None:
 def _fit_drug(args: argparse.Namespace) -> None:
     import json
 
+    from . import fitstore
+
     settings = json.loads(args.settings)
     _configure_jax(settings.pop("jax_cache", None))
     import pandas as pd
@@ -191,14 +186,14 @@ def _fit_drug(args: argparse.Namespace) -> None:
     left_out = _left_out_plates(args, screen, plates, fit_settings) if args.without_plates else {}
     plates = [plate for plate in plates if plate not in left_out]
     current = fingerprint(drug_wells(screen, args.drug, plates, fit_settings.batch_factors), priors, fit_settings)
-    if _stored_fingerprint(out) == current:
+    if fitstore.stored_fingerprint(out) == current:
         log.info("drug %s: its wells, plate priors and settings are unchanged since the stored fit; kept it",
                  args.drug)
-        _mark_current(out)
+        fitstore.mark_current(out)
         return
-    if args.first_fit and not left_out and _stored_fingerprint(Path(args.first_fit)) == current:
+    if args.first_fit and not left_out and fitstore.stored_fingerprint(Path(args.first_fit)) == current:
         log.info("drug %s: no plate of its left out; the first fit (%s) stands", args.drug, args.first_fit)
-        _copy_fit(Path(args.first_fit), out)
+        fitstore.copy_fit(Path(args.first_fit), out)
         return
     log.info("drug %s: fitting (%s)", args.drug, fit_settings.method)
     start = time.perf_counter()
@@ -206,12 +201,12 @@ def _fit_drug(args: argparse.Namespace) -> None:
         idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True)
     except NothingToFit as reason:
         log.warning("%s: recorded as not fitted", reason)
-        _write_not_fitted(args.drug, str(reason), out, current)
+        fitstore.write_not_fitted(args.drug, str(reason), out, current)
         return
     if left_out:
         idata.posterior.attrs["fit_path"] += " | refitted without " + "; ".join(
             f"{plate} ({why})" for plate, why in left_out.items())
-    status = _write_fit(idata, fit_settings, out)["status"]
+    status = fitstore.write_fit(idata, fit_settings, out)["status"]
     verdict = "fail" if (status == "fail").any() else "/".join(status.unique())
     log.info("drug %s: fitted in %.0f s; diagnostics: %s", args.drug, time.perf_counter() - start, verdict)
 
@@ -237,111 +232,13 @@ def _left_out_plates(args: argparse.Namespace, screen, plates: list[str], settin
     return left_out
 
 
-def _copy_fit(source: Path, out: Path) -> None:
-    """The stored fit at ``source`` (zarr and tables) copied to ``out``, the
-    zarr last: its fingerprint marks the copy as finished."""
-    import shutil
-
-    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for kind in FIT_TABLES:
-        shutil.copyfile(f"{source}.{kind}", f"{out}.{kind}")
-    shutil.copytree(source.with_suffix(".zarr"), out.with_suffix(".zarr"))
-
-
-def _mark_current(out: Path) -> None:
-    """Touch a kept fit's outputs so that Snakemake sees them as newer than the
-    (rewritten) screen store they were fitted from."""
-    import os
-
-    zarr_dir = out.with_suffix(".zarr")
-    for path in [zarr_dir, zarr_dir / ".snakemake_timestamp",
-                 *(Path(f"{out}.{kind}") for kind in FIT_TABLES)]:
-        if path.exists():
-            os.utime(path)
-
-
-def _stored_fingerprint(out: Path) -> str | None:
-    """The fingerprint of the fit stored at ``out``, if all its outputs are there."""
-    import zarr
-
-    if not all(Path(f"{out}.{kind}").exists() for kind in FIT_TABLES):
-        return None
-    try:
-        root = zarr.open_group(str(out.with_suffix(".zarr")), mode="r")
-        attrs = root["posterior"].attrs if "posterior" in root else root.attrs
-        return attrs.get("fingerprint")
-    except (FileNotFoundError, KeyError, ValueError):
-        return None
-
-
-def _write_tables(out: Path, tables: dict, **to_csv) -> None:
-    """A fit's tables, each written beside it and renamed into place. They go
-    before the zarr, whose fingerprint marks the fit as finished: the old zarr
-    is removed first, so a fit killed part-way leaves no fingerprint that
-    `_stored_fingerprint` would take for a finished fit beside new tables."""
-    import os
-    import shutil
-
-    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        path = Path(f"{out}.{name}.tsv")
-        tmp = path.with_name(f".{path.name}.tmp")
-        table.to_csv(tmp, sep="\t", index=False, **to_csv)
-        os.replace(tmp, path)
-
-
-def _write_fit(idata, settings, out: Path):
-    """Writes the fit and its tables; returns the diagnostics table."""
-    from .checks import diagnostics, line_summary, posterior_predictive_checks
-    from .store import write_inference_data
-
-    tables = {
-        "diagnostics": diagnostics(idata),
-        "lines": line_summary(idata, settings.priors),
-        "ppc": posterior_predictive_checks(idata),
-    }
-    _write_tables(out, tables, float_format="%.6g")
-    write_inference_data(idata, out.with_suffix(".zarr"))
-    drug = idata.posterior.attrs["drug"]
-    for row in tables["diagnostics"].query("status == 'fail'").itertuples():
-        logging.getLogger("pdoscreen").warning("drug %s fails diagnostics (%s): %s", drug, row.group, row.reasons)
-    for row in tables["ppc"].query("status == 'warn'").itertuples():
-        logging.getLogger("pdoscreen").warning("drug %s, plate %s: %s", drug, row.plate, row.reasons)
-    return tables["diagnostics"]
-
-
-def _write_not_fitted(drug: str, reason: str, out: Path, fingerprint: str) -> None:
-    """Outputs that say why a drug was not fitted, so downstream rules report it."""
-    import pandas as pd
-    import xarray as xr
-
-    from .store import write_zarr_atomic
-
-    row = {"group": "sampler", "status": "not_fitted", "reasons": reason}
-    _write_tables(out, {"diagnostics": pd.DataFrame([row]), "lines": pd.DataFrame(columns=["line"]),
-                        "ppc": pd.DataFrame(columns=["plate"])})
-    attrs = {"drug": drug, "fitted": 0, "reason": reason, "fingerprint": fingerprint}
-    write_zarr_atomic(xr.Dataset(attrs=attrs), out.with_suffix(".zarr"))
-
-
-def _fitted(diagnostics_paths: list[str]) -> list[str]:
-    """The drugs whose fit ran (not those recorded as not fitted), by file name."""
-    import pandas as pd
-
-    return [
-        _drug_of(path) for path in diagnostics_paths
-        if "not_fitted" not in set(pd.read_csv(path, sep="\t")["status"])
-    ]
-
-
 def _summarize(args: argparse.Namespace) -> None:
+    from . import fitstore
     from .summarize import summarize
 
     fits_dir = Path(args.fits_dir)
-    drugs = _fitted(args.diagnostics)
-    skipped = sorted({_drug_of(p) for p in args.diagnostics} - set(drugs))
+    drugs = fitstore.fitted(args.diagnostics)
+    skipped = sorted({fitstore.drug_of(p) for p in args.diagnostics} - set(drugs))
     if skipped:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
     import pandas as pd
@@ -364,12 +261,13 @@ def _summarize(args: argparse.Namespace) -> None:
 
 
 def _residual_checks(args: argparse.Namespace) -> None:
+    from . import fitstore
     from .qc import read_plate_qc
     from .residuals import line_checks, screen_residuals, spatial_artefacts
     from .store import open_inference_data
 
     fits_dir = Path(args.fits_dir)
-    fits = (open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics))
+    fits = (open_inference_data(fits_dir / f"{drug}.zarr") for drug in fitstore.fitted(args.diagnostics))
     vehicle_cv = read_plate_qc(args.qc).set_index("plate")["vehicle_cv"]
     residuals = screen_residuals(fits, vehicle_cv)
     spatial = spatial_artefacts(residuals, args.spatial_p_max, args.spatial_region_z, args.seed)
@@ -393,7 +291,9 @@ def _collect_diagnostics(paths: list[str], out: Path) -> None:
     """Every drug's diagnostics in one table, failing and unfitted drugs first."""
     import pandas as pd
 
-    tables = [pd.read_csv(p, sep="\t").assign(drug=_drug_of(p)) for p in paths]
+    from . import fitstore
+
+    tables = [pd.read_csv(p, sep="\t").assign(drug=fitstore.drug_of(p)) for p in paths]
     table = pd.concat(tables, ignore_index=True)
     if "rung" in table:  # on the fit rows only: an integer, not 1.0
         table["rung"] = table["rung"].astype("Int64")
@@ -424,12 +324,13 @@ def _aac_heatmap(args: argparse.Namespace) -> None:
 def _patient_report(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from . import fitstore
     from .plots import cohort_forest, patient_curves, waterfall
     from .report import PageRules, drug_table, patient_figures, write_patient_page
-    from .store import open_inference_data, open_zarr
+    from .store import open_zarr
 
     fits_dir = Path(args.fits_dir)
-    fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
+    fits = fitstore.open_fits(fits_dir, args.diagnostics)
     patient_drug = pd.read_csv(args.summary, sep="\t")
     metrics = open_zarr(args.metrics)
     rules = PageRules(args.activity_aac_floor, args.activity_probability, args.min_cohort_patients, args.sample_unit)
@@ -478,6 +379,7 @@ def _table_page(args: argparse.Namespace) -> None:
 def _hierarchy(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from . import fitstore
     from .baselines import per_curve_fits
     from .hierarchy import (
         BATCH_FACTORS,
@@ -490,10 +392,10 @@ def _hierarchy(args: argparse.Namespace) -> None:
         variance_partition,
     )
     from .hierarchy_plots import shrinkage_figure, variance_shares_figure
-    from .store import open_inference_data, open_zarr
+    from .store import open_zarr
 
     fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
-    fits = {drug: open_inference_data(fits_dir / f"{drug}.zarr") for drug in _fitted(args.diagnostics)}
+    fits = fitstore.open_fits(fits_dir, args.diagnostics)
     screen = open_zarr(args.screen).sel(plate=_fit_plates(args.qc))
     independent = per_curve_fits(screen)
     ppc = [pd.read_csv(fits_dir / f"{drug}.ppc.tsv", sep="\t").assign(drug=drug) for drug in fits]
