@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import seeded
 from pdoscreen.baselines import gr_metrics, per_curve_gr
 from pdoscreen.simulate import Design, screen
 from pdoscreen.summarize import _point_estimate_rows
@@ -31,7 +32,8 @@ def test_a_cytostatic_curve_that_stays_above_half_has_no_gr50():
 
 
 def test_per_curve_gr_needs_time_zero_plates():
-    ds, _ = screen(Design(n_patients=2, lines_per_patient=1, plates_per_line=1), seed=1)
+    # The simulated screen gives the layout only: the GR values below are exact.
+    ds, _ = screen(Design(n_patients=2, lines_per_patient=1, plates_per_line=1), seed=seeded(1))
     assert per_curve_gr(ds).empty
     gr = ds.signal * 0 + np.nan
     treated = (ds.role == "treated").values

@@ -2,7 +2,9 @@
 summaries, on constructed draws where the answers are known.
 
 No model is fitted here: fits are built with ``az.from_dict`` from chosen
-draws, so the file runs in seconds."""
+draws, so the file runs in seconds. Random draws are seeded through
+``conftest.seeded``; the one assertion that rests on them states its
+false-failure probability."""
 
 import arviz as az
 import numpy as np
@@ -12,6 +14,7 @@ import xarray as xr
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
+from conftest import seeded
 from pdoscreen import metrics
 from pdoscreen.store import open_zarr, write_inference_data
 from pdoscreen.summarize import (
@@ -53,7 +56,7 @@ def fake_fit(drug, lines, patients, c, e, h, x_min=-9.0, x_max=-5.0, approximate
 
 
 def random_fit(drug, lines, patients, seed, chains=2, draws=50, centre=-7.0, e_centre=0.2, **kwargs):
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seeded(seed))
     n = len(lines)
     c = centre + rng.normal(0, 0.5, n) + rng.normal(0, 0.05, (chains, draws, n))
     e = np.clip(e_centre + rng.normal(0, 0.05, (chains, draws, n)), 0.01, 0.99)
@@ -387,16 +390,24 @@ def test_ic50_rows_never_show_unreached_values():
 
 def test_line_disagreement_flag():
     # P1's two lines differ clearly in potency; P2's two lines are the same curve
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seeded(4))
     c = np.array([-8.0, -6.0, -7.0, -7.0]) + rng.normal(0, 0.02, (2, 100, 4))
     e, h = np.full_like(c, 0.1), np.ones_like(c)
     idata = fake_fit("d", ["P1-L1", "P1-L2", "P2-L1", "P2-L2"], ["P1", "P1", "P2", "P2"], c, e, h)
     patients, lines = summary_tables(metric_draws_dataset([line_metric_draws(idata)]))
+    # A line's AAC moves 0.22 per decade of EC50 here, so the contrast AAC_L1 -
+    # AAC_L2 has sd 0.006 over the draws. P1's is 0.43, 70 sds from 0: flagged.
+    # P2's is symmetric about 0: its 90% interval misses 0 only with 190 or more
+    # of the 200 draws on one side, probability 3e-44 (binomial). A rule that
+    # never flagged, or flagged any nonzero contrast, fails.
     flagged = lines[lines["flags"].str.contains("line_disagrees_with_patient")].line.unique()
     assert sorted(flagged) == ["P1-L1", "P1-L2"]
     assert patients.query("patient == 'P1'")["flags"].str.contains("line_disagrees_with_patient").all()
     assert not patients.query("patient == 'P2'")["flags"].str.contains("line_disagrees_with_patient").any()
     sd = patients.query("patient == 'P2' and metric == 'aac_line_sd'").iloc[0]
+    # P2's line sd |AAC_L1 - AAC_L2| / sqrt(2) is half-normal with scale 0.0044:
+    # a draw reaches 0.02 with probability 6e-6, the 10 of 200 that would put
+    # q95 there with 1e-36 (binomial). P1's lines (0.31) would be far above.
     assert sd["q95"] < 0.02
 
 
