@@ -305,7 +305,7 @@ def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) 
         for site in sites:
             sizes[site] = len(names)
             idata.constant_data[f"kappa_{site}"] = (dim, chosen.kappa[site][: len(names)])
-            idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][: len(names)])
+            idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][: len(names)].astype(np.int8))
     attrs = {"parametrisation": f"{chosen.rule}: {chosen.describe(sizes)}", "fit_rung": record["rung"],
              "fit_path": record["path"], "fit_checks": record["checks"]}
     for group in idata.groups():

@@ -32,14 +32,11 @@ The plate gain A_p and floor r_p come in as informative priors estimated once
 per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
 fitted independently.
 
-The patient, line and plate levels are written centred above where
-``data["centred"][site]`` is 1, non-centred (c_l = c_k + tau_line z_l) where
-it is 0, and in between for a weight w in (0, 1), element by element:
-
-    c~_l ~ N(w c_k, tau_line^w),    c_l = c_k + tau_line^(1 - w) (c~_l - w c_k)
-
-Non-centred is right when an element has little data (a sparse design),
-centred when it has much; ``parametrisation.py`` chooses w per drug from the data.
+The patient, line and plate levels are written centred above, element by
+element where ``data["centred"][site]`` is 1, and non-centred
+(c_l = c_k + tau_line z_l) where it is 0: right when an element has little
+data (a sparse design), wrong when it has much. ``parametrisation.py`` chooses
+per drug from the data.
 """
 
 from __future__ import annotations
@@ -135,9 +132,9 @@ BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")
 
 
 def centring(data: dict):
-    """The reparametrisation of the levels that ``data`` asks for. LocScaleReparam
-    with an array: 1 keeps an element's centred density, 0 makes it a z-score,
-    between is partly centred; as data, the arrays leave compiled programs shared."""
+    """The reparametrisation of the line and plate levels that ``data`` asks for.
+    LocScaleReparam with an array: 1 keeps an element's centred density, 0 makes
+    it a z-score; as data, the arrays leave compiled programs shared."""
     from numpyro.infer.reparam import LocScaleReparam
 
     return numpyro.handlers.reparam(config={site: LocScaleReparam(data["centred"][site]) for site in CENTRABLE})

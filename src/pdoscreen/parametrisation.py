@@ -1,4 +1,4 @@
-"""How far to centre each element of the patient, line and plate levels, per drug.
+"""Which elements of the line and plate levels to write centred, per drug.
 
 A member x_j ~ N(m_j, tau) of a level samples well non-centred (x_j = m_j + tau z_j)
 when the data say little about it, and badly when they pin it: then only tau z_j
@@ -19,17 +19,6 @@ curvature of the log-likelihood in x_j at a point estimate (a short SVI fit):
 Elements of a site share no wells, so one Hessian-vector product with a vector
 of ones gives every I_j of the site exactly.
 
-The element is then written partly centred with weight w_j = kappa_j, kappa
-judged at a lower bound of tau (below; model.py; numpyro's LocScaleReparam with centered=w):
-
-    x~_j ~ N(w_j m_j, tau^w_j),    x_j = m_j + tau^(1 - w_j) (x~_j - w_j m_j)
-
-For a normal likelihood of precision I_j this makes the sampled x~_j's spread,
-given tau, tau^w / sqrt(1 + tau^2 I_j): flat in log tau where kappa(tau) = w,
-a funnel of slope w - kappa(tau) below it and a ridge above. w = 0 (z-scores)
-is right for weak data and w = 1 (centred) for strong, and in between a 0/1
-choice leaves a ridge or a funnel of slope up to 0.5.
-
 Few members estimate tau poorly, and a centred level whose tau is really
 smaller is a funnel. So kappa is judged at a lower bound of tau, the 5% bound
 of a scale estimated from df = members - parents degrees of freedom
@@ -39,16 +28,10 @@ of a scale estimated from df = members - parents degrees of freedom
 
 (0.23 tau_hat at df 2, 0.48 at 5, 0.74 at 20; the normal approximation of
 log tau, exp(-1.645 / sqrt(2 df)), gives 0.44 at df 2, and centring at that
-bound diverged on the example screen's 3 patients and 5 lines). A funnel
-(tau below where w was judged) makes NUTS diverge, a ridge only costs steps, so
-w errs low. A level with df < 1 (one plate per line, one line per patient, one
-patient) stays in z-scores (w = 0).
+bound diverged on the example screen's 3 patients and 5 lines).
 
-On the example screen's 8 drugs (3 patients, 5 lines, 10 plates; 4 chains of
-200 + 250 at target 0.9, one seed) this weight took 95-184 leapfrog steps per
-draw (mean 131) where the earlier 0/1 rule (centred where kappa at tau_low >
-0.7) took 63-501 (mean 237); 3 drugs had 2 divergences each against 3 and 14
-on 2 drugs (docs/benchmarks.md).
+and an element is centred when its kappa at tau_low exceeds 0.7. A level with
+df < 1 (one plate per line, one line per patient, one patient) stays non-centred.
 """
 
 from __future__ import annotations
@@ -60,24 +43,22 @@ from scipy.stats import chi2
 
 from .model import CENTRABLE, LEVEL_SITES
 
+KAPPA_CENTRE = 0.7  # centre an element whose data weight at tau_low exceeds this
 LOWER_QUANTILE = 0.05  # of tau, at which kappa is judged
 
 
 @dataclass(frozen=True)
 class Parametrisation:
     """Per site of model.CENTRABLE (padded arrays): the data weight kappa at
-    tau_low and the centring weight in [0, 1] (1 centred, 0 z-scores)."""
+    tau_low and 1 where the element is written centred."""
 
     kappa: dict[str, np.ndarray]
     centred: dict[str, np.ndarray]
     rule: str
 
     def describe(self, sizes: dict[str, int]) -> str:
-        """'c_line centred 0.21-0.25, ...': each site's range of weights over its
-        real (unpadded) elements."""
-        ranges = {site: (self.centred[site][:n].min(), self.centred[site][:n].max()) for site, n in sizes.items()}
-        return ", ".join(f"{site} centred {low:.2f}" + (f"-{high:.2f}" if f"{high:.2f}" != f"{low:.2f}" else "")
-                         for site, (low, high) in ranges.items())
+        """'c_line 5/6 centred, ...' over the real (unpadded) elements."""
+        return ", ".join(f"{site} {int(self.centred[site][:n].sum())}/{n} centred" for site, n in sizes.items())
 
 
 def fixed(data: dict, non_centred_levels) -> Parametrisation:
@@ -128,5 +109,5 @@ def from_data_weights(data: dict, information: dict[str, np.ndarray], scales: di
         tau_low = scales[scale_site] * tau_lower_ratio(df[site])
         weight = tau_low**2 * info[site]
         kappa[site] = weight / (1.0 + weight)
-        centred[site] = kappa[site] if df[site] >= 1 else np.zeros_like(kappa[site])
-    return Parametrisation(kappa, centred, "centred by the data weight at tau's 5% bound")
+        centred[site] = ((kappa[site] > KAPPA_CENTRE) & (df[site] >= 1)).astype(float)
+    return Parametrisation(kappa, centred, f"data weight at tau's 5% bound > {KAPPA_CENTRE}")
