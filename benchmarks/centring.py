@@ -19,50 +19,50 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 
 def weights(data, settings, seed: int, rule: str):
     """The centring weights of ``rule`` for one drug's model data."""
     import jax
-    from scipy.stats import chi2
 
     from pdoscreen import parametrisation, sampling
 
     name, _, quantile = rule.partition("@")
-    ratio = parametrisation.tau_lower_ratio
-    if quantile:  # the same rule, tau judged at another bound
-
-        def at_quantile(df: int, q: float = float(quantile)) -> float:
-            return 1.0 if q >= 1 else float(np.sqrt(chi2.ppf(q, max(df, 1)) / max(df, 1)))
-
-        parametrisation.tau_lower_ratio = at_quantile
+    saved = parametrisation.LOWER_QUANTILE, parametrisation.tau_lower_ratio
+    if quantile:  # the same rule, tau judged at another bound (at 1: tau's estimate itself)
+        parametrisation.LOWER_QUANTILE = float(quantile)
+        if float(quantile) >= 1:
+            parametrisation.tau_lower_ratio = lambda df: 1.0
     try:
         chosen = sampling.choose_parametrisation(data, settings, jax.random.PRNGKey(seed))
     finally:
-        parametrisation.tau_lower_ratio = ratio
+        parametrisation.LOWER_QUANTILE, parametrisation.tau_lower_ratio = saved
     if name == "binary":
         return chosen.centred
     df = parametrisation.degrees_of_freedom(data)  # a level with df < 1 stays in z-scores
     return {site: kappa * (df[site] >= 1) for site, kappa in chosen.kappa.items()}
 
 
-def first_rung(results: str, drug: str, rule: str, target: float) -> dict:
-    import jax
-    import numpyro
+def drug_data(results: str, drug: str):
+    """One drug's padded model data and index, from a workflow's results folder."""
     import pandas as pd
 
-    numpyro.enable_x64()
-    from pdoscreen import sampling
-    from pdoscreen.checks import diagnostics, draws_as_inference_data
     from pdoscreen.cli import _fit_plates
-    from pdoscreen.fit import FitSettings, drug_seed, drug_wells, model_data, unpad
+    from pdoscreen.fit import drug_wells, model_data
     from pdoscreen.store import open_zarr
 
     screen = open_zarr(f"{results}/screen.zarr")
     priors = pd.read_csv(f"{results}/fits/plate_priors.tsv", sep="\t")
+    return model_data(drug_wells(screen, drug, _fit_plates(f"{results}/qc/plates.tsv")), priors)
+
+
+def first_rung(data, index, drug: str, rule: str, target: float) -> dict:
+    import jax
+
+    from pdoscreen import sampling
+    from pdoscreen.checks import diagnostics, draws_as_inference_data
+    from pdoscreen.fit import FitSettings, drug_seed, unpad
+
     settings = FitSettings(target_accept=target)
-    data, index = model_data(drug_wells(screen, drug, _fit_plates(f"{results}/qc/plates.tsv")), priors)
     seed = drug_seed(settings.seed, drug)
     start = time.perf_counter()
     centred = weights(data, settings, seed, rule)
@@ -84,9 +84,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"target acceptance {args.target}\n\n| drug | rule | leapfrog steps per draw | divergences "
           "| min ESS of the scales | wall s |\n|---|---|---|---|---|---|")
+    import numpyro
+
+    numpyro.enable_x64()
     for drug in args.drugs:
+        data, index = drug_data(args.results, drug)
         for rule in args.rules:
-            r = first_rung(args.results, drug, rule, args.target)
+            r = first_rung(data, index, drug, rule, args.target)
             print(f"| {drug} | {rule} | {r['steps']:.0f} | {r['divergences']} | {r['scales_ess']:.0f} "
                   f"| {r['wall_s']:.0f} |", flush=True)
 
