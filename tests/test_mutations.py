@@ -122,18 +122,27 @@ def _number_spans(data: bytes) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(rb"(?<![\w.,])\d+(?:\.\d+)?(?![\w.])", data)]
 
 
+def _as_text(data: bytes) -> tuple[bytes, bool]:
+    """UTF-16 exports as UTF-8 bytes, so that a mutation sees their characters."""
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    return (data.decode("utf-16").encode() if utf16 else data), utf16
+
+
+def _as_written(text: bytes, utf16: bool) -> bytes:
+    return text.decode().encode("utf-16") if utf16 else text
+
+
 def replace_number(data: bytes, draw) -> bytes:
     """One number in the text becomes a thousands-separated, huge, non-finite
     or marker value."""
-    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-    text = data.decode("utf-16").encode() if utf16 else data
+    text, utf16 = _as_text(data)
     spans = _number_spans(text)
     if not spans:
         return data
     start, end = spans[draw(st.integers(0, len(spans) - 1))]
     new = draw(st.sampled_from([b'"1,414"', b"1,414", b"1e400", b"inf", b"NaN", b"OVRFLW", b"-", b"12.5.3", b""]))
     text = text[:start] + new + text[end:]
-    return (text.decode().encode("utf-16") if utf16 else text), new
+    return _as_written(text, utf16), new
 
 
 def drop_block(data: bytes, draw) -> bytes:
@@ -152,6 +161,34 @@ def garble(data: bytes, draw) -> bytes:
     """Bytes no number holds, written somewhere: a disk or transfer error."""
     index = draw(st.integers(0, len(data) - 1))
     return data[:index] + draw(st.sampled_from([b"\x00", b"\xff", b"??", b"#"])) + data[index:]
+
+
+def _delimiter(text: bytes) -> bytes:
+    """The file's cell delimiter: the commonest of comma, semicolon and tab."""
+    return max((b",", b";", b"\t"), key=text.count)
+
+
+def lose_delimiter(data: bytes, draw) -> bytes:
+    """One delimiter lost: two cells merged, the rest of the line shifted left."""
+    text, utf16 = _as_text(data)
+    delimiter = _delimiter(text)
+    places = [i for i in range(len(text)) if text[i : i + 1] == delimiter]
+    if not places:
+        return data
+    at = draw(st.sampled_from(places))
+    return _as_written(text[:at] + text[at + 1 :], utf16)
+
+
+def split_cell(data: bytes, draw) -> bytes:
+    """A delimiter written inside a number: one cell split in two, the rest of
+    the line shifted right."""
+    text, utf16 = _as_text(data)
+    spans = [(start, end) for start, end in _number_spans(text) if end - start > 1]
+    if not spans:
+        return data
+    start, end = draw(st.sampled_from(spans))
+    at = draw(st.integers(start + 1, end - 1))
+    return _as_written(text[:at] + _delimiter(text) + text[at:], utf16)
 
 
 def _rewrite_sheet(data: bytes, draw, change) -> bytes:
@@ -186,7 +223,8 @@ def xlsx_drop_row(data: bytes, draw) -> bytes:
     return _rewrite_sheet(data, draw, drop_row)
 
 
-TEXT_MUTATIONS = [truncate, truncate_at_line, drop_line, drop_block, duplicate_line, line_ends, replace_number, garble]
+TEXT_MUTATIONS = [truncate, truncate_at_line, drop_line, drop_block, duplicate_line, line_ends, replace_number,
+                  garble, lose_delimiter, split_cell]
 XLSX_MUTATIONS = [truncate, xlsx_member, xlsx_drop_row, xlsx_drop_row, garble]
 # An XML file loses no lines but its end: a lost line inside an element can
 # move a value into the element before it, which no XML reader could notice.

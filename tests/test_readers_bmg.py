@@ -129,6 +129,23 @@ def test_mars_340_unpadded_rows(real_world):
     assert ds.attrs["id2"] == "20 ul"
 
 
+@pytest.mark.parametrize(("old", "new", "refused"), [
+    (b"A,25104,25203,", b"A,2510425203,", "rows A and B .* have 19 and 20 values"),  # a delimiter lost
+    (b"O,68426,60666,", b"O,68,426,60666,", "rows O and P .* have 13 and 12 values"),  # one added
+    (b"94,,59", b"94,59", "rows O and P .* have 11 and 12 values"),  # an unmeasured well's field lost
+])
+def test_mars_unpadded_row_one_field_off_is_refused(real_world, tmp_path, old, new, refused):
+    """Unpadded, a row ends at its last measured well (rows O and P are 8 values
+    shorter than N); a row one value off its neighbour is a lost or added
+    delimiter as likely as an unmeasured well, and its values would shift."""
+    data = (real_world / MARS_340).read_bytes()
+    assert data.count(old) == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(data.replace(old, new))
+    with pytest.raises(InputError, match=refused + ".*export the plate again with line-end separators"):
+        read_measurements(bad)
+
+
 def test_mars_pherastar_double_space_title(real_world):
     reader, measurements = read_measurements(real_world / PHERASTAR)
     assert [m.name for m in measurements] == ["Raw Data (450)"]  # "Raw Data  (450)" in the file

@@ -175,6 +175,9 @@ def test_truncated_spark_csv_is_refused(real_world, tmp_path):
     with pytest.raises(InputError, match="stops in the middle of its last line, after '0.0'"):
         read_measurements(cut)
     cut.write_bytes(data[: data.index(b"C5,0.0991") + 6] + b"\n")
+    with pytest.raises(InputError, match="'<>' list has 2 fields where its table has 7: the file is truncated"):
+        read_measurements(cut)
+    cut.write_bytes(data[: data.index(b"C5,0.0991")])  # cut at a line end
     with pytest.raises(InputError, match="label 'OD700': no 'End Time'.*truncated") as error:
         read_measurements(cut)
     assert str(cut) in str(error.value)

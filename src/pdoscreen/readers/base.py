@@ -373,6 +373,23 @@ def check_row_order(previous: int | None, row: int, *, path: Path, what: str, li
     return row
 
 
+def check_fields(rows: list[list[str]], *, path: Path, what: str, first_line: int, width: int | None = None) -> None:
+    """Refuse a line of a delimited table with another number of fields than
+    ``width`` (by default its first line's): an instrument writes every line of
+    a table alike, and a delimiter lost or written inside a value shifts every
+    later cell of its line, which no check of the values themselves can see."""
+    width = len(rows[0]) if width is None and rows else width
+    for number, row in enumerate(rows, start=first_line):
+        if len(row) != width:
+            raise InputError(
+                f"a line of {what} has {len(row)} fields where its table has {width}: the file is "
+                "truncated there, or a delimiter was lost or added (an edited or damaged file?), "
+                "which shifts the values after it",
+                file=path,
+                line=number,
+            )
+
+
 def refuse_kinetic(path: Path, what: str) -> InputError:
     return InputError(
         f"this is a kinetic read ({what}); pdoscreen expects an endpoint viability read. "

@@ -152,6 +152,23 @@ def _lettered_matrix(
     return cells, end
 
 
+def _check_unpadded_rows(rows: list[list[str]], start: int, end: int, *, title: str, path: Path) -> None:
+    """Without line-end padding a plate row ends at its last measured well, so
+    the rows of a partly read plate may differ in length; but a delimiter lost
+    or added changes its row by exactly one field and shifts the values after
+    it. Neighbouring rows one field apart are therefore ambiguous, and refused."""
+    for index in range(start + 1, end):
+        above, below = rows[index - 1], rows[index]
+        if abs(len(above) - len(below)) == 1:
+            raise InputError(
+                f"rows {above[0]} and {below[0]} of {title!r} have {len(above) - 1} and {len(below) - 1} "
+                "values: in an export without line-end separators a lost or added delimiter cannot be "
+                "told from an unmeasured well; export the plate again with line-end separators",
+                file=path,
+                line=index + 1,
+            )
+
+
 def _geometry(n_columns: int, stated: str = "") -> PlateGeometry | None:
     size = _PLATE_SIZE_RE.search(stated)
     if size:
@@ -222,9 +239,12 @@ class MarsReader(Reader):
                 # Most MARS versions pad every line to the same number of fields;
                 # then a short plate row can only be a cut-off file.
                 width = len(row) if len(rows[0]) == len(row) else None
+                start = index + 1
                 cells, index = _lettered_matrix(
-                    rows, index + 1, n_columns, path=path, title=title, strict=True, width=width
+                    rows, start, n_columns, path=path, title=title, strict=True, width=width
                 )
+                if width is None:
+                    _check_unpadded_rows(rows, start, index, title=title, path=path)
                 measurements.append(self._measurement(title, cells, n_columns, header, path))
                 title = ""
                 continue

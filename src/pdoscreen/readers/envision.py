@@ -20,6 +20,7 @@ from ..geometry import PlateGeometry, geometry_for, row_index
 from .base import (
     Measurement,
     Reader,
+    check_fields,
     check_row_order,
     measurement_from_cells,
     parse_cell,
@@ -176,12 +177,13 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
     header = _trimmed(body[0])
     if len(header) < 2 or header[0] != "" or not all(c.isdigit() for c in header[1:]):
         raise InputError(f"{what} lacks its column-number header row", file=path, line=line)
+    check_fields(body, path=path, what=what, first_line=line)
     columns = [int(c) - 1 for c in header[1:]]
     cells = {}
     previous = None
     for number, row in enumerate(body[1:], start=line + 1):
         values = row[1:]
-        if len(values) < len(columns) or any(values[len(columns) :]):
+        if any(values[len(columns) :]):
             raise InputError(
                 f"row {row[0]!r} of {what} has {len(_trimmed(values))} values "
                 f"for {len(columns)} columns",
@@ -213,6 +215,7 @@ def _labelled_matrix(rows, i: int, path: Path) -> tuple[_Matrix | None, int]:
 def _headerless_matrix(rows, i: int, path: Path, geometry: PlateGeometry | None):
     """A bare matrix ("Plate" export format): its number of rows gives the plate."""
     body, end = matrix_rows(rows, i, path, "a result matrix")
+    check_fields(body, path=path, what="a result matrix", first_line=i + 1)
     n_rows, width = len(body), max(len(_trimmed(row)) for row in body)
     shape = geometry or (geometry_for(_WELLS_BY_ROWS[n_rows]) if n_rows in _WELLS_BY_ROWS else None)
     if shape is None or n_rows != shape.n_rows or width > shape.n_columns:

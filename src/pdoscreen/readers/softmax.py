@@ -32,6 +32,7 @@ from ..geometry import PlateGeometry, geometry_for, parse_well
 from .base import (
     Measurement,
     Reader,
+    check_fields,
     measurement_from_cells,
     read_text,
     refuse_kinetic,
@@ -216,6 +217,7 @@ def _plate_reads(header: _PlateHeader, block: _Block, path: Path) -> list[_Read]
         raise InputError(f"plate {header.name!r} holds no data", file=path, line=block.line)
     reads = []
     for index, (line, table) in enumerate(tables):
+        check_fields(table, path=path, what=f"plate {header.name!r}", first_line=line)
         reduced = index > 0 or header.data_type == "Reduced"
         groups = _column_groups(table[0])
         if not reduced and len(groups) != len(header.wavelengths):
@@ -273,7 +275,7 @@ def _group_cells(
                 line=line,
             )
         positions = {index: parse_well(label) for index, label in group}
-        return _take(data[0], positions, path, line + 1)
+        return _take(data[0], positions)
     n_rows = header.geometry.n_rows if header.geometry else len(data)
     if len(data) != n_rows:
         raise InputError(
@@ -284,7 +286,7 @@ def _group_cells(
     cells = {}
     for row, values in enumerate(data):
         positions = {index: (row, _column(label, path, line)) for index, label in group}
-        cells.update(_take(values, positions, path, line + 1 + row))
+        cells.update(_take(values, positions))
     return cells
 
 
@@ -297,14 +299,7 @@ def _column(label: str, path: Path, line: int) -> int:
     return int(label) - 1
 
 
-def _take(values: list[str], positions: dict[int, tuple[int, int]], path: Path, line: int) -> dict:
-    """{(row, column): cell} for the header positions of one value line."""
-    last = max(positions)
-    if len(values) <= last:
-        raise InputError(
-            f"value line has {len(values)} fields, the header has {last + 1}; the file is "
-            "truncated or malformed",
-            file=path,
-            line=line,
-        )
+def _take(values: list[str], positions: dict[int, tuple[int, int]]) -> dict:
+    """{(row, column): cell} for the header positions of one value line (as long
+    as the header: ``check_fields``)."""
     return {position: values[index] for index, position in positions.items()}

@@ -28,6 +28,7 @@ from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
 from .base import (
     Measurement,
     Reader,
+    check_fields,
     check_row_order,
     measurement_from_cells,
     read_text,
@@ -171,6 +172,7 @@ def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dic
                 raise InputError("a well is listed twice in one '<>' list", file=path, line=index + 1)
             cells[well] = _cell(rows[index], 1)
             index += 1
+        check_fields(rows[start:index], path=path, what="a '<>' list", first_line=start + 1)
         return cells, index
     columns = {j: int(label) - 1 for j, label in enumerate(header) if j and label.isdigit()}
     if not columns:
@@ -181,6 +183,7 @@ def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dic
         plate_row = check_row_order(plate_row, row_index(_text(row[0])), path=path, what="a '<>' table", line=index + 1)
         cells.update({(plate_row, column): _cell(row, j) for j, column in columns.items()})
         index += 1
+    check_fields(rows[start:index], path=path, what="a '<>' table", first_line=start + 1)
     return cells, index
 
 

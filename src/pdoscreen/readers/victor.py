@@ -195,10 +195,10 @@ def _x3_list(rows, path: Path, width: int) -> list[list[str]]:
     end = 1
     while end < len(rows) and rows[end][:1] and rows[end][0].isdigit():
         row = rows[end]
-        if len(row) < width:
+        if len(row) != width:  # a lost or added delimiter shifts the values after it
             well = row[2] if len(row) > 2 else None
             raise InputError(
-                f"row has {len(row)} of {width} fields", file=path, well=well, line=end + 1
+                f"row has {len(row)} fields where the header has {width}", file=path, well=well, line=end + 1
             )
         end += 1
     if end == 1:
