@@ -19,7 +19,7 @@ from pdoscreen.hierarchy import (
     shrinkage,
     variance_partition,
 )
-from pdoscreen.hierarchy_plots import shrinkage_figure, variance_shares_figure
+from pdoscreen.plots.hierarchy import shrinkage_figure, variance_shares_figure
 from pdoscreen.simulate import Design, screen
 
 DESIGN = Design(n_patients=10, lines_per_patient=2, plates_per_line=2, replicates=1,

@@ -14,7 +14,8 @@ import xarray as xr
 import yaml
 
 from pdoscreen.errors import InputError
-from pdoscreen.qc import NO_KILL_REASON, Thresholds, add_normalised, plate_qc
+from pdoscreen.normalise import add_normalised
+from pdoscreen.qc import NO_KILL_REASON, Thresholds, plate_qc
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = "ABCDEFGH"

@@ -17,7 +17,7 @@ import xarray as xr
 from conftest import seeded
 from pdoscreen.geometry import geometry_for
 from pdoscreen.metrics import viability
-from pdoscreen.plots import plate_residual_map
+from pdoscreen.plots.qc import plate_residual_map
 from pdoscreen.residuals import curve_misfit, line_checks, spatial_artefacts, well_residuals
 from pdoscreen.simulate import Design, screen
 from pdoscreen.summarize import line_metric_draws, metric_draws_dataset, summary_tables

@@ -14,7 +14,7 @@ import xarray as xr
 
 import pdoscreen
 import pdoscreen.cli
-import pdoscreen.report
+import pdoscreen.pages
 from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, UP_TO_QC
 from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
 from pdoscreen.store import open_inference_data
@@ -257,7 +257,7 @@ def test_real_cll_screen_flags_the_curve_its_wells_disagree_with(cll_run):
     assert "curve misfit" in nutlin[: nutlin.index("</tr>")]
     # the caveat names the line and its doses, in the page's units
     row = flagged.iloc[0]
-    doses = ", ".join(pdoscreen.report.molar(float(x)) for x in row.misfit_log10_conc_molar.split(","))
+    doses = ", ".join(pdoscreen.pages.molar(float(x)) for x in row.misfit_log10_conc_molar.split(","))
     assert row.misfit_side == "below"
     assert f"{line}: {doses} read below the curve" in page
 

@@ -69,7 +69,7 @@ def _qc(args: argparse.Namespace) -> None:
 def _draw_heatmap(job: tuple) -> None:
     import matplotlib.pyplot as plt
 
-    from .plots import plate_heatmap
+    from .plots.qc import plate_heatmap
 
     plate, status, path, dpi = job
     figure = plate_heatmap(plate, status)
@@ -106,7 +106,7 @@ def _draw_all(draw, jobs: list[tuple], threads: int) -> None:
 
 
 def _draw_residual_map(job: tuple) -> None:
-    from .plots import plate_residual_map
+    from .plots.qc import plate_residual_map
 
     plate, residuals, spatial, path, dpi = job
     _save(plate_residual_map(plate, residuals, spatial), path, dpi)
@@ -132,7 +132,7 @@ def _residual_maps(args: argparse.Namespace) -> None:
 
 
 def _qc_overview(args: argparse.Namespace) -> None:
-    from .plots import qc_overview
+    from .plots.qc import qc_overview
     from .qc import Thresholds, read_plate_qc
 
     _save(qc_overview(read_plate_qc(args.qc), Thresholds.from_config(_qc_settings(args.set))), args.out, args.dpi)
@@ -316,17 +316,17 @@ def _save(figure, path: str | Path, dpi: int = 100) -> None:
 def _aac_heatmap(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .plots import aac_heatmap
+    from .plots.patient import aac_heatmap
 
     _save(aac_heatmap(pd.read_csv(args.summary, sep="\t")), args.out)
 
 
-def _patient_report(args: argparse.Namespace) -> None:
+def _patient_page(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from . import fitstore
-    from .plots import cohort_forest, patient_curves, waterfall
-    from .report import PageRules, drug_table, patient_figures, write_patient_page
+    from .pages import PageRules, drug_table, patient_figures, write_patient_page
+    from .plots.patient import cohort_forest, patient_curves, waterfall
     from .store import open_zarr
 
     fits_dir = Path(args.fits_dir)
@@ -347,16 +347,16 @@ def _patient_report(args: argparse.Namespace) -> None:
 
 
 def _plotly_js(args: argparse.Namespace) -> None:
-    from .report import write_plotly_js
+    from .pages import write_plotly_js
 
     write_plotly_js(args.out)
 
 
-def _cohort_report(args: argparse.Namespace) -> None:
+def _cohort_page(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .plots import cohort_waterfall
-    from .report import cohort_figures, write_cohort_page
+    from .pages import cohort_figures, write_cohort_page
+    from .plots.patient import cohort_waterfall
 
     patient_drug = pd.read_csv(args.summary, sep="\t")
     out = Path(args.waterfalls_dir)
@@ -371,7 +371,7 @@ def _cohort_report(args: argparse.Namespace) -> None:
 def _table_page(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .report import write_table_page
+    from .pages import write_table_page
 
     write_table_page(args.out, pd.read_csv(args.table, sep="\t"), args.title, args.note)
 
@@ -391,7 +391,7 @@ def _hierarchy(args: argparse.Namespace) -> None:
         shrinkage,
         variance_partition,
     )
-    from .hierarchy_plots import shrinkage_figure, variance_shares_figure
+    from .plots.hierarchy import shrinkage_figure, variance_shares_figure
     from .store import open_zarr
 
     fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
@@ -572,7 +572,7 @@ def parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--out", required=True)
     heatmap.set_defaults(run=_aac_heatmap)
 
-    patient = commands.add_parser("patient-report", help="one patient's curves, cohort plot and one-page HTML")
+    patient = commands.add_parser("patient-page", help="one patient's curves, cohort plot and one-page HTML")
     patient.add_argument("--patient", required=True)
     patient.add_argument("--fits-dir", required=True)
     patient.add_argument("--diagnostics", nargs="+", required=True)
@@ -592,20 +592,20 @@ def parser() -> argparse.ArgumentParser:
     patient.add_argument("--activity-probability", type=float, required=True,
                          help="a drug is active when P(AAC > floor) is at least this")
     patient.add_argument("--sample-unit", required=True, help="what a unit under a patient is called on the page")
-    patient.set_defaults(run=_patient_report)
+    patient.set_defaults(run=_patient_page)
 
     plotly_js = commands.add_parser("plotly-js", help="plotly.min.js, the patient pages' shared copy")
     plotly_js.add_argument("--out", required=True)
     plotly_js.set_defaults(run=_plotly_js)
 
-    cohort = commands.add_parser("cohort-report", help="a waterfall PNG per drug and an interactive cohort page")
+    cohort = commands.add_parser("cohort-page", help="a waterfall PNG per drug and an interactive cohort page")
     cohort.add_argument("--summary", required=True, help="patient_drug.tsv")
     cohort.add_argument("--heatmap", required=True, help="the AAC heatmap (PNG), the page's static view")
     cohort.add_argument("--activity-probability", type=float, required=True,
                         help="a drug is active in a patient when P(AAC > floor) is at least this")
     cohort.add_argument("--waterfalls-dir", required=True, help="folder to write {drug}.png into")
     cohort.add_argument("--page", required=True, help="HTML to write (plotly.js inlined)")
-    cohort.set_defaults(run=_cohort_report)
+    cohort.set_defaults(run=_cohort_page)
 
     table = commands.add_parser("table-page", help="a summary TSV as a sortable, filterable HTML table")
     table.add_argument("--table", required=True, help="a TSV of results/summary")

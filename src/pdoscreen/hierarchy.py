@@ -4,7 +4,7 @@ line), how far pooling moves each line from its independent per-curve fit, and
 what the model predicts for a line or a patient not yet screened.
 
 Pure functions from a fit (ArviZ InferenceData, as written by ``fit.fit_drug``)
-to tables; figures are in ``hierarchy_plots``. Every quantity is computed on
+to tables; figures are in ``plots.hierarchy``. Every quantity is computed on
 each posterior draw (chains flattened) and then summarised by its posterior
 mean and 5/50/95% quantiles, so an interval is always a 90% credible interval.
 

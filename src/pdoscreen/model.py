@@ -109,7 +109,7 @@ LEVEL_DIM = {"patients": "patient", "lines": "line", "plates": "plate"}  # numpy
 # What a fit keeps per member of a level: the sampled sites, their
 # deterministic transforms and, for a centrable site, numpyro's z-score site
 # ``{site}_decentered``. fit.py labels the draws with these; the modules that
-# read a fit (hierarchy.py, summarize.py, plots.py) use the names below.
+# read a fit (hierarchy.py, summarize.py, plots/) use the names below.
 DETERMINISTIC_SITES = ("z_pat", "z_E_pat", "E_line", "h_line")
 _LEVEL_KEPT = {
     "patient": ("c_pat", "logit_E_pat", "z_pat", "z_E_pat"),

@@ -14,7 +14,7 @@ import xarray as xr
 from .errors import InputError
 from .geometry import PlateGeometry, parse_well, row_label
 from .layouts import Dispensing, read_layout
-from .qc import add_normalised
+from .normalise import add_normalised
 from .store import open_zarr
 
 log = logging.getLogger(__name__)

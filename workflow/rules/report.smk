@@ -22,7 +22,7 @@ rule aac_heatmap:
         "pdoscreen --log {log:q} aac-heatmap --summary {input:q} --out {output:q}"
 
 
-rule cohort_report:
+rule cohort_page:
     input:
         summary="results/summary/patient_drug.tsv",
         heatmap="results/summary/aac_heatmap.png",
@@ -42,7 +42,7 @@ rule cohort_report:
             subcategory="Cohort",
         ),
     log:
-        "logs/report/cohort_report.log",
+        "logs/report/cohort_page.log",
     conda:
         PDOSCREEN_ENV
     resources:
@@ -51,7 +51,7 @@ rule cohort_report:
     params:
         probability=config["sensitivity"]["activity_probability"],
     shell:
-        "pdoscreen --log {log:q} cohort-report --summary {input.summary:q} --heatmap {input.heatmap:q} "
+        "pdoscreen --log {log:q} cohort-page --summary {input.summary:q} --heatmap {input.heatmap:q} "
         "--activity-probability {params.probability} --waterfalls-dir {output.waterfalls:q} "
         "--page {output.page:q}"
 
@@ -71,7 +71,7 @@ rule plotly_js:
         "pdoscreen --log {log:q} plotly-js --out {output:q}"
 
 
-rule patient_report:
+rule patient_page:
     input:
         fits=fit_tables("zarr"),
         diagnostics=fit_tables("diagnostics.tsv"),
@@ -124,7 +124,7 @@ rule patient_report:
         cohort=config["sensitivity"]["min_cohort_patients"],
         unit=config["sensitivity"]["sample_unit"],
     shell:
-        "pdoscreen --log {log:q} patient-report --patient {wildcards.patient:q} --fits-dir {params.fits_dir} "
+        "pdoscreen --log {log:q} patient-page --patient {wildcards.patient:q} --fits-dir {params.fits_dir} "
         "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
         "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "

@@ -17,9 +17,10 @@ import xarray as xr
 from matplotlib.collections import PathCollection, PolyCollection
 
 from conftest import seeded
-from pdoscreen import plots, report
+from pdoscreen import pages
 from pdoscreen.fit import FitSettings, fit_drug, plate_priors
-from pdoscreen.report import PageRules
+from pdoscreen.pages import PageRules
+from pdoscreen.plots import patient as plots
 from pdoscreen.simulate import Design, screen
 from pdoscreen.store import open_inference_data, write_inference_data
 
@@ -201,7 +202,7 @@ def page_table(patient: str, cohort_patients: int) -> pd.DataFrame:
     """Every metric the page reads, for one patient; relative rows flagged
     cohort_too_small below the default five patients."""
     rows = []
-    small = ",cohort_too_small" if cohort_patients < report.MIN_COHORT_PATIENTS else ""
+    small = ",cohort_too_small" if cohort_patients < pages.MIN_COHORT_PATIENTS else ""
     for drug, (rank, aac, p_active, dss2, sdss2, ic50, flags) in PAGE_DRUGS.items():
         spread = {"aac": (aac, 0.05), "dss2": (dss2, 2.0), "emax": (aac + 0.2, 0.05), "log10_ic50": (ic50, 0.2),
                   "sdss2": (sdss2, 3.0), "rank": (rank, 1.0)}
@@ -209,11 +210,11 @@ def page_table(patient: str, cohort_patients: int) -> pd.DataFrame:
                   "cohort_patients": cohort_patients, "p_more_sensitive_than_cohort": 0.9 - 0.1 * rank,
                   "p_top3": 1.0 / rank}
         for metric, (q50, half) in spread.items():
-            relative = small if metric in report.RELATIVE_METRICS else ""
+            relative = small if metric in pages.RELATIVE_METRICS else ""
             rows.append(dict(patient=patient, drug=drug, metric=metric, mean=q50 + 0.1 * (metric == "rank"), sd=half,
                              q05=q50 - half, q50=q50, q95=q50 + half, flags=flags + relative))
         for metric, value in points.items():
-            relative = small if metric in report.RELATIVE_METRICS else ""
+            relative = small if metric in pages.RELATIVE_METRICS else ""
             rows.append(dict(patient=patient, drug=drug, metric=metric, mean=value, sd=np.nan, q05=np.nan, q50=value,
                              q95=np.nan, flags=flags + relative))
     return pd.DataFrame(rows).assign(flags=lambda t: t["flags"].str.strip(","))
@@ -236,13 +237,13 @@ def figure_paths(fits, tmp_path_factory):
 def write_page(folder, patient, cohort_patients, pictures, fits, interactive=True):
     """The page at folder/page/patient.html; with ``interactive``, plotly.min.js beside the page's folder."""
     table = page_table(patient, cohort_patients)
-    drugs = report.drug_table(table, patient)
+    drugs = pages.drug_table(table, patient)
     pictures = dict(pictures, waterfall=folder / "waterfall.png")
     plots.waterfall(drugs, patient).savefig(pictures["waterfall"], dpi=50)
     plt.close("all")
-    waterfall, figures = report.patient_figures(patient, drugs, table, fits, pictures)
-    plotly_js = report.write_plotly_js(folder / "plotly.min.js") if interactive else None
-    return report.write_patient_page(folder / "page" / "patient.html", patient, drugs, plates_qc_table(patient),
+    waterfall, figures = pages.patient_figures(patient, drugs, table, fits, pictures)
+    plotly_js = pages.write_plotly_js(folder / "plotly.min.js") if interactive else None
+    return pages.write_patient_page(folder / "page" / "patient.html", patient, drugs, plates_qc_table(patient),
                                      waterfall, figures, PageRules(), plotly_js)
 
 
@@ -263,7 +264,7 @@ def table_drugs(page: str, kind: str) -> list[str]:
 
 
 def test_active_drugs_by_relative_sensitivity_and_a_flat_curve_never_first():
-    drugs = report.drug_table(page_table("P1", 6), "P1")
+    drugs = pages.drug_table(page_table("P1", 6), "P1")
     assert list(drugs.drug) == ACTIVE_BY_RANK + INACTIVE
     assert list(drugs.active) == [True] * 3 + [False] * 2
     # Ibrutinib ranks first against the cohort but its curve is flat: it is inactive, last.
@@ -271,7 +272,7 @@ def test_active_drugs_by_relative_sensitivity_and_a_flat_curve_never_first():
 
 
 def test_small_cohort_orders_active_drugs_by_dss2():
-    drugs = report.drug_table(page_table("P1", 2), "P1")
+    drugs = pages.drug_table(page_table("P1", 2), "P1")
     assert list(drugs.drug) == ACTIVE_BY_DSS2 + INACTIVE and not drugs.relative_informative.any()
 
 
@@ -282,7 +283,7 @@ def test_page_shows_both_views_and_counts_what_is_there(page):
     assert "11.7 nM [7.38, 18.5]" in page  # Venetoclax's IC50, 10^(log10 IC50 +- 0.2) in nM
     assert "1 µM [0.631, 1.58]" in page  # SN-38's
     assert "not informative" not in page
-    assert report.FLAG_TEXT["flat_curve"] in page
+    assert pages.FLAG_TEXT["flat_curve"] in page
 
 
 def test_small_cohort_page_says_why_relative_metrics_are_not_informative(small_cohort_page):
@@ -295,14 +296,14 @@ def test_small_cohort_page_says_why_relative_metrics_are_not_informative(small_c
 
 
 def test_molar_units():
-    assert report.molar(np.log10(11.7e-9)) == "11.7 nM"
-    assert report.molar(-6.0, -6.5, -5.0) == "1 µM [0.316, 10]"
-    assert report.molar(np.log10(1.35e-6), np.log10(0.9e-6), np.log10(2.2e-3)) == "1.35 µM [0.9, 2200]"
-    assert report.molar(np.nan) == "not reached"
+    assert pages.molar(np.log10(11.7e-9)) == "11.7 nM"
+    assert pages.molar(-6.0, -6.5, -5.0) == "1 µM [0.316, 10]"
+    assert pages.molar(np.log10(1.35e-6), np.log10(0.9e-6), np.log10(2.2e-3)) == "1.35 µM [0.9, 2200]"
+    assert pages.molar(np.nan) == "not reached"
 
 
 def test_waterfall_bars_follow_the_selective_score():
-    drugs = report.drug_table(page_table("P1", 6), "P1")
+    drugs = pages.drug_table(page_table("P1", 6), "P1")
     bars = plots.waterfall_bars(drugs)
     assert bars.attrs["selective"] and list(bars.drug) == ["Olaparib", "Venetoclax", "SN-38", "Ibrutinib", "Afatinib"]
     axes = plots.waterfall(drugs, "P1").axes[0]
@@ -311,7 +312,7 @@ def test_waterfall_bars_follow_the_selective_score():
     interactive = plots.waterfall_plotly(drugs, "P1").data[0]
     assert list(interactive.x) == list(bars.drug) and list(interactive.y) == pytest.approx(heights)
     assert list(interactive.error_y.array) == pytest.approx([3.0] * 5)
-    small = plots.waterfall_bars(report.drug_table(page_table("P1", 2), "P1"))
+    small = plots.waterfall_bars(pages.drug_table(page_table("P1", 2), "P1"))
     assert not small.attrs["selective"] and list(small.drug) == ["Venetoclax", "Olaparib", "SN-38", "Afatinib",
                                                                  "Ibrutinib"]
     plt.close("all")
@@ -358,9 +359,9 @@ def test_page_is_the_same_bytes_when_written_again(page, figure_paths, fits, tmp
 
 
 def test_flag_text_names_the_sample_unit():
-    assert "the patient's samples responded differently" in report.explain("line_disagrees_with_patient", "sample")
-    assert "over organoid lines that disagree" in report.explain("line_disagrees_with_patient")
-    assert report.explain("unknown_flag") == "flag 'unknown_flag' (no explanation available)"
+    assert "the patient's samples responded differently" in pages.explain("line_disagrees_with_patient", "sample")
+    assert "over organoid lines that disagree" in pages.explain("line_disagrees_with_patient")
+    assert pages.explain("unknown_flag") == "flag 'unknown_flag' (no explanation available)"
 
 
 def test_interactive_curves_carry_bands_and_wells(fits, idata):
@@ -392,18 +393,18 @@ def test_cohort_waterfall_orders_patients_and_marks_activity():
 
 def test_summary_table_page_is_one_row_per_unit_and_sorts_by_value():
     table = page_table("P1", 2)
-    wide = report.browsable(table)
+    wide = pages.browsable(table)
     assert len(wide) == len(PAGE_DRUGS) and list(wide.columns[:2]) == ["patient", "drug"]
     row = wide.set_index("drug").loc["Venetoclax"]
     assert row["aac"] == 0.6 and row["aac [90%]"] == "[0.55, 0.65]" and row["p_top3"] == pytest.approx(1 / 3)
     assert "p_top3 [90%]" not in wide  # a probability has no interval
     assert row["flags"] == "cohort_too_small"
-    page = report.table_page(wide, "Per patient & drug", "A note.")
+    page = pages.table_page(wide, "Per patient & drug", "A note.")
     assert "Per patient &amp; drug" in page and page.count("<tr>") == len(PAGE_DRUGS) + 1
     assert f'<td class="num" data-sort="{0.6!r}">0.6</td>' in page
     plain = pd.DataFrame({"drug": ["a", HOSTILE], "rhat": [1.0, np.nan]})
-    assert report.browsable(plain) is plain
-    assert HOSTILE not in report.table_page(plain, "t", "")
+    assert pages.browsable(plain) is plain
+    assert HOSTILE not in pages.table_page(plain, "t", "")
 
 
 def test_cohort_page_inlines_plotly_once(figure_paths, tmp_path):
@@ -411,8 +412,8 @@ def test_cohort_page_inlines_plotly_once(figure_paths, tmp_path):
     waterfall = tmp_path / "Olaparib.png"
     plots.cohort_waterfall(table, "Olaparib", 0.9).savefig(waterfall, dpi=40)
     plt.close("all")
-    figures = report.cohort_figures(table, figure_paths["heatmap"], {"Olaparib": waterfall}, 0.9)
-    page = report.write_cohort_page(tmp_path / "cohort.html", figures, "Cohort").read_text(encoding="utf-8")
+    figures = pages.cohort_figures(table, figure_paths["heatmap"], {"Olaparib": waterfall}, 0.9)
+    page = pages.write_cohort_page(tmp_path / "cohort.html", figures, "Cohort").read_text(encoding="utf-8")
     assert page.count('class="plotly-figure"') == 2 and len(re.findall(r"<img ", page)) == 2
     assert len(page) > 4_000_000 and not re.search(r"<script[^>]*\ssrc=", page)  # plotly.js inlined, not fetched
 
@@ -490,7 +491,7 @@ def test_an_exceptional_responders_drug_heads_its_active_list():
         floor = np.clip(np.array([e1] + [e] * 5) + rng.normal(0, 0.005, (1, 100, 6)), 0.0, 1.0)
         fits.append(line_metric_draws(fake_fit(drug, lines, patients, centre, floor, np.ones_like(centre))))
     table, _ = summary_tables(metric_draws_dataset(fits))
-    drugs = report.drug_table(table, "P1")
+    drugs = pages.drug_table(table, "P1")
     assert drugs.relative_informative.all()  # six patients carry every drug
     assert drugs.drug.iloc[0] == "Responder" and drugs.set_index("drug").loc["Flat", "active"] == False  # noqa: E712
     assert table.query("patient == 'P1' and drug == 'Flat' and metric == 'rank'")["q50"].iloc[0] <= 2

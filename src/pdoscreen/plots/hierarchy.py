@@ -1,27 +1,24 @@
-"""Figures of the multilevel structure (tables from ``hierarchy``): functions
-take labelled tables and return matplotlib figures; saving is the caller's."""
+"""Figures of the multilevel structure (tables from ``hierarchy``): the
+variance shares per drug and the shrinkage of each line towards its patient."""
 
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # files only; no display on cluster nodes
+from ..hierarchy import COMPONENTS, DOMINANT_SHARE
+from .style import OKABE_ITO
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from .hierarchy import COMPONENTS, DOMINANT_SHARE  # noqa: E402
-
-# Okabe-Ito colours (readable by colour-blind readers).
 COMPONENT_STYLE = {
     "patient": {"color": "#0072B2", "label": "between patients"},
     "line": {"color": "#E69F00", "label": "between lines of a patient"},
     "plate": {"color": "#999999", "label": "between replicate plates"},
 }
-PATIENT_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+PATIENT_COLOURS = OKABE_ITO
 METRIC_LABEL = {"log10_ec50": "log10 EC50", "aac": "AAC"}
 
 

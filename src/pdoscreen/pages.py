@@ -139,7 +139,7 @@ def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, wat
     plotly.min.js relative to the page (see :func:`write_plotly_js`); without
     it the page holds no script and shows the static pictures. ``line_checks``
     (results/summary/line_checks.tsv) names the doses of each curve misfit."""
-    from .plots import waterfall_bars
+    from .plots.patient import waterfall_bars
 
     plates = _patient_plates(plates_qc, patient)
     active, inactive = drugs[drugs.active], drugs[~drugs.active]
@@ -184,7 +184,7 @@ def patient_figures(patient: str, drugs: pd.DataFrame, patient_drug: pd.DataFram
     """The page's waterfall and its other figures, each with the static picture
     in ``pictures`` (keys waterfall, curves, heatmap, forest) and, but for the
     forest, its interactive version. ``fits`` maps drug -> InferenceData."""
-    from .plots import aac_heatmap_plotly, patient_curves_plotly, waterfall_plotly
+    from .plots.patient import aac_heatmap_plotly, patient_curves_plotly, waterfall_plotly
 
     unit = rules.sample_unit
     orientation = "" if drugs["relative_informative"].all() else (
@@ -214,7 +214,7 @@ def cohort_figures(patient_drug: pd.DataFrame, heatmap, waterfalls: dict, activi
                    ) -> list[PageFigure]:
     """The cohort page's figures: the AAC heatmap (static picture ``heatmap``)
     and each drug's cohort waterfall (``waterfalls``: drug -> static picture)."""
-    from .plots import aac_heatmap_plotly, cohort_waterfall_plotly
+    from .plots.patient import aac_heatmap_plotly, cohort_waterfall_plotly
 
     return [PageFigure("Drug activity (AAC) per patient and drug: median and 90% interval.", Path(heatmap),
                        aac_heatmap_plotly(patient_drug))] + [
