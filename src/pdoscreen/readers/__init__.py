@@ -3,6 +3,24 @@
 ``detect(path)`` picks the reader from the file's content; ``read_measurements``
 returns every measurement a file holds. Time courses have readers of their
 own (``read_time_course``, see ``timecourse.py``); the endpoint path refuses them.
+
+Adding a vendor's format is one new module, one import line and its real files:
+
+1. write ``readers/<vendor>.py`` with a :class:`Reader` subclass registered by
+   ``@register``: a ``name``, a ``sniff(sample)`` that looks at the content,
+   never the file name, and a ``read(path)`` that returns every measurement the
+   file holds (``base.measurement_from_cells``). Parse with the helpers of
+   ``base`` (``read_text``, ``split_rows``, ``check_fields`` for every table,
+   ``check_row_order``, ``refuse_kinetic``) and ``geometry``; anything the
+   reader cannot read exactly raises an :class:`InputError` naming the file and
+   line, and completeness, decimal marks and raw exceptions are
+   ``read_checked``'s business, not the reader's;
+2. import the module below;
+3. put genuine exports in ``../shared/data/real-world/plate-reader/<folder>``
+   and name the folder's reader in ``tests/test_readers_contract.py``, which
+   checks that it claims those files and no others; ``tests/test_mutations.py``
+   then mutates them, and ``tests/test_readers_<vendor>.py`` checks their
+   values against the instrument's own numbers.
 """
 
 from __future__ import annotations
