@@ -16,6 +16,8 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from .store import atomic_path
+
 log = logging.getLogger("pdoscreen")
 
 FIT_TABLES = ("diagnostics.tsv", "lines.tsv", "ppc.tsv")  # written beside each {drug}.zarr
@@ -66,10 +68,8 @@ def _write_tables(out: Path, tables: dict, **to_csv) -> None:
     shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        path = Path(f"{out}.{name}.tsv")
-        tmp = path.with_name(f".{path.name}.tmp")
-        table.to_csv(tmp, sep="\t", index=False, **to_csv)
-        os.replace(tmp, path)
+        with atomic_path(f"{out}.{name}.tsv") as tmp:
+            table.to_csv(tmp, sep="\t", index=False, **to_csv)
 
 
 def write_fit(idata, settings, out: Path):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from .store import write_text_atomic
 from .summarize import ACTIVITY_AAC_FLOOR, MIN_COHORT_PATIENTS, RELATIVE_METRICS
 
 # Plain-language meaning of the summary flags (results/summary/*.tsv).
@@ -176,7 +176,7 @@ def write_patient_page(path, patient: str, drugs: pd.DataFrame, plates_qc: pd.Da
     shared plotly.min.js (referenced relative to the page), or None."""
     path = Path(path)
     src = Path(os.path.relpath(plotly_js, path.parent)).as_posix() if plotly_js is not None else None
-    return _write_text(path, patient_page(patient, drugs, plates_qc, waterfall, figures, rules, src, line_checks))
+    return write_text_atomic(path, patient_page(patient, drugs, plates_qc, waterfall, figures, rules, src, line_checks))
 
 
 def patient_figures(patient: str, drugs: pd.DataFrame, patient_drug: pd.DataFrame, fits: dict, pictures: dict,
@@ -207,7 +207,7 @@ def write_plotly_js(path) -> Path:
     """plotly.min.js, of the plotly package in use, as the pages' shared copy."""
     from plotly.offline import get_plotlyjs
 
-    return _write_text(Path(path), get_plotlyjs())
+    return write_text_atomic(Path(path), get_plotlyjs())
 
 
 def cohort_figures(patient_drug: pd.DataFrame, heatmap, waterfalls: dict, activity_probability: float
@@ -230,16 +230,7 @@ def write_cohort_page(path, figures: list[PageFigure], title: str) -> Path:
 
     context = {"title": title, "figures": [_figure(f"figure-{k}", f, True) for k, f in enumerate(figures, 1)],
                "plotly": {"src": None, "inline": Markup(get_plotlyjs())}}
-    return _write_text(Path(path), TEMPLATES.get_template("cohort.html.j2").render(context))
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write atomically: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(Path(path), TEMPLATES.get_template("cohort.html.j2").render(context))
 
 
 def _figure(element_id: str, figure: PageFigure, interactive: bool) -> dict:
@@ -290,7 +281,7 @@ def table_page(table: pd.DataFrame, title: str, note: str) -> str:
 
 
 def write_table_page(path, table: pd.DataFrame, title: str, note: str) -> Path:
-    return _write_text(Path(path), table_page(browsable(table), title, note))
+    return write_text_atomic(Path(path), table_page(browsable(table), title, note))
 
 
 def _g(value: float) -> str:

@@ -1,4 +1,5 @@
-"""Zarr I/O at the edges: atomic writes, string encoding, opening stores."""
+"""I/O at the edges: atomic writes of files and Zarr stores, string encoding,
+opening stores."""
 
 from __future__ import annotations
 
@@ -20,6 +21,27 @@ def _variable_length_strings(ds: xr.Dataset) -> xr.Dataset:
         if var.dtype.kind == "U":
             ds[name] = var.astype(object)
     return ds
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """A temporary name beside ``path`` to write to, renamed onto ``path`` when
+    the block ends and removed if it raises: readers see the old file or the
+    new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_zarr_atomic(ds: xr.Dataset | xr.DataTree, path: str | Path) -> None:

@@ -587,7 +587,7 @@ def summarize(
     (drug, line, flags; ``residuals.line_checks``) adds the residual checks'
     flags to the fits' own.
     Returns the written paths by kind."""
-    from .store import open_inference_data, write_zarr_atomic
+    from .store import atomic_path, open_inference_data, write_text_atomic, write_zarr_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -612,9 +612,10 @@ def summarize(
         "metrics": out_dir / "metrics.zarr",
     }
     for table, kind in ((patient_table, "patient"), (line_table, "line")):
-        _write_text_atomic(paths[f"{kind}_tsv"],
-                           table.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NaN", lineterminator="\n"))
-        _write_parquet_atomic(table, paths[f"{kind}_parquet"])
+        write_text_atomic(paths[f"{kind}_tsv"],
+                          table.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NaN", lineterminator="\n"))
+        with atomic_path(paths[f"{kind}_parquet"]) as tmp:
+            table.to_parquet(tmp, index=False, engine="pyarrow")
     write_zarr_atomic(ds, paths["metrics"])
     return paths
 
@@ -635,13 +636,3 @@ def _point_estimate_rows(shrinkage, gr) -> tuple[list[pd.DataFrame], list[pd.Dat
     return line_rows, patient_rows
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def _write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_parquet(tmp, index=False, engine="pyarrow")
-    tmp.replace(path)
