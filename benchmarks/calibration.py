@@ -28,6 +28,7 @@ import os
 import platform
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +81,9 @@ def sbc_task(seed: int) -> dict:
     from pdoscreen.simulate import screen
 
     data, index = _model_inputs(screen(_design(), seed=1)[0])
-    prior = Predictive(configured_model(settings()), num_samples=1)(jax.random.PRNGKey(seed), dict(data, y=None))
+    prior = Predictive(configured_model(settings()), num_samples=1)(jax.random.PRNGKey(seed), replace(data, y=None))
     truth = {k: np.asarray(v)[0] for k, v in prior.items()}
-    draws, divergences, rung = _fit(dict(data, y=np.where(data["mask"], truth["y"], 1.0)), index, seed)
+    draws, divergences, rung = _fit(replace(data, y=np.where(data.mask, truth["y"], 1.0)), index, seed)
     ranks = {}
     for name in SBC_PARAMETERS:
         site, _, position = name.partition("[")

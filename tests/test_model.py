@@ -158,4 +158,4 @@ def test_a_fit_short_of_its_checks_is_extended_then_climbs_the_ladder():
     assert steps[0].startswith("1. ") and "50 draws per chain" in steps[0] and "bulk ESS 80" in steps[0]
     assert "100 draws per chain" in steps[1] and "2 divergent transitions" in steps[1]
     assert steps[2].startswith("2. ") and "target 0.98" in steps[2] and steps[2].endswith("passed")
-    assert stats["diverging"].shape == (2, 50) and set(chosen.centred) == set(data["centred"])
+    assert stats["diverging"].shape == (2, 50) and set(chosen.centred) == set(data.centred)

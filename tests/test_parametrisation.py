@@ -1,6 +1,8 @@
 """The per-element choice of parametrisation (parametrisation.py) on constructed
 curvatures, where the right answer follows from the rule by hand."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -8,19 +10,19 @@ from pdoscreen import parametrisation
 from pdoscreen.model import CENTRABLE
 
 
-def design(plates_per_line: int, lines_per_patient: int = 2, n_patients: int = 4) -> dict:
-    """Model data with only what the rule reads: which plates have wells, their
-    lines and the lines' patients (no padding)."""
+def design(plates_per_line: int, lines_per_patient: int = 2, n_patients: int = 4) -> SimpleNamespace:
+    """Model data (model.DrugData) with only what the rule reads: which plates
+    have wells, their lines and the lines' patients (no padding)."""
     n_lines = n_patients * lines_per_patient
     n_plates = n_lines * plates_per_line
     plate_line = np.repeat(np.arange(n_lines), plates_per_line)
     sizes = {"c_pat": n_patients, "logit_E_pat": n_patients, "c_line": n_lines, "logit_E_line": n_lines,
              "log_h_line": n_lines, "c_plate": n_plates}
-    return {
-        "plate": np.repeat(np.arange(n_plates), 10), "mask": np.ones(10 * n_plates, dtype=bool),
-        "plate_line": plate_line, "line_patient": np.repeat(np.arange(n_patients), lines_per_patient),
-        "patient_slots": np.zeros(n_patients), "centred": {site: np.ones(n) for site, n in sizes.items()},
-    }
+    return SimpleNamespace(
+        plate=np.repeat(np.arange(n_plates), 10), mask=np.ones(10 * n_plates, dtype=bool),
+        plate_line=plate_line, line_patient=np.repeat(np.arange(n_patients), lines_per_patient),
+        n_patients=n_patients, centred={site: np.ones(n) for site, n in sizes.items()},
+    )
 
 
 SCALES = {"tau_pat": 0.5, "tau_E_pat": 0.5, "tau_line": 0.3, "tau_E_line": 0.5, "tau_h": 0.3, "tau_rep": 0.1}
@@ -29,7 +31,7 @@ SCALES = {"tau_pat": 0.5, "tau_E_pat": 0.5, "tau_line": 0.3, "tau_E_line": 0.5, 
 def test_elements_pinned_by_their_wells_are_centred_and_the_others_not():
     data = design(plates_per_line=2)
     # plates of the first four lines hold much data (sd 0.01 decades), the rest almost none
-    plate_info = np.where(data["plate_line"] < 4, 1e4, 1e-2)
+    plate_info = np.where(data.plate_line < 4, 1e4, 1e-2)
     line_info = np.where(np.arange(8) < 4, 1e4, 1e-2)
     chosen = parametrisation.from_data_weights(
         data, {"c_plate": plate_info, "logit_E_line": line_info, "log_h_line": line_info}, SCALES)
@@ -50,7 +52,7 @@ def test_a_level_with_one_member_per_parent_stays_non_centred():
     # one plate per line and one line per patient: plates and lines carry no
     # spread of their own that the data could tell from their parent's
     data = design(plates_per_line=1, lines_per_patient=1)
-    huge = {site: np.full(len(data["centred"][site]), 1e6) for site in ("c_plate", "logit_E_line", "log_h_line")}
+    huge = {site: np.full(len(data.centred[site]), 1e6) for site in ("c_plate", "logit_E_line", "log_h_line")}
     chosen = parametrisation.from_data_weights(data, huge, SCALES)
     assert not chosen.centred["c_plate"].any() and not chosen.centred["c_line"].any()
     assert not chosen.centred["logit_E_line"].any()
@@ -68,9 +70,9 @@ def test_few_members_need_more_data_to_be_centred():
     few, many = design(plates_per_line=2, n_patients=1), design(plates_per_line=2, n_patients=30)
     kappa = {}
     for name, data in (("few", few), ("many", many)):
-        curvature = {"c_plate": np.full(len(data["plate_line"]), info),
-                     "logit_E_line": np.ones(len(data["line_patient"])),
-                     "log_h_line": np.ones(len(data["line_patient"]))}
+        curvature = {"c_plate": np.full(len(data.plate_line), info),
+                     "logit_E_line": np.ones(len(data.line_patient)),
+                     "log_h_line": np.ones(len(data.line_patient))}
         kappa[name] = parametrisation.from_data_weights(data, curvature, SCALES | {"tau_rep": 0.2}).kappa["c_plate"][0]
     assert kappa["few"] < parametrisation.KAPPA_CENTRE < kappa["many"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from .checks import diagnostics, draws_as_inference_data
-from .model import BATCH_LEVEL_SITES, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM
+from .model import BATCH_LEVEL_SITES, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM, DrugData
 from .qc import MAD_TO_SD
 
 if TYPE_CHECKING:  # arviz is imported where a fit is made or read: it is slow to import
@@ -179,7 +179,7 @@ class FitIndex:
     batch_levels: dict[str, list[str]] = field(default_factory=dict)
 
 
-def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> tuple[dict, FitIndex]:
+def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> tuple[DrugData, FitIndex]:
     """Arrays for ``model.dose_response``, padded to bucketed shapes."""
     plates = list(dict.fromkeys(wells.plate))
     plate_rows = priors.set_index("plate").loc[plates]
@@ -208,36 +208,35 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
         values = np.asarray(values, dtype=float if not isinstance(fill, int) else np.int32)
         return np.concatenate([values, np.full(size - len(values), fill, dtype=values.dtype)])
 
-    data = {
-        "x": pad(wells.x, n_wells, index.x_min),
-        "y": pad(wells.signal / scale, n_wells, 1.0),
-        "plate": pad([plates.index(p) for p in wells.plate], n_wells, 0),
-        "mask": pad(np.ones(len(wells)), n_wells, 0.0).astype(bool),
-        "plate_line": pad(index.plate_line, n_plates, 0),
-        "line_patient": pad(index.line_patient, n_lines, 0),
-        "log_gain_loc": pad(np.log(plate_rows.vehicle_level / scale), n_plates, 0.0),
-        "log_gain_sd": pad(plate_rows.log_gain_sd, n_plates, 1.0),
-        "logit_floor_loc": pad(plate_rows.logit_floor_loc, n_plates, FLOOR_PRIOR[0]),
-        "logit_floor_sd": pad(plate_rows.logit_floor_sd, n_plates, FLOOR_PRIOR[1]),
-        "x_mid": np.float64((index.x_min + index.x_max) / 2),
-    }
     plate_batch = [[levels.index(str(v)) for v in plate_lines[f]] for f, levels in index.batch_levels.items()]
-    data["plate_batch"] = np.array([pad(row, n_plates, 0) for row in plate_batch], dtype=np.int32).reshape(
-        len(batch_factors), n_plates
-    )
-    # Shapes, not numbers, so that compiled samplers take them as arguments.
-    data["patient_slots"] = np.zeros(n_patients)
-    data["batch_slots"] = np.zeros(n_levels)
-    # All centred until sampling.choose_parametrisation decides per element.
     sizes = {"patients": n_patients, "lines": n_lines, "plates": n_plates}
-    data["centred"] = {site: np.ones(sizes[level]) for level, sites in LEVEL_SITES.items() for site in sites}
+    data = DrugData(
+        x=pad(wells.x, n_wells, index.x_min),
+        y=pad(wells.signal / scale, n_wells, 1.0),
+        plate=pad([plates.index(p) for p in wells.plate], n_wells, 0),
+        mask=pad(np.ones(len(wells)), n_wells, 0.0).astype(bool),
+        plate_line=pad(index.plate_line, n_plates, 0),
+        plate_batch=np.array([pad(row, n_plates, 0) for row in plate_batch], dtype=np.int32).reshape(
+            len(batch_factors), n_plates),
+        line_patient=pad(index.line_patient, n_lines, 0),
+        log_gain_loc=pad(np.log(plate_rows.vehicle_level / scale), n_plates, 0.0),
+        log_gain_sd=pad(plate_rows.log_gain_sd, n_plates, 1.0),
+        logit_floor_loc=pad(plate_rows.logit_floor_loc, n_plates, FLOOR_PRIOR[0]),
+        logit_floor_sd=pad(plate_rows.logit_floor_sd, n_plates, FLOOR_PRIOR[1]),
+        x_mid=np.float64((index.x_min + index.x_max) / 2),
+        # All centred until sampling.choose_parametrisation decides per element.
+        centred={site: np.ones(sizes[level]) for level, sites in LEVEL_SITES.items() for site in sites},
+        n_patients=n_patients,
+        n_batch_levels=n_levels,
+    )
     return data, index
 
 
 # --- inference (sampling.py) --------------------------------------------------------
 
 
-def sample(data: dict, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False, label: str = "fit"):
+def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False,
+           label: str = "fit"):
     """Posterior draws (chain, draw, ...) of the padded model, sampler statistics,
     the parametrisation used and the record of how the fit was made. NUTS is
     checked with ``diagnostics`` as it samples (sampling.ladder)."""

@@ -33,7 +33,7 @@ per plate from its control wells (stage 1, see ``plate_priors``), so drugs are
 fitted independently.
 
 The patient, line and plate levels are written centred above, element by
-element where ``data["centred"][site]`` is 1, and non-centred
+element where ``data.centred[site]`` is 1, and non-centred
 (c_l = c_k + tau_line z_l) where it is 0: right when an element has little
 data (a sparse design), wrong when it has much. ``parametrisation.py`` chooses
 per drug from the data.
@@ -41,7 +41,7 @@ per drug from the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -73,6 +73,32 @@ class Priors:
     nu_rate: float = 0.1
     tau_batch_gain: float = 0.1  # a batch moves treated wells by about 10%
     tau_batch_c: float = 0.3  # decades
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class DrugData:
+    """One drug's wells as the model reads them (``fit.model_data`` builds it),
+    padded to bucketed sizes so that drugs of similar size share compiled
+    programs: padding wells have mask False and add nothing, and padded
+    patients, lines, plates and batch levels hold no wells. Arrays are data
+    (arguments of compiled programs); the two counts are part of its shape."""
+
+    x: jax.Array  # per well: log10 molar concentration
+    y: jax.Array | None  # per well: raw signal / the drug's signal scale; None where drawn
+    plate: jax.Array  # per well: its plate
+    mask: jax.Array  # per well: True for a real well
+    plate_line: jax.Array  # per plate: its line
+    plate_batch: jax.Array  # per batch factor and plate: the plate's level
+    line_patient: jax.Array  # per line: its patient
+    log_gain_loc: jax.Array  # per plate: the stage-1 prior of log A_p
+    log_gain_sd: jax.Array
+    logit_floor_loc: jax.Array  # per plate: the stage-1 prior of logit r_p
+    logit_floor_sd: jax.Array
+    x_mid: jax.Array  # the middle of the tested range, log10 molar
+    centred: dict  # per site of CENTRABLE, per element: 1 centred, 0 a z-score
+    n_patients: int = field(metadata={"static": True})
+    n_batch_levels: int = field(metadata={"static": True})
 
 
 class StudentT(dist.StudentT):
@@ -131,22 +157,22 @@ BATCH_LEVEL_SITES = ("u_gain", "w_c")
 BATCH_SITE_PREFIXES = ("tau_gain_", "u_gain_", "tau_c_", "w_c_")
 
 
-def centring(data: dict):
+def centring(data: DrugData):
     """The reparametrisation of the line and plate levels that ``data`` asks for.
     LocScaleReparam with an array: 1 keeps an element's centred density, 0 makes
     it a z-score; as data, the arrays leave compiled programs shared."""
     from numpyro.infer.reparam import LocScaleReparam
 
-    return numpyro.handlers.reparam(config={site: LocScaleReparam(data["centred"][site]) for site in CENTRABLE})
+    return numpyro.handlers.reparam(config={site: LocScaleReparam(data.centred[site]) for site in CENTRABLE})
 
 
-def batch_shifts(data: dict, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
+def batch_shifts(data: DrugData, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
     """Per plate, the summed shifts of its batch levels on log gain and on log10
     EC50 (zero without factors). Levels are few, so they are non-centred."""
     gain_shift, c_shift = 0.0, 0.0
-    n_levels = data["batch_slots"].shape[0]
+    n_levels = data.n_batch_levels
     for i, factor in enumerate(batch_factors):
-        level = data["plate_batch"][i]
+        level = data.plate_batch[i]
         tau_gain = numpyro.sample(f"tau_gain_{factor}", dist.HalfNormal(priors.tau_batch_gain))
         with numpyro.plate(f"{factor}_levels", n_levels):
             u = numpyro.sample(f"u_gain_{factor}", dist.Normal(0.0, 1.0))
@@ -160,26 +186,20 @@ def batch_shifts(data: dict, priors: Priors, batch_factors: tuple[str, ...], bat
 
 
 def dose_response(
-    data: dict, priors: Priors = Priors(), batch_factors: tuple[str, ...] = (), batch_on_ec50: bool = False
+    data: DrugData, priors: Priors = Priors(), batch_factors: tuple[str, ...] = (), batch_on_ec50: bool = False
 ):
-    """The model for one drug. ``data`` holds jnp arrays (see ``fit.model_data``):
-    well-level ``x``, ``y``, ``plate``, ``mask``; plate-level ``plate_line``,
-    ``plate_batch`` (one row per batch factor), ``log_gain_loc/sd``,
-    ``logit_floor_loc/sd``; line-level ``line_patient``; and the scalar
-    ``x_mid``; ``patient_slots`` and ``batch_slots`` give the number of patients
-    and of levels per batch factor; ``centred`` holds a 0/1 array per site of
-    CENTRABLE. Padding wells have mask 0 and add nothing."""
+    """The model for one drug's wells (``DrugData``)."""
 
     with centring(data):
         _dose_response(data, priors, batch_factors, batch_on_ec50)
 
 
-def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
-    n_patients = data["patient_slots"].shape[0]
-    n_lines = data["line_patient"].shape[0]
-    n_plates = data["plate_line"].shape[0]
+def _dose_response(data: DrugData, priors: Priors, batch_factors: tuple[str, ...], batch_on_ec50: bool):
+    n_patients = data.n_patients
+    n_lines = data.line_patient.shape[0]
+    n_plates = data.plate_line.shape[0]
 
-    mu_c = numpyro.sample("mu_c", dist.Normal(data["x_mid"], priors.mu_c_sd))
+    mu_c = numpyro.sample("mu_c", dist.Normal(data.x_mid, priors.mu_c_sd))
     tau_pat = numpyro.sample("tau_pat", dist.HalfNormal(priors.tau_pat))
     tau_line = numpyro.sample("tau_line", dist.HalfNormal(priors.tau_line))
     tau_rep = numpyro.sample("tau_rep", dist.HalfNormal(priors.tau_rep))
@@ -194,7 +214,7 @@ def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], b
         logit_e_pat = numpyro.sample("logit_E_pat", dist.Normal(mu_e, tau_e_pat))
     numpyro.deterministic("z_pat", (c_pat - mu_c) / tau_pat)
     numpyro.deterministic("z_E_pat", (logit_e_pat - mu_e) / tau_e_pat)
-    patient = data["line_patient"]
+    patient = data.line_patient
     with numpyro.plate("lines", n_lines):
         c_line = numpyro.sample("c_line", dist.Normal(c_pat[patient], tau_line))
         logit_e_line = numpyro.sample("logit_E_line", dist.Normal(logit_e_pat[patient], tau_e_line))
@@ -204,12 +224,12 @@ def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], b
 
     gain_shift, c_shift = batch_shifts(data, priors, batch_factors, batch_on_ec50)
     with numpyro.plate("plates", n_plates):
-        c_plate = numpyro.sample("c_plate", dist.Normal(c_line[data["plate_line"]] + c_shift, tau_rep))
+        c_plate = numpyro.sample("c_plate", dist.Normal(c_line[data.plate_line] + c_shift, tau_rep))
         log_gain = numpyro.sample(
-            "log_gain", dist.Normal(data["log_gain_loc"] + gain_shift, data["log_gain_sd"])
+            "log_gain", dist.Normal(data.log_gain_loc + gain_shift, data.log_gain_sd)
         )
         logit_floor = numpyro.sample(
-            "logit_floor", dist.Normal(data["logit_floor_loc"], data["logit_floor_sd"])
+            "logit_floor", dist.Normal(data.logit_floor_loc, data.logit_floor_sd)
         )
 
     # Log-normal, not half-normal: the additive part is small next to the
@@ -218,10 +238,10 @@ def _dose_response(data: dict, priors: Priors, batch_factors: tuple[str, ...], b
     sigma_mult = numpyro.sample("sigma_mult", dist.HalfNormal(priors.sigma_mult))
     nu = numpyro.sample("nu", dist.Gamma(priors.nu_shape, priors.nu_rate))
 
-    plate, line = data["plate"], data["plate_line"][data["plate"]]
-    v = viability(data["x"], c_plate[plate], h_line[line], e_line[line])
+    plate, line = data.plate, data.plate_line[data.plate]
+    v = viability(data.x, c_plate[plate], h_line[line], e_line[line])
     floor = nn.sigmoid(logit_floor)[plate]
     mu = jnp.exp(log_gain)[plate] * (floor + (1.0 - floor) * v)
     scale = jnp.sqrt(sigma_add**2 + (sigma_mult * mu) ** 2)
-    with numpyro.plate("wells", data["x"].shape[0]), numpyro.handlers.mask(mask=data["mask"]):
-        numpyro.sample("y", StudentT(nu, mu, scale), obs=data["y"])
+    with numpyro.plate("wells", data.x.shape[0]), numpyro.handlers.mask(mask=data.mask):
+        numpyro.sample("y", StudentT(nu, mu, scale), obs=data.y)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from .model import CENTRABLE, LEVEL_SITES
+from .model import CENTRABLE, LEVEL_SITES, DrugData
 
 KAPPA_CENTRE = 0.7  # centre an element whose data weight at tau_low exceeds this
 LOWER_QUANTILE = 0.05  # of tau, at which kappa is judged
@@ -61,19 +61,19 @@ class Parametrisation:
         return ", ".join(f"{site} {int(self.centred[site][:n].sum())}/{n} centred" for site, n in sizes.items())
 
 
-def fixed(data: dict, non_centred_levels) -> Parametrisation:
+def fixed(data: DrugData, non_centred_levels) -> Parametrisation:
     """Whole levels non-centred (the rest centred), as named in fit.non_centred."""
     sites = {site for level in non_centred_levels for site in LEVEL_SITES[level]}
-    centred = {site: np.full(len(data["centred"][site]), float(site not in sites)) for site in CENTRABLE}
+    centred = {site: np.full(len(data.centred[site]), float(site not in sites)) for site in CENTRABLE}
     kappa = {site: np.full(len(values), np.nan) for site, values in centred.items()}
     return Parametrisation(kappa, centred, "non-centred levels: " + (", ".join(non_centred_levels) or "none"))
 
 
-def degrees_of_freedom(data: dict) -> dict[str, int]:
+def degrees_of_freedom(data: DrugData) -> dict[str, int]:
     """Members minus parents of each level, counting only members with wells."""
-    plates = np.unique(np.asarray(data["plate"])[np.asarray(data["mask"])])
-    lines = np.unique(np.asarray(data["plate_line"])[plates])
-    patients = np.unique(np.asarray(data["line_patient"])[lines])
+    plates = np.unique(np.asarray(data.plate)[np.asarray(data.mask)])
+    lines = np.unique(np.asarray(data.plate_line)[plates])
+    patients = np.unique(np.asarray(data.line_patient)[lines])
     by_patient = len(lines) - len(patients)
     return {"c_pat": len(patients) - 1, "logit_E_pat": len(patients) - 1, "c_line": by_patient,
             "logit_E_line": by_patient, "log_h_line": len(lines) - 1, "c_plate": len(plates) - len(lines)}
@@ -92,14 +92,14 @@ def _through(child_info: np.ndarray, child_parent: np.ndarray, tau_child: float,
     return np.bincount(child_parent, weights=per_child, minlength=n_parents)
 
 
-def from_data_weights(data: dict, information: dict[str, np.ndarray], scales: dict[str, float]) -> Parametrisation:
+def from_data_weights(data: DrugData, information: dict[str, np.ndarray], scales: dict[str, float]) -> Parametrisation:
     """The rule of the module docstring, from the per-element curvatures of
     the sites the wells depend on (c_plate, logit_E_line, log_h_line; the
     others' follow from them here) and the point estimates
     of the scales (by site name, e.g. tau_line)."""
     info = {site: np.clip(np.asarray(information[site], dtype=float), 0.0, None) for site in information}
-    plate_line, line_patient = np.asarray(data["plate_line"]), np.asarray(data["line_patient"])
-    n_lines, n_patients = len(line_patient), len(data["patient_slots"])
+    plate_line, line_patient = np.asarray(data.plate_line), np.asarray(data.line_patient)
+    n_lines, n_patients = len(line_patient), data.n_patients
     info["c_line"] = _through(info["c_plate"], plate_line, scales["tau_rep"], n_lines)
     info["c_pat"] = _through(info["c_line"], line_patient, scales["tau_line"], n_patients)
     info["logit_E_pat"] = _through(info["logit_E_line"], line_patient, scales["tau_E_line"], n_patients)

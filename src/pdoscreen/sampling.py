@@ -39,7 +39,7 @@ from numpyro.infer.util import unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
-from .model import CENTRABLE, DETERMINISTIC_SITES, LEVEL_SITES, Priors, dose_response
+from .model import CENTRABLE, DETERMINISTIC_SITES, LEVEL_SITES, DrugData, Priors, dose_response
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +66,19 @@ def configured_model(settings):
 _PROGRAMS: dict[tuple, object] = {}
 
 
-def _program(kind: str, settings, build, data: dict):
-    """One program per settings and shape bucket: an autoguide keeps the
-    shapes of the data it first saw."""
-    shapes = tuple((path, np.shape(leaf)) for path, leaf in jax.tree_util.tree_leaves_with_path(data))
-    key = (kind, repr(settings), shapes)
+def _program(kind: str, settings, build, data: DrugData):
+    """One program per settings and shape bucket (the data's structure, with its
+    counts, and its arrays' shapes): an autoguide keeps the shapes of the data
+    it first saw."""
+    shapes = tuple(np.shape(leaf) for leaf in jax.tree_util.tree_leaves(data))
+    key = (kind, repr(settings), jax.tree_util.tree_structure(data), shapes)
     if key not in _PROGRAMS:
         _PROGRAMS[key] = build(settings)
     return _PROGRAMS[key]
 
 
-def with_centring(data: dict, centred: dict) -> dict:
-    return data | {"centred": {site: jnp.asarray(centred[site]) for site in CENTRABLE}}
+def with_centring(data: DrugData, centred: dict) -> DrugData:
+    return replace(data, centred={site: jnp.asarray(centred[site]) for site in CENTRABLE})
 
 
 # --- SVI: the parametrisation, the start of NUTS, and draws for method svi ------------
@@ -139,7 +140,7 @@ def _svi_program(settings) -> SviProgram:
     def information(values, data):
         def loglik(values):
             pointwise = log_likelihood(model, values, data, batch_ndims=0)["y"]
-            return jnp.sum(jnp.where(data["mask"], pointwise, 0.0))
+            return jnp.sum(jnp.where(data.mask, pointwise, 0.0))
 
         curvature = {}
         for site in MEASURED_SITES:
@@ -151,26 +152,26 @@ def _svi_program(settings) -> SviProgram:
     return SviProgram(optimise, draw, point, start, information)
 
 
-def choose_parametrisation(data: dict, settings, key) -> parametrisation.Parametrisation:
+def choose_parametrisation(data: DrugData, settings, key) -> parametrisation.Parametrisation:
     """``fit.non_centred`` as given, or "auto": from a short SVI fit of the
     all-non-centred model, each element's data weight (parametrisation.py)."""
     if settings.non_centred != "auto":
         return parametrisation.fixed(data, settings.non_centred)
     program = _program("svi", settings, _svi_program, data)
-    zeros = {site: np.zeros(len(data["centred"][site])) for site in CENTRABLE}
+    zeros = {site: np.zeros(len(data.centred[site])) for site in CENTRABLE}
     non_centred = with_centring(data, zeros)
     key_fit, key_point = jax.random.split(key)
     params, _ = program.optimise(key_fit, non_centred)
     point = program.point(key_point, params, non_centred)
     values = {k: v for k, v in point.items() if not k.endswith("_decentered") and k not in DERIVED_SITES}
     values |= {f"{site}_decentered": point[site] for site in CENTRABLE}
-    ones = {site: np.ones(len(data["centred"][site])) for site in CENTRABLE}
+    ones = {site: np.ones(len(data.centred[site])) for site in CENTRABLE}
     curvature = program.information(values, with_centring(data, ones))
     scales = {name: float(point[name]) for name in CENTRABLE.values()}
     return parametrisation.from_data_weights(data, {k: np.asarray(v) for k, v in curvature.items()}, scales)
 
 
-def sample_svi(data: dict, settings, seed: int, label: str = "SVI"):
+def sample_svi(data: DrugData, settings, seed: int, label: str = "SVI"):
     """Draws from the low-rank guide fitted on the chosen parametrisation."""
     program = _program("svi", settings, _svi_program, data)
     key_choose, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -208,7 +209,7 @@ def ladder(settings) -> list[Rung]:
     ]
 
 
-def _run_nuts(data: dict, settings, rung: Rung, key, progress: bool) -> MCMC:
+def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC:
     # chains and the diagonal mass matrix from an SVI fit of the rung's parametrisation
     program = _program("svi", settings, _svi_program, data)
     key_fit, key_start, key = jax.random.split(key, 3)
@@ -232,7 +233,7 @@ def _collect(mcmc: MCMC) -> tuple[dict, dict]:
     return samples, stats
 
 
-def _extend(mcmc: MCMC, data: dict, samples: dict, stats: dict) -> tuple[dict, dict]:
+def _extend(mcmc: MCMC, data: DrugData, samples: dict, stats: dict) -> tuple[dict, dict]:
     mcmc.post_warmup_state = mcmc.last_state
     mcmc.run(mcmc.post_warmup_state.rng_key, data, extra_fields=EXTRA_FIELDS)
     more_samples, more_stats = _collect(mcmc)
@@ -240,7 +241,7 @@ def _extend(mcmc: MCMC, data: dict, samples: dict, stats: dict) -> tuple[dict, d
     return join(samples, more_samples), join(stats, more_stats)
 
 
-def sample_nuts(data: dict, settings, seed: int, check, progress: bool = False, label: str = "NUTS"):
+def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = False, label: str = "NUTS"):
     """Climb the ladder until ``check(samples, stats)`` (a diagnostics table with
     group and status) passes. Returns the draws, sampler statistics, the
     parametrisation of the last rung and a record of the path."""
@@ -255,7 +256,7 @@ def sample_nuts(data: dict, settings, seed: int, check, progress: bool = False, 
         _PROGRAMS.clear()
 
 
-def _climb(data: dict, settings, seed: int, check, progress: bool, label: str):
+def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: str):
     key_choose, key = jax.random.split(jax.random.PRNGKey(seed))
     chosen = choose_parametrisation(data, settings, key_choose)
     path = []
@@ -296,13 +297,13 @@ def _well_draws_program(settings):
     @jax.jit  # draws and data as arguments: compiled once per shape bucket
     def well_draws(key, flat, data):
         loglik = log_likelihood(model, flat, data)["y"]
-        y_rep = Predictive(model, posterior_samples=flat, return_sites=["y"])(key, dict(data, y=None))["y"]
+        y_rep = Predictive(model, posterior_samples=flat, return_sites=["y"])(key, replace(data, y=None))["y"]
         return loglik, y_rep
 
     return well_draws
 
 
-def well_draws(samples: dict, data: dict, chosen, settings, seed: int, n_wells: int):
+def well_draws(samples: dict, data: DrugData, chosen, settings, seed: int, n_wells: int):
     """Pointwise log-likelihood and posterior predictive draws of the real wells
     under the parametrisation the draws were made in, from ``settings.well_draws``
     evenly spaced draws per chain (SVI's one chain counting as ``settings.chains``):
