@@ -15,7 +15,7 @@ from pdoscreen.layouts import KINDS, LayoutKind, detect_layout, read_layout, reg
 from pdoscreen.layouts.common import COLUMNS, parse_concentration, parse_number
 from pdoscreen.layouts.grid import parse_grids
 from pdoscreen.layouts.long import long_rows
-from pdoscreen.readers.base import read_text
+from pdoscreen.textfiles import read_text
 
 DATA = Path(__file__).parent / "data" / "layouts"
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from pdoscreen.errors import InputError
 from pdoscreen.plate import choose_measurement
 from pdoscreen.readers import read_measurements
-from pdoscreen.readers.base import decimal_mark
+from pdoscreen.textfiles import decimal_mark
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_WORLD = REPO.parent / "shared" / "data" / "real-world" / "plate-reader"

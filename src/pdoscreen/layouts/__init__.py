@@ -49,7 +49,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..geometry import PlateGeometry
-from ..readers.base import check_complete, read_text
+from ..textfiles import check_complete, read_text
 from .common import COLUMNS, KINDS, Dispensing, LayoutKind, build_layout, register
 
 # Importing a module registers its kind.

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_fitting, geometry_for, parse_well, row_label, well_name
-from ..readers.base import decimal_mark, guess_delimiter, number_style, split_rows
+from ..textfiles import decimal_mark, guess_delimiter, number_style, split_rows
 
 COLUMNS = ["well", "role", "drug", "concentration", "unit", "concentration_molar", "flag", "flag_message"]
 FIELDS = ("role", "drug", "concentration", "unit")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import canonical_well
-from ..readers.base import read_text
+from ..textfiles import read_text
 from .common import decimal_marks, is_blank, parse_concentration, parse_unit
 from .long import long_rows
 

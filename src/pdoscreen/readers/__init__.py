@@ -9,9 +9,10 @@ Adding a vendor's format is one new module, one import line and its real files:
 1. write ``readers/<vendor>.py`` with a :class:`Reader` subclass registered by
    ``@register``: a ``name``, a ``sniff(sample)`` that looks at the content,
    never the file name, and a ``read(path)`` that returns every measurement the
-   file holds (``base.measurement_from_cells``). Parse with the helpers of
-   ``base`` (``read_text``, ``split_rows``, ``check_fields`` for every table,
-   ``check_row_order``, ``refuse_kinetic``) and ``geometry``; anything the
+   file holds (``base.measurement_from_cells``). Read text with ``textfiles``
+   (``read_text``, ``split_rows``) and parse with the helpers of ``base``
+   (``check_fields`` for every table, ``labelled_cells``, ``check_row_order``,
+   ``refuse_kinetic``) and ``geometry``; anything the
    reader cannot read exactly raises an :class:`InputError` naming the file and
    line, and completeness, decimal marks and raw exceptions are
    ``read_checked``'s business, not the reader's;

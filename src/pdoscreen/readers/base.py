@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import PlateGeometry, geometry_fitting, row_label, well_name
+from ..geometry import PlateGeometry, geometry_fitting, row_index, row_label, well_name
+from ..textfiles import check_complete, decimal_mark, decode, is_utf16, number_style
 
 # Instrument markers for values that are not numbers. Each becomes a missing
 # value with this flag; anything else non-numeric is an error.
@@ -45,12 +45,6 @@ MARKERS = {
 }
 NOT_MEASURED = "not_measured"
 NON_FINITE = "non_finite"  # a number too large for a float (1e400): never data
-_NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
-# 1,414 or 12,500: a thousands separator, or a decimal comma? Only the rest of
-# the file can tell.
-_AMBIGUOUS_RE = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
-# 1,234,567 or 1,234.5: thousands separators for certain.
-_THOUSANDS_RE = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$")
 log = logging.getLogger(__name__)
 
 
@@ -111,7 +105,7 @@ class FileSample:
     @cached_property
     def text(self) -> str | None:
         """Decoded head, or None for binary files."""
-        if self.is_xlsx or b"\x00" in self.head and not _utf16_bom(self.head):
+        if self.is_xlsx or b"\x00" in self.head and not is_utf16(self.head):
             return None
         return decode(self.head)
 
@@ -121,34 +115,6 @@ class FileSample:
         if not self.is_xlsx:
             return {}
         return {name: rows[:60] for name, rows in read_xlsx(self.path, max_rows=60).items()}
-
-
-def _utf16_bom(data: bytes) -> bool:
-    return data[:2] in (b"\xff\xfe", b"\xfe\xff")
-
-
-def decode(data: bytes) -> str:
-    """Bytes to text: UTF-16 and UTF-8 byte-order marks honoured, Latin-1 as the
-    fallback; CR-only (old Mac) and CRLF line ends become LF."""
-    return _raw_decode(data).replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _raw_decode(data: bytes) -> str:
-    if _utf16_bom(data):
-        return data.decode("utf-16", errors="replace").lstrip("\ufeff")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # A head cut inside a multi-byte character is still UTF-8.
-        if error.start >= len(data) - 3:
-            return data[: error.start].decode("utf-8")
-        return data.decode("latin-1")
-
-
-def read_text(path: Path) -> str:
-    return decode(Path(path).read_bytes())
 
 
 def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[object]]]:
@@ -199,35 +165,6 @@ def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:
     return math.nan, marker
 
 
-def number_style(text: str) -> str | None:
-    """How a number is written: ``plain`` (``12``, ``1e3``), ``point`` (``1.5``),
-    ``comma`` (``1,5``: a decimal comma), ``thousands`` (``1,234,567``,
-    ``1,234.5``) or ``ambiguous`` (``1,414``); None for text that is no number."""
-    if _AMBIGUOUS_RE.match(text):
-        return "ambiguous"
-    if _THOUSANDS_RE.match(text):
-        return "thousands"
-    if not _NUMBER_RE.match(text):
-        return None
-    return "comma" if "," in text else "point" if "." in text else "plain"
-
-
-def decimal_mark(styles: set[str], *, file: Path) -> str | None:
-    """The file's one decimal mark (``.`` or ``,``) from the styles of all its
-    numbers; None where nothing tells. Decimal commas beside decimal points or
-    thousands separators are refused: one of them would be read wrong."""
-    comma = "comma" in styles
-    if comma and styles & {"point", "thousands"}:
-        raise InputError(
-            "the file writes numbers both with a decimal comma and with a decimal point or "
-            "thousands separator; it cannot be read without guessing",
-            file=file,
-        )
-    if comma:
-        return ","
-    return "." if styles & {"point", "thousands"} else None
-
-
 def settle_decimal_marks(measurements: list[Measurement], path: Path) -> None:
     """Give the ambiguous ``d,ddd`` cells of a file the file's one decimal mark;
     a file with nothing to tell is refused at its first such well."""
@@ -263,33 +200,12 @@ def missing_wells(flag: np.ndarray) -> str:
     return "; ".join(parts)
 
 
-def check_complete(path: Path, data: bytes, separators: str = r"[\t,;]") -> None:
-    """Refuse a text export that stops in the middle of a line of values: its
-    last value may be cut (459 -> 4). A complete export ends its last line;
-    one that does not is accepted only when that line holds no value."""
-    if data[:2] == b"PK":
-        return  # XLSX: the zip container has its own directory at the end
-    text = _raw_decode(data).rstrip("\ufffd")  # a cut inside a UTF-16 character
-    if not text or text.endswith(("\n", "\r")) or text.lstrip().startswith("<"):
-        return  # XML is checked by its parser
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    cells = [cell.strip() for cell in re.split(separators, lines[-1]) if cell.strip()]
-    if cells and (number_style(cells[-1]) is not None or cells[-1].upper() in MARKERS):
-        raise InputError(
-            f"the file stops in the middle of its last line, after {cells[-1]!r}, without a line end: "
-            "it is truncated (an interrupted copy or export?) and its last value may be cut; "
-            "if the file is complete, end its last line with a line break",
-            file=path,
-            line=len(lines),
-        )
-
-
 def read_checked(path: Path, reader: Reader) -> list[Measurement]:
     """``reader.read(path)`` after the completeness check, with the decimal marks
     of its values settled; whatever a broken file makes a parser raise becomes
     an InputError naming the file."""
     try:
-        check_complete(path, path.read_bytes())
+        check_complete(path, path.read_bytes(), markers=MARKERS)
         measurements = reader.read(path)
         if measurements:
             settle_decimal_marks(measurements, path)
@@ -390,25 +306,60 @@ def check_fields(rows: list[list[str]], *, path: Path, what: str, first_line: in
             )
 
 
+def trimmed(row: list[str]) -> list[str]:
+    """The row without its trailing empty cells (EnVision ends lines with a separator)."""
+    end = len(row)
+    while end and not row[end - 1]:
+        end -= 1
+    return row[:end]
+
+
+def matrix_rows(rows, start: int, path: Path, what: str) -> tuple[list[list[str]], int]:
+    """Rows from ``start`` up to the blank line that ends a matrix, and that
+    line's index. Revvity exports always end a matrix with a blank line, so
+    reaching the end of the file means the file was cut."""
+    end = start
+    while end < len(rows) and any(rows[end]):
+        end += 1
+    if end == len(rows):
+        raise InputError(f"the file ends inside {what} (truncated?)", file=path, line=end)
+    return rows[start:end], end
+
+
+def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, int], str]:
+    """A matrix with a ``,01,02,...`` column header and ``A,v1,v2,...`` rows
+    (``line``: the header's 1-based line) -> {(row, column): cell}. Every row
+    carries a cell for each column (empty for an unread well)."""
+    header = trimmed(body[0])
+    if len(header) < 2 or header[0] != "" or not all(c.isdigit() for c in header[1:]):
+        raise InputError(f"{what} lacks its column-number header row", file=path, line=line)
+    check_fields(body, path=path, what=what, first_line=line)
+    columns = [int(c) - 1 for c in header[1:]]
+    cells = {}
+    previous = None
+    for number, row in enumerate(body[1:], start=line + 1):
+        values = row[1:]
+        if any(values[len(columns) :]):
+            raise InputError(
+                f"row {row[0]!r} of {what} has {len(trimmed(values))} values "
+                f"for {len(columns)} columns",
+                file=path,
+                line=number,
+            )
+        try:
+            r = row_index(row[0])
+        except ValueError:
+            raise InputError(
+                f"{row[0]!r} is not a plate row in {what}", file=path, line=number
+            ) from None
+        previous = check_row_order(previous, r, path=path, what=what, line=number)
+        cells.update({(r, c): cell for c, cell in zip(columns, values) if cell != ""})
+    return cells
+
+
 def refuse_kinetic(path: Path, what: str) -> InputError:
     return InputError(
         f"this is a kinetic read ({what}); pdoscreen expects an endpoint viability read. "
         "Export the endpoint (or a single cycle) from the instrument software.",
         file=path,
     )
-
-
-def split_rows(text: str, delimiter: str | None = None) -> list[list[str]]:
-    """Delimited text -> rows of cells (quotes honoured). With no delimiter given,
-    the most frequent of tab, semicolon and comma in the text is used."""
-    import csv
-    import io
-
-    if delimiter is None:
-        delimiter = guess_delimiter(text)
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-
-
-def guess_delimiter(text: str) -> str:
-    counts = {d: text.count(d) for d in ("\t", ";", ",")}
-    return max(counts, key=counts.get)

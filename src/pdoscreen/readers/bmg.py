@@ -14,16 +14,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, row_index
+from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
     check_row_order,
     measurement_from_cells,
-    read_text,
     read_xlsx,
     refuse_kinetic,
     register,
-    split_rows,
 )
 
 # Plate size from the number of numbered columns when the file does not state it.

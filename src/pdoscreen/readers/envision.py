@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..geometry import PlateGeometry, geometry_for, row_index
+from ..geometry import PlateGeometry, geometry_for
+from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
     check_fields,
-    check_row_order,
+    labelled_cells,
+    matrix_rows,
     measurement_from_cells,
     parse_cell,
-    read_text,
     refuse_kinetic,
     register,
-    split_rows,
+    trimmed,
 )
 
 _PLATE_HEADER_RE = re.compile(r"^Plate[,;\t]Repeat[,;\t]Barcode[,;\t]", re.MULTILINE)
@@ -105,14 +106,6 @@ def _unescape(value: str) -> str:
     return match.group(1) if match else value.strip()
 
 
-def _trimmed(row: list[str]) -> list[str]:
-    """The row without its trailing empty cells (EnVision ends lines with a separator)."""
-    end = len(row)
-    while end and not row[end - 1]:
-        end -= 1
-    return row[:end]
-
-
 def _is_value(cell: str) -> bool:
     try:
         parse_cell(cell, path=Path(), well="")
@@ -124,7 +117,7 @@ def _is_value(cell: str) -> bool:
 def _is_headerless_row(row: list[str]) -> bool:
     """A row of a bare matrix: starts with a value and holds nothing but values.
     (The header row of a labelled matrix starts with an empty cell.)"""
-    cells = _trimmed(row)
+    cells = trimmed(row)
     return bool(cells) and cells[0] != "" and all(_is_value(c) for c in cells)
 
 
@@ -154,51 +147,8 @@ def _plate_information(rows, i: int, path: Path) -> dict[str, str]:
         raise InputError(
             "'Plate information' block without its header and value rows", file=path, line=i + 1
         )
-    header, values = _trimmed(rows[i + 1]), rows[i + 2]
+    header, values = trimmed(rows[i + 1]), rows[i + 2]
     return {key: _unescape(value) for key, value in zip(header, values)}
-
-
-def matrix_rows(rows, start: int, path: Path, what: str) -> tuple[list[list[str]], int]:
-    """Rows from ``start`` up to the blank line that ends a matrix, and that
-    line's index. Revvity exports always end a matrix with a blank line, so
-    reaching the end of the file means the file was cut."""
-    end = start
-    while end < len(rows) and any(rows[end]):
-        end += 1
-    if end == len(rows):
-        raise InputError(f"the file ends inside {what} (truncated?)", file=path, line=end)
-    return rows[start:end], end
-
-
-def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, int], str]:
-    """A matrix with a ``,01,02,...`` column header and ``A,v1,v2,...`` rows
-    (``line``: the header's 1-based line) -> {(row, column): cell}. Every row
-    carries a cell for each column (empty for an unread well)."""
-    header = _trimmed(body[0])
-    if len(header) < 2 or header[0] != "" or not all(c.isdigit() for c in header[1:]):
-        raise InputError(f"{what} lacks its column-number header row", file=path, line=line)
-    check_fields(body, path=path, what=what, first_line=line)
-    columns = [int(c) - 1 for c in header[1:]]
-    cells = {}
-    previous = None
-    for number, row in enumerate(body[1:], start=line + 1):
-        values = row[1:]
-        if any(values[len(columns) :]):
-            raise InputError(
-                f"row {row[0]!r} of {what} has {len(_trimmed(values))} values "
-                f"for {len(columns)} columns",
-                file=path,
-                line=number,
-            )
-        try:
-            r = row_index(row[0])
-        except ValueError:
-            raise InputError(
-                f"{row[0]!r} is not a plate row in {what}", file=path, line=number
-            ) from None
-        previous = check_row_order(previous, r, path=path, what=what, line=number)
-        cells.update({(r, c): cell for c, cell in zip(columns, values) if cell != ""})
-    return cells
 
 
 def _labelled_matrix(rows, i: int, path: Path) -> tuple[_Matrix | None, int]:
@@ -216,7 +166,7 @@ def _headerless_matrix(rows, i: int, path: Path, geometry: PlateGeometry | None)
     """A bare matrix ("Plate" export format): its number of rows gives the plate."""
     body, end = matrix_rows(rows, i, path, "a result matrix")
     check_fields(body, path=path, what="a result matrix", first_line=i + 1)
-    n_rows, width = len(body), max(len(_trimmed(row)) for row in body)
+    n_rows, width = len(body), max(len(trimmed(row)) for row in body)
     shape = geometry or (geometry_for(_WELLS_BY_ROWS[n_rows]) if n_rows in _WELLS_BY_ROWS else None)
     if shape is None or n_rows != shape.n_rows or width > shape.n_columns:
         plate = f"the {shape.n_wells}-well plate" if shape else "any plate format"
@@ -229,7 +179,7 @@ def _headerless_matrix(rows, i: int, path: Path, geometry: PlateGeometry | None)
     cells = {
         (r, c): cell
         for r, row in enumerate(body)
-        for c, cell in enumerate(_trimmed(row))
+        for c, cell in enumerate(trimmed(row))
         if cell != ""
     }
     return _Matrix(None, cells, line=i + 1), end

@@ -18,16 +18,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
+from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
     check_row_order,
     measurement_from_cells,
-    read_text,
     read_xlsx,
     refuse_kinetic,
     register,
-    split_rows,
 )
 
 _ROW_LABEL_RE = re.compile(r"^([A-Z]|A[A-F])$")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import geometry_fitting, parse_well
-from .base import Measurement, Reader, measurement_from_cells, number_style, read_text, split_rows
+from ..textfiles import number_style, read_text, split_rows
+from .base import Measurement, Reader, measurement_from_cells
 from .timecourse import check_times, register_time_course
 
 _HEADER = ["Date Time", "Elapsed"]

@@ -16,16 +16,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for
-from .base import (
-    Measurement,
-    Reader,
-    measurement_from_cells,
-    read_text,
-    refuse_kinetic,
-    register,
-    split_rows,
-)
-from .envision import labelled_cells, matrix_rows
+from ..textfiles import read_text, split_rows
+from .base import Measurement, Reader, labelled_cells, matrix_rows, measurement_from_cells, refuse_kinetic, register
 
 _FIRST_LINE_RE = re.compile(r"^\s*([\w .-]+?) Results from\b")
 _TITLE = "Result for "

@@ -29,15 +29,14 @@ from typing import NamedTuple
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, parse_well
+from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
     check_fields,
     measurement_from_cells,
-    read_text,
     refuse_kinetic,
     register,
-    split_rows,
 )
 
 _BLOCKS_RE = re.compile(r"^\s*##BLOCKS=\s*(\d+)")

@@ -13,15 +13,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, parse_well
-from .base import (
-    Measurement,
-    Reader,
-    measurement_from_cells,
-    read_text,
-    refuse_kinetic,
-    register,
-    split_rows,
-)
+from ..textfiles import read_text, split_rows
+from .base import Measurement, Reader, measurement_from_cells, refuse_kinetic, register
 
 _OPERATION_RE = re.compile(r"^\d+ OPERATION$")
 _WELL_RE = re.compile(r"^[A-Za-z]{1,2}\d{1,3}$")
