@@ -8,6 +8,7 @@ block, label) the file holds. Register it with :func:`register`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from dataclasses import dataclass, field
@@ -134,6 +135,23 @@ def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[ob
         raise InputError(f"the XLSX workbook is damaged: {type(error).__name__}: {error}", file=path) from error
     finally:
         book.close()
+
+
+def cell_text(cell: object) -> str:
+    """A workbook cell as text: a date as ISO text, a whole float without its
+    ``.0`` (workbooks store every number as a float)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, dt.datetime):
+        return cell.isoformat(" ")
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def cell_at(row: list, index: int) -> object:
+    """The row's cell at ``index``; None past its end (a row's empty tail is not stored)."""
+    return row[index] if index < len(row) else None
 
 
 def parse_cell(cell: object, *, path: Path, well: str) -> tuple[float, str]:

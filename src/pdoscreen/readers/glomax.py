@@ -13,13 +13,12 @@ reads the plate twice, once after each injector: two measurements.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_fitting, geometry_for, row_label
-from .base import Measurement, Reader, measurement_from_cells, read_xlsx, refuse_kinetic, register
+from .base import Measurement, Reader, cell_at, cell_text, measurement_from_cells, read_xlsx, refuse_kinetic, register
 
 _RESULTS_SHEET = "Results"
 _READING = "Reading:"
@@ -35,22 +34,8 @@ _INFO_KEYS = {
 }
 
 
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, dt.datetime):
-        return cell.isoformat(" ")
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
-
-
-def _cell(row: list, index: int) -> object:
-    return row[index] if index < len(row) else None
-
-
 def _has_reading(rows: list[list[object]]) -> bool:
-    return any(_text(_cell(row, _LABEL_COLUMN)) == _READING for row in rows)
+    return any(cell_text(cell_at(row, _LABEL_COLUMN)) == _READING for row in rows)
 
 
 @register
@@ -61,7 +46,7 @@ class GloMaxReader(Reader):
     def sniff(self, sample) -> bool:
         sheets = sample.sheets
         mentions_glomax = any(
-            _text(cell).startswith("GloMax")
+            cell_text(cell).startswith("GloMax")
             for rows in sheets.values()
             for row in rows
             for cell in row
@@ -84,8 +69,8 @@ def _run_information(sheets) -> tuple[dict[str, str], PlateGeometry | None]:
         if sheet.startswith(_RESULTS_SHEET):
             continue
         for row in rows:
-            labels = [_text(_cell(row, 0)), _text(_cell(row, 1))]
-            value = _text(_cell(row, 3))
+            labels = [cell_text(cell_at(row, 0)), cell_text(cell_at(row, 1))]
+            value = cell_text(cell_at(row, 3))
             for label in labels:
                 if label in _INFO_KEYS and value:
                     metadata.setdefault(_INFO_KEYS[label], value)
@@ -99,14 +84,14 @@ def _readings(
 ) -> list[Measurement]:
     measurements, step, injector = [], "", ""
     for index, row in enumerate(rows):
-        first = _text(_cell(row, 0))
+        first = cell_text(cell_at(row, 0))
         if first:
             step = first
-        if _text(_cell(row, _LABEL_COLUMN)) == "Injector:":
-            injector = _text(_cell(row, 3))
-        if _text(_cell(row, _LABEL_COLUMN)) != _READING:
+        if cell_text(cell_at(row, _LABEL_COLUMN)) == "Injector:":
+            injector = cell_text(cell_at(row, 3))
+        if cell_text(cell_at(row, _LABEL_COLUMN)) != _READING:
             continue
-        number = _text(_cell(row, _NUMBER_COLUMN))
+        number = cell_text(cell_at(row, _NUMBER_COLUMN))
         if number != "1":
             raise refuse_kinetic(path, f"reading {number} of step {step!r}")
         cells, plate = _matrix(rows, index, geometry, path)
@@ -122,8 +107,8 @@ def _readings(
         raise InputError("GloMax 'Results' sheet without a 'Reading:' matrix", file=path)
     # Every matrix starts under its 'Reading:' row; a first plate row anywhere
     # else is a reading whose header row was lost: its values have no name.
-    starts = [i for i, row in enumerate(rows) if _text(_cell(row, _ROW_COLUMN)) == "A"]
-    headed = [i + 1 for i, row in enumerate(rows) if _text(_cell(row, _LABEL_COLUMN)) == _READING]
+    starts = [i for i, row in enumerate(rows) if cell_text(cell_at(row, _ROW_COLUMN)) == "A"]
+    headed = [i + 1 for i, row in enumerate(rows) if cell_text(cell_at(row, _LABEL_COLUMN)) == _READING]
     if sorted(set(starts) - set(headed)):
         raise InputError(
             f"a plate matrix on row {sorted(set(starts) - set(headed))[0] + 1} of the Results sheet "
@@ -138,7 +123,7 @@ def _matrix(rows, start: int, geometry: PlateGeometry | None, path: Path):
     header = rows[start]
     columns = {}
     for j in range(_FIRST_VALUE_COLUMN, len(header)):
-        label = _text(header[j])
+        label = cell_text(header[j])
         if not label.isdigit():
             break
         columns[j] = int(label) - 1
@@ -149,11 +134,11 @@ def _matrix(rows, start: int, geometry: PlateGeometry | None, path: Path):
     for r in range(geometry.n_rows):
         index = start + 1 + r
         row = rows[index] if index < len(rows) else []
-        if _text(_cell(row, _ROW_COLUMN)) != row_label(r):
+        if cell_text(cell_at(row, _ROW_COLUMN)) != row_label(r):
             raise InputError(
                 f"reading matrix lacks plate row {row_label(r)} (expected {geometry.n_rows} "
                 "rows); the file is truncated or malformed",
                 file=path,
             )
-        cells.update({(r, c): _cell(row, j) for j, c in columns.items()})
+        cells.update({(r, c): cell_at(row, j) for j, c in columns.items()})
     return cells, geometry

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_fitting, row_label
-from .base import Measurement, Reader, measurement_from_cells, read_xlsx, refuse_kinetic, register
+from .base import Measurement, Reader, cell_at, measurement_from_cells, read_xlsx, refuse_kinetic, register
 
 _RESULTS_TITLE = "Measurement results"
 # Matrices that carry the plate layout entered in SkanIt, not values read.
@@ -47,12 +47,9 @@ def _text(cell: object) -> str:
     return str(cell).strip()
 
 
-def _cell(row: list, index: int) -> object:
-    return row[index] if index < len(row) else None
-
 
 def _is_results_sheet(rows: list[list[object]]) -> bool:
-    return bool(rows) and _text(_cell(rows[0], 0)) == _RESULTS_TITLE
+    return bool(rows) and _text(cell_at(rows[0], 0)) == _RESULTS_TITLE
 
 
 @dataclass
@@ -84,7 +81,7 @@ class SkanItReader(Reader):
         matrices = []
         for sheet, rows in sheets.items():
             if _is_results_sheet(rows):
-                metadata.setdefault("read_time", _text(_cell(rows[2], 0)) if len(rows) > 2 else "")
+                metadata.setdefault("read_time", _text(cell_at(rows[2], 0)) if len(rows) > 2 else "")
                 matrices += _sheet_matrices(sheet, rows, path)
         if not matrices:
             raise InputError("SkanIt report without any data matrix", file=path)
@@ -96,19 +93,19 @@ def _info(sheets: dict[str, list[list[object]]]) -> dict[str, str]:
     metadata = {}
     for sheet in ("General information", "Instrument information"):
         for row in sheets.get(sheet, []):
-            key = _INFO_KEYS.get(_text(_cell(row, _KEY_COLUMN)))
+            key = _INFO_KEYS.get(_text(cell_at(row, _KEY_COLUMN)))
             if key and key not in metadata:
-                metadata[key] = _text(_cell(row, _VALUE_COLUMN))
+                metadata[key] = _text(cell_at(row, _VALUE_COLUMN))
     return metadata
 
 
 def _sheet_matrices(sheet: str, rows: list[list[object]], path: Path) -> list[_Matrix]:
-    step = _text(_cell(rows[4], 0)) if len(rows) > 4 else ""
+    step = _text(cell_at(rows[4], 0)) if len(rows) > 4 else ""
     step = step or sheet
     matrices, plate, wavelength = [], 1, ""
     index = 0
     while index < len(rows):
-        first = _text(_cell(rows[index], 0))
+        first = _text(cell_at(rows[index], 0))
         columns = _header_columns(rows[index])
         if _PLATE_RE.match(first):
             plate = int(_PLATE_RE.match(first).group(1))
@@ -142,7 +139,7 @@ def _matrix_cells(rows, start: int, n_columns: int, sheet: str, path: Path):
     for r in range(geometry.n_rows):
         index = start + 1 + r
         row = rows[index] if index < len(rows) else []
-        if _text(_cell(row, 0)) != row_label(r):
+        if _text(cell_at(row, 0)) != row_label(r):
             raise InputError(
                 f"sheet {sheet!r}: matrix {_text(rows[start][0])!r} lacks plate row "
                 f"{row_label(r)} (expected {geometry.n_rows} rows); the file is truncated or "
@@ -150,7 +147,7 @@ def _matrix_cells(rows, start: int, n_columns: int, sheet: str, path: Path):
                 file=path,
             )
         for c in range(n_columns):
-            cells[(r, c)] = _cell(row, c + 1)
+            cells[(r, c)] = cell_at(row, c + 1)
     return cells, geometry
 
 

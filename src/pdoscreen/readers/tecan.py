@@ -18,7 +18,6 @@ per label with ``<Well Pos="A1"><Single Status="Measured">value</Single>``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -29,6 +28,8 @@ from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
+    cell_at,
+    cell_text,
     check_fields,
     check_row_order,
     measurement_from_cells,
@@ -42,20 +43,6 @@ _PLATE_SIZE_RE = re.compile(r"(1536|384|96)")
 _ROW_LABEL_RE = re.compile(r"^[A-Z]{1,2}$")
 _WELL_RE = re.compile(r"^[A-Z]{1,2}\d{1,3}$")
 _VALUE_COLUMN = 4  # Spark writes the value of a "key" row in column E
-
-
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, dt.datetime):
-        return cell.isoformat(" ")
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
-
-
-def _cell(row: list, index: int) -> object:
-    return row[index] if index < len(row) else None
 
 
 def _geometry_from(text: str) -> PlateGeometry | None:
@@ -82,11 +69,11 @@ def _spark_measurements(rows: list[list[object]], path: Path) -> list[Measuremen
     index = 0
     while index < len(rows):
         row = rows[index]
-        key = _text(_cell(row, 0))
-        if key in ("Mode", "Name") and _text(_cell(row, 1)):
-            section[key] = _text(row[1])
+        key = cell_text(cell_at(row, 0))
+        if key in ("Mode", "Name") and cell_text(cell_at(row, 1)):
+            section[key] = cell_text(row[1])
         elif key == "Start Time":
-            section["read_time"] = _text(_cell(row, _VALUE_COLUMN))
+            section["read_time"] = cell_text(cell_at(row, _VALUE_COLUMN))
         elif key == "<>":
             cells, index = _corner_table(rows, index, path)
             name = section.get("Name") or f"label {len(measurements) + 1}"
@@ -113,12 +100,12 @@ _READ_MODES = ("Absorbance", "Fluorescence", "Luminescence", "Alpha", "Time Reso
 
 def _declared_reads(rows: list[list[object]]) -> list[str]:
     """The reads the 'List of actions' promises (each writes one '<>' table)."""
-    firsts = [_text(_cell(row, 0)) for row in rows]
+    firsts = [cell_text(cell_at(row, 0)) for row in rows]
     if "List of actions in this measurement script:" not in firsts:
         return []
     reads = []
     for row in rows[firsts.index("List of actions in this measurement script:") + 1 :]:
-        texts = [_text(cell) for cell in row]
+        texts = [cell_text(cell) for cell in row]
         if not any(texts):
             break
         if not texts[0] and texts[1].startswith(_READ_MODES):
@@ -130,7 +117,7 @@ def _spark_header(rows: list[list[object]]) -> dict[str, str]:
     """Instrument, serial, software and plate definition from the sheet's head."""
     header = {}
     for row in rows:
-        key, value = _text(_cell(row, 0)), _text(_cell(row, _VALUE_COLUMN))
+        key, value = cell_text(cell_at(row, 0)), cell_text(cell_at(row, _VALUE_COLUMN))
         if key.startswith("Application:"):
             header["software_version"] = f"{key.split(':', 1)[1].strip()} {value}".strip()
         elif key.startswith("Device:"):
@@ -147,29 +134,29 @@ def _spark_header(rows: list[list[object]]) -> dict[str, str]:
 
 
 def _refuse_spark_kinetic(rows: list[list[object]], path: Path) -> None:
-    firsts = [_text(_cell(row, 0)) for row in rows]
+    firsts = [cell_text(cell_at(row, 0)) for row in rows]
     if "Cycle Nr." in firsts:
         start = firsts.index("Cycle Nr.") + 1
         cycles = 0
         while start + cycles < len(firsts) and firsts[start + cycles].isdigit():
             cycles += 1
         raise refuse_kinetic(path, f"a Spark kinetic loop with {cycles} cycles")
-    if any(_text(_cell(row, 0)) == "Mode" and _text(_cell(row, 1)) == "Kinetic" for row in rows):
+    if any(cell_text(cell_at(row, 0)) == "Mode" and cell_text(cell_at(row, 1)) == "Kinetic" for row in rows):
         raise refuse_kinetic(path, "a Kinetic loop in the Spark measurement script")
 
 
 def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dict, int]:
     """The ``<>`` table at ``start`` -> ({(row, column): cell}, index after it)."""
-    header = [_text(cell) for cell in rows[start]]
+    header = [cell_text(cell) for cell in rows[start]]
     index = start + 1
     cells = {}
-    if _cell(header, 1) == "Value":
+    if cell_at(header, 1) == "Value":
         # List variant: "A1,0.0921,0" (well, value, read time).
-        while index < len(rows) and _WELL_RE.match(_text(_cell(rows[index], 0))):
-            well = parse_well(_text(rows[index][0]))
+        while index < len(rows) and _WELL_RE.match(cell_text(cell_at(rows[index], 0))):
+            well = parse_well(cell_text(rows[index][0]))
             if well in cells:  # two sections ran together: lines lost between them
                 raise InputError("a well is listed twice in one '<>' list", file=path, line=index + 1)
-            cells[well] = _cell(rows[index], 1)
+            cells[well] = cell_at(rows[index], 1)
             index += 1
         check_fields(rows[start:index], path=path, what="a '<>' list", first_line=start + 1)
         return cells, index
@@ -177,10 +164,11 @@ def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dic
     if not columns:
         raise InputError("a '<>' table without column numbers", file=path, line=start + 1)
     plate_row = None
-    while index < len(rows) and _ROW_LABEL_RE.match(_text(_cell(rows[index], 0))):
+    while index < len(rows) and _ROW_LABEL_RE.match(cell_text(cell_at(rows[index], 0))):
         row = rows[index]
-        plate_row = check_row_order(plate_row, row_index(_text(row[0])), path=path, what="a '<>' table", line=index + 1)
-        cells.update({(plate_row, column): _cell(row, j) for j, column in columns.items()})
+        plate_row = check_row_order(plate_row, row_index(cell_text(row[0])), path=path, what="a '<>' table",
+                                    line=index + 1)
+        cells.update({(plate_row, column): cell_at(row, j) for j, column in columns.items()})
         index += 1
     check_fields(rows[start:index], path=path, what="a '<>' table", first_line=start + 1)
     return cells, index
@@ -189,7 +177,7 @@ def _corner_table(rows: list[list[object]], start: int, path: Path) -> tuple[dic
 def _expect_end_time(rows: list[list[object]], index: int, name: str, path: Path) -> None:
     """Each label section closes with 'End Time'; without it the file was cut."""
     for row in rows[index:]:
-        key = _text(_cell(row, 0))
+        key = cell_text(cell_at(row, 0))
         if key == "End Time":
             return
         if key in ("Mode", "<>"):
@@ -207,14 +195,14 @@ class TecanSparkXlsxReader(Reader):
 
     def sniff(self, sample) -> bool:
         return any(
-            _is_spark([_text(_cell(row, 0)) for row in rows]) for rows in sample.sheets.values()
+            _is_spark([cell_text(cell_at(row, 0)) for row in rows]) for rows in sample.sheets.values()
         )
 
     def read(self, path: Path) -> list[Measurement]:
         path = Path(path)
         measurements = []
         for rows in read_xlsx(path).values():
-            if _is_spark([_text(_cell(row, 0)) for row in rows]):
+            if _is_spark([cell_text(cell_at(row, 0)) for row in rows]):
                 measurements += _spark_measurements(rows, path)
         return measurements
 
@@ -244,7 +232,7 @@ _PLATE_FORMAT_RE = re.compile(r"^(96|384|1536) well$")
 def _magellan_table(rows: list[list[object]]) -> tuple[int, int] | None:
     """(header row, 'Well positions' column) of a Magellan list export."""
     for r, row in enumerate(rows[:5]):
-        texts = [_text(cell) for cell in row]
+        texts = [cell_text(cell) for cell in row]
         if _MAGELLAN_WELLS in texts:
             return r, texts.index(_MAGELLAN_WELLS)
     return None
@@ -271,30 +259,30 @@ class TecanMagellanReader(Reader):
 def _magellan_measurements(
     rows, header_row: int, well_column: int, path: Path
 ) -> list[Measurement]:
-    labels = [_text(_cell(rows[header_row], j)) or f"column {j + 1}" for j in range(well_column)]
+    labels = [cell_text(cell_at(rows[header_row], j)) or f"column {j + 1}" for j in range(well_column)]
     if len(set(labels)) != len(labels):
         # A kinetic list repeats each label once per time point.
         raise refuse_kinetic(
             path, f"{len(labels)} value columns for labels {', '.join(sorted(set(labels)))}"
         )
     first = header_row + 1
-    while first < len(rows) and not _WELL_RE.match(_text(_cell(rows[first], well_column))):
+    while first < len(rows) and not _WELL_RE.match(cell_text(cell_at(rows[first], well_column))):
         first += 1
     if first == len(rows):
         raise InputError("Magellan sheet without any well row", file=path)
     end = first
-    while end < len(rows) and _WELL_RE.match(_text(_cell(rows[end], well_column))):
+    while end < len(rows) and _WELL_RE.match(cell_text(cell_at(rows[end], well_column))):
         end += 1
-    trailer = [_text(_cell(row, 0)) for row in rows[end:]]
+    trailer = [cell_text(cell_at(row, 0)) for row in rows[end:]]
     metadata, wavelengths, plate_definition = _magellan_metadata(trailer)
-    formats = [_text(_cell(row, well_column)) for row in rows[header_row:first]]
+    formats = [cell_text(cell_at(row, well_column)) for row in rows[header_row:first]]
     stated = [int(m.group(1)) for m in map(_PLATE_FORMAT_RE.match, formats) if m]
     geometry = geometry_for(stated[0]) if stated else _geometry_from(plate_definition)
     if len(wavelengths) != len(labels):
         wavelengths = [""] * len(labels)
     measurements = []
     for column, (label, wavelength) in enumerate(zip(labels, wavelengths)):
-        cells = {parse_well(_text(row[well_column])): _cell(row, column) for row in rows[first:end]}
+        cells = {parse_well(cell_text(row[well_column])): cell_at(row, column) for row in rows[first:end]}
         name = f"{label} ({wavelength})" if wavelength else label
         measurements.append(
             measurement_from_cells(
