@@ -18,6 +18,15 @@ UP_TO_QC = ["results/screen_summary.txt", "results/qc/plates.tsv", "results/qc/h
 SEED_SHIFT = int(os.environ.get("PDOSCREEN_TEST_SEED", "0"))
 
 
+def well_value(ds, row: str, column: int) -> float:
+    """A read plate's signal in one well (``read_plate``'s Dataset), by row letter and column number."""
+    return float(ds.signal.sel(row=row, column=column))
+
+
+def well_flag(ds, row: str, column: int) -> str:
+    return str(ds.flag.sel(row=row, column=column).item())
+
+
 def seeded(seed: int) -> int:
     """A test's own seed, shifted by PDOSCREEN_TEST_SEED."""
     return seed + SEED_SHIFT

@@ -5,6 +5,7 @@ import math
 import openpyxl
 import pytest
 
+from conftest import well_flag, well_value
 from pdoscreen.errors import InputError
 from pdoscreen.plate import read_plate
 from pdoscreen.readers import detect, read_measurements
@@ -17,14 +18,6 @@ MARS_340 = f"{MARS}/MARS V3.40 V2 Output Missing line end separators.csv"
 PHERASTAR = f"{MARS}/PHERAstar output file.CSV"
 OMEGA = "plate-reader/bmg-omega-ascii-csv/TRno4849.CSV"
 SMART = "plate-reader/bmg-smartcontrol-xlsx/fluorescence_endpoint_example2.xlsx"
-
-
-def value(ds, row, column):
-    return float(ds.signal.sel(row=row, column=column))
-
-
-def flag(ds, row, column):
-    return str(ds.flag.sel(row=row, column=column).item())
 
 
 @pytest.mark.parametrize(
@@ -54,12 +47,12 @@ def test_mars_fluorescence_384_sparse(real_world):
     assert measurements[0].default
     ds = read_plate(path)
     assert (ds.sizes["row"], ds.sizes["column"]) == (16, 24)
-    assert value(ds, "A", 1) == 23864
-    assert value(ds, "A", 12) == 231438
-    assert value(ds, "C", 12) == 2682
-    assert value(ds, "P", 24) == 23949
+    assert well_value(ds, "A", 1) == 23864
+    assert well_value(ds, "A", 12) == 231438
+    assert well_value(ds, "C", 12) == 2682
+    assert well_value(ds, "P", 24) == 23949
     # Empty cells are unmeasured wells: 68 of 384 wells were read.
-    assert math.isnan(value(ds, "D", 1)) and flag(ds, "D", 1) == "not_measured"
+    assert math.isnan(well_value(ds, "D", 1)) and well_flag(ds, "D", 1) == "not_measured"
     assert int((ds.flag == "").sum()) == 68
     assert ds.attrs["barcode"] == "472-0016"
     assert ds.attrs["read_time"] == "03/03/2016 13:25:45"
@@ -71,10 +64,10 @@ def test_mars_absorbance_384_empty_rows(real_world):
     ds = read_plate(real_world / ABS_384)
     assert ds.attrs["measurement"] == "Raw Data (484)"
     assert (ds.sizes["row"], ds.sizes["column"]) == (16, 24)
-    assert value(ds, "A", 1) == 0.031
-    assert value(ds, "C", 1) == 2.368
-    assert value(ds, "I", 7) == 0.07
-    assert value(ds, "P", 24) == 0.032
+    assert well_value(ds, "A", 1) == 0.031
+    assert well_value(ds, "C", 1) == 2.368
+    assert well_value(ds, "I", 7) == 0.07
+    assert well_value(ds, "P", 24) == 0.032
     assert (ds.flag.sel(row="J") == "not_measured").all()  # "J,,,,..." is an empty row
     assert ds.attrs["test_name"] == "472 ABS 384 QC"
 
@@ -84,16 +77,16 @@ def test_mars_1536_lower_case_rows_after_z(real_world):
     ds = read_plate(path)
     assert ds.attrs["measurement"] == "Raw Data (No filter)"
     assert (ds.sizes["row"], ds.sizes["column"]) == (32, 48)
-    assert value(ds, "A", 1) == 985
-    assert value(ds, "G", 2) == 21272893
+    assert well_value(ds, "A", 1) == 985
+    assert well_value(ds, "G", 2) == 21272893
     # BMG's lower-case row "e" is the 31st row, AE in pdoscreen's names.
-    assert value(ds, "AE", 1) == 36809
-    assert value(ds, "AE", 48) == 19500
-    assert value(ds, "Y", 48) == 53634
+    assert well_value(ds, "AE", 1) == 36809
+    assert well_value(ds, "AE", 48) == 19500
+    assert well_value(ds, "Y", 48) == 53634
     # Only rows A, G, M, S, Y and e were read.
     measured_rows = [r for r in ds.row.values if (ds.flag.sel(row=r) == "").any()]
     assert measured_rows == ["A", "G", "M", "S", "Y", "AE"]
-    assert flag(ds, "B", 1) == "not_measured"
+    assert well_flag(ds, "B", 1) == "not_measured"
     assert ds.attrs["barcode"] == "92A_4"
     assert ds.attrs["instrument"] == "CLARIOstar"
     assert ds.attrs["read_time"] == "10/16/2024 3:09:52 PM"
@@ -103,13 +96,13 @@ def test_mars_340_unpadded_rows(real_world):
     ds = read_plate(real_world / MARS_340)
     assert ds.attrs["measurement"] == "Raw Data (580/620)"
     assert (ds.sizes["row"], ds.sizes["column"]) == (16, 24)
-    assert value(ds, "A", 1) == 25104
-    assert value(ds, "A", 20) == 24361
-    assert flag(ds, "A", 21) == "not_measured"  # columns 21..24 were not read
-    assert value(ds, "O", 10) == 94
-    assert flag(ds, "O", 11) == "not_measured"  # "...,94,,59"
-    assert value(ds, "O", 12) == 59
-    assert flag(ds, "O", 13) == "not_measured"
+    assert well_value(ds, "A", 1) == 25104
+    assert well_value(ds, "A", 20) == 24361
+    assert well_flag(ds, "A", 21) == "not_measured"  # columns 21..24 were not read
+    assert well_value(ds, "O", 10) == 94
+    assert well_flag(ds, "O", 11) == "not_measured"  # "...,94,,59"
+    assert well_value(ds, "O", 12) == 59
+    assert well_flag(ds, "O", 13) == "not_measured"
     assert ds.attrs["barcode"] == "black 384w small volume"
     assert ds.attrs["id2"] == "20 ul"
 
@@ -136,9 +129,9 @@ def test_mars_pherastar_double_space_title(real_world):
     assert [m.name for m in measurements] == ["Raw Data (450)"]  # "Raw Data  (450)" in the file
     ds = read_plate(real_world / PHERASTAR)
     assert (ds.sizes["row"], ds.sizes["column"]) == (8, 12)
-    assert value(ds, "A", 1) == 1.691
-    assert value(ds, "G", 12) == 1.4
-    assert value(ds, "H", 12) == 0.884
+    assert well_value(ds, "A", 1) == 1.691
+    assert well_value(ds, "G", 12) == 1.4
+    assert well_value(ds, "H", 12) == 0.884
     assert (ds.flag == "").all()
     assert ds.attrs["barcode"] == "20260618 dsRNA _PLATE_01_18Jun26"
     assert ds.attrs["label"] == "450"
@@ -186,11 +179,11 @@ def test_omega_ascii_matrix(real_world):
     assert [m.name for m in measurements] == ["Chromatic 1"]
     ds = read_plate(path)
     assert (ds.sizes["row"], ds.sizes["column"]) == (16, 24)
-    assert value(ds, "A", 1) == 1795
-    assert value(ds, "A", 24) == 1964
-    assert value(ds, "B", 2) == 1030
-    assert value(ds, "P", 1) == 1893
-    assert value(ds, "P", 24) == 2079
+    assert well_value(ds, "A", 1) == 1795
+    assert well_value(ds, "A", 24) == 1964
+    assert well_value(ds, "B", 2) == 1030
+    assert well_value(ds, "P", 1) == 1893
+    assert well_value(ds, "P", 24) == 2079
     assert (ds.flag == "").all()
     assert ds.attrs["barcode"] == "plate_4"
     assert ds.attrs["read_time"] == "13/06/2022 13:45:08"
@@ -229,19 +222,19 @@ def test_smartcontrol_raw_and_blank_corrected(real_world):
     raw = read_plate(path)  # the raw data is the default
     assert raw.attrs["measurement"] == "Raw Data (480-14/520-30)"
     assert (raw.sizes["row"], raw.sizes["column"]) == (8, 12)
-    assert value(raw, "A", 1) == 8168026
-    assert value(raw, "D", 8) == 986078
-    assert value(raw, "H", 12) == 15882
+    assert well_value(raw, "A", 1) == 8168026
+    assert well_value(raw, "D", 8) == 986078
+    assert well_value(raw, "H", 12) == 15882
     assert (raw.flag == "").all()
     assert raw.attrs["barcode"] == "PicoGreen NB-user-5097655-0069"
     assert raw.attrs["read_time"] == "11/12/2024 1:06:28 PM"
     assert raw.attrs["label"] == "480-14/520-30"
 
     blank = read_plate(path, measurement="Blank corrected")
-    assert value(blank, "A", 1) == 8152571
-    assert value(blank, "H", 1) == -80
+    assert well_value(blank, "A", 1) == 8152571
+    assert well_value(blank, "H", 1) == -80
     # The blank wells themselves (H10..H12) get no blank-corrected value.
-    assert [flag(blank, "H", c) for c in (10, 11, 12)] == ["not_measured"] * 3
+    assert [well_flag(blank, "H", c) for c in (10, 11, 12)] == ["not_measured"] * 3
 
 
 def test_smartcontrol_truncated_section_is_refused(real_world, tmp_path):

@@ -5,6 +5,7 @@ import math
 import openpyxl
 import pytest
 
+from conftest import well_flag, well_value
 from pdoscreen.errors import InputError
 from pdoscreen.plate import read_plate
 from pdoscreen.readers import detect, read_measurements
@@ -16,14 +17,6 @@ SINGLEPLATE = f"{TXT}/endpoint_singleplate.txt"
 NO_RESULTS = f"{TXT}/luminescence_no_results_table.txt"
 MULTI_READ = f"{TXT}/multiple_read_modes.txt"
 XLSX = "plate-reader/gen5-xlsx/231031_pr_calibration_lid.xlsx"
-
-
-def value(ds, row, column):
-    return float(ds.signal.sel(row=row, column=column))
-
-
-def flag(ds, row, column):
-    return str(ds.flag.sel(row=row, column=column).item())
 
 
 @pytest.mark.parametrize(
@@ -47,12 +40,12 @@ def test_overflow_and_missed_markers(real_world):
     assert [m.name for m in measurements] == ["abs450:450"]
     ds = read_plate(path)
     assert (ds.sizes["row"], ds.sizes["column"]) == (8, 12)
-    assert value(ds, "A", 1) == 2.1
-    assert value(ds, "A", 7) == 2.27
-    assert value(ds, "H", 12) == 2.5
-    assert math.isnan(value(ds, "A", 8)) and flag(ds, "A", 8) == "overflow"
-    assert flag(ds, "H", 1) == "overflow"
-    assert flag(ds, "D", 12) == "missed" and flag(ds, "H", 8) == "missed"
+    assert well_value(ds, "A", 1) == 2.1
+    assert well_value(ds, "A", 7) == 2.27
+    assert well_value(ds, "H", 12) == 2.5
+    assert math.isnan(well_value(ds, "A", 8)) and well_flag(ds, "A", 8) == "overflow"
+    assert well_flag(ds, "H", 1) == "overflow"
+    assert well_flag(ds, "D", 12) == "missed" and well_flag(ds, "H", 8) == "missed"
     assert int((ds.flag == "overflow").sum()) == 8
     assert int((ds.flag == "missed").sum()) == 5  # the file has 5 MISSED cells
     assert ds.attrs["reading_type"] == "Simulation"
@@ -67,9 +60,9 @@ def test_partial_plate_row_a_only(real_world):
     ds = read_plate(real_world / ROW_A_ONLY)
     assert ds.attrs["measurement"] == "260:260"
     assert (ds.sizes["row"], ds.sizes["column"]) == (8, 12)
-    assert flag(ds, "A", 1) == "overflow"
-    assert value(ds, "A", 2) == 0.56
-    assert value(ds, "A", 12) == 0.65
+    assert well_flag(ds, "A", 1) == "overflow"
+    assert well_value(ds, "A", 2) == 0.56
+    assert well_value(ds, "A", 12) == 0.65
     assert (ds.flag.sel(row=list("BCDEFGH")) == "not_measured").all()
     assert ds.attrs["instrument_serial"] == "12345678"
     assert ds.attrs["instrument"] == "Generic Reader"
@@ -82,14 +75,14 @@ def test_raw_and_normalised_lines_per_row(real_world):
     assert [m.default for m in measurements] == [True, False]  # the raw read
     raw = read_plate(path)
     assert raw.attrs["measurement"] == "LUM:Lum"
-    assert value(raw, "A", 1) == 8718
-    assert value(raw, "A", 12) == 210
-    assert value(raw, "H", 12) == 8490
+    assert well_value(raw, "A", 1) == 8718
+    assert well_value(raw, "A", 12) == 210
+    assert well_value(raw, "H", 12) == 8490
     assert (raw.flag == "").all()
     norm = read_plate(path, measurement="NormLum")
-    assert value(norm, "A", 1) == 99.846
-    assert value(norm, "A", 12) == -0.02
-    assert value(norm, "G", 1) == -0.027
+    assert well_value(norm, "A", 1) == 99.846
+    assert well_value(norm, "A", 12) == -0.02
+    assert well_value(norm, "G", 1) == -0.027
     assert "instrument" not in norm.attrs  # "Reader Type: n/a"
     assert norm.attrs["reading_type"] == "Manual"
 
@@ -100,10 +93,10 @@ def test_bare_read_heading_384(real_world):
     assert [m.name for m in measurements] == ["Lum"]
     ds = read_plate(path)
     assert (ds.sizes["row"], ds.sizes["column"]) == (16, 24)
-    assert value(ds, "A", 1) == 337
-    assert value(ds, "A", 2) == 72330
-    assert value(ds, "A", 24) == 255
-    assert value(ds, "P", 24) == 329
+    assert well_value(ds, "A", 1) == 337
+    assert well_value(ds, "A", 2) == 72330
+    assert well_value(ds, "A", 24) == 255
+    assert well_value(ds, "P", 24) == 329
     assert (ds.flag == "").all()
     assert ds.attrs["instrument"] == "Cytation7"
     assert ds.attrs["instrument_serial"] == "1234"
@@ -118,15 +111,15 @@ def test_three_interleaved_reads(real_world):
     with pytest.raises(InputError, match="holds 3 measurements"):
         read_plate(path)
     od = read_plate(path, measurement="od:600")
-    assert value(od, "A", 1) == 0.052
-    assert value(od, "B", 1) == 0.124
-    assert value(od, "H", 12) == 0.049
+    assert well_value(od, "A", 1) == 0.052
+    assert well_value(od, "B", 1) == 0.124
+    assert well_value(od, "H", 12) == 0.049
     red = read_plate(path, measurement="fluor:579,616")
-    assert value(red, "A", 1) == 75
-    assert value(red, "H", 12) == 61
+    assert well_value(red, "A", 1) == 75
+    assert well_value(red, "H", 12) == 61
     green = read_plate(path, measurement="fluor:479,520")
-    assert value(green, "A", 1) == 418
-    assert value(green, "H", 10) == 852
+    assert well_value(green, "A", 1) == 418
+    assert well_value(green, "H", 10) == 852
     assert green.attrs["label"] == "fluor:479,520"
     assert all((read_plate(path, measurement=str(i)).flag == "").all() for i in (1, 2, 3))
 
@@ -143,17 +136,17 @@ def test_xlsx_well_table_with_partial_plates(real_world):
     )
     od = read_plate(path, measurement="OD600:600")
     assert (od.sizes["row"], od.sizes["column"]) == (8, 12)
-    assert value(od, "E", 1) == 1.47
-    assert value(od, "E", 2) == 1.054
-    assert value(od, "H", 12) == 0.093
+    assert well_value(od, "E", 1) == 1.47
+    assert well_value(od, "E", 2) == 1.054
+    assert well_value(od, "H", 12) == 0.093
     assert (od.flag.sel(row=list("ABCD")) == "not_measured").all()  # read E1..H12 only
     gfp = read_plate(path, measurement="GFP 30:485,530")
-    assert value(gfp, "A", 1) == 845
-    assert value(gfp, "D", 12) == 2
+    assert well_value(gfp, "A", 1) == 845
+    assert well_value(gfp, "D", 12) == 2
     assert (gfp.flag.sel(row=list("EFGH")) == "not_measured").all()  # read A1..D12 only
     bright = read_plate(path, measurement="GFP 60:485,530")
-    assert flag(bright, "A", 1) == "overflow"
-    assert value(bright, "A", 2) == 97416
+    assert well_flag(bright, "A", 1) == "overflow"
+    assert well_value(bright, "A", 2) == 97416
     assert od.attrs["read_time"] == "2023-10-31 16:24:02"
     assert od.attrs["instrument_serial"] == "2212220D"
     assert od.attrs["instrument"] == "Cytation7"
