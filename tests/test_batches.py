@@ -20,14 +20,7 @@ from pdoscreen.simulate import Design, screen
 DESIGN = Design(n_patients=3, lines_per_patient=2, plates_per_line=3, replicates=2)
 LOG_GAIN_SHIFT = {"b1": -0.25, "b2": 0.0, "b3": 0.25}  # +-28% on the treated wells
 SETTINGS = FitSettings(seed=seeded(3))  # the defaults: what a user's fit runs
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax")))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+pytestmark = pytest.mark.usefixtures("jax_compilation_cache")
 
 
 @pytest.fixture(scope="module")

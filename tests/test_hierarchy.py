@@ -25,14 +25,7 @@ from pdoscreen.simulate import Design, screen
 DESIGN = Design(n_patients=10, lines_per_patient=2, plates_per_line=2, replicates=1,
                 tau_pat=0.6, tau_line=0.25, tau_rep=0.1)
 SETTINGS = FitSettings(seed=seeded(11))  # the defaults: what a user's fit runs
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax")))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+pytestmark = pytest.mark.usefixtures("jax_compilation_cache")
 
 
 def sparse_screen(seed: int = 5):
