@@ -160,9 +160,10 @@ def _fit(args: argparse.Namespace) -> None:
     started_s = time.time()
     _fit_drug(args)
     if args.stage_record:
+        from .fitstore import name_of
         from .progress import finish_fit
 
-        if line := finish_fit(args.stage_record, Path(args.out_prefix).name, started_s, time.time()):
+        if line := finish_fit(args.stage_record, name_of(args.out), started_s, time.time()):
             logging.getLogger("pdoscreen").info(line)
 
 
@@ -181,7 +182,7 @@ def _fit_drug(args: argparse.Namespace) -> None:
     plates = _fit_plates(args.qc)
     fit_settings = FitSettings(**settings)
     screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
-    out = Path(args.out_prefix)
+    out = Path(args.out)
     log = logging.getLogger("pdoscreen")
     left_out = _left_out_plates(args, screen, plates, fit_settings) if args.without_plates else {}
     plates = [plate for plate in plates if plate not in left_out]
@@ -198,14 +199,11 @@ def _fit_drug(args: argparse.Namespace) -> None:
     log.info("drug %s: fitting (%s)", args.drug, fit_settings.method)
     start = time.perf_counter()
     try:
-        idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True)
+        idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True, left_out=left_out)
     except NothingToFit as reason:
         log.warning("%s: recorded as not fitted", reason)
         fitstore.write_not_fitted(args.drug, str(reason), out, current)
         return
-    if left_out:
-        idata.posterior.attrs["fit_path"] += " | refitted without " + "; ".join(
-            f"{plate} ({why})" for plate, why in left_out.items())
     status = fitstore.write_fit(idata, fit_settings, out)["status"]
     verdict = "fail" if (status == "fail").any() else "/".join(status.unique())
     log.info("drug %s: fitted in %.0f s; diagnostics: %s", args.drug, time.perf_counter() - start, verdict)
@@ -236,9 +234,8 @@ def _summarize(args: argparse.Namespace) -> None:
     from . import fitstore
     from .summarize import summarize
 
-    fits_dir = Path(args.fits_dir)
-    drugs = fitstore.fitted(args.diagnostics)
-    skipped = sorted({fitstore.drug_of(p) for p in args.diagnostics} - set(drugs))
+    fits = fitstore.fitted(args.fits)
+    skipped = sorted(fitstore.name_of(fit) for fit in args.fits if Path(fit) not in fits)
     if skipped:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
     import pandas as pd
@@ -251,13 +248,13 @@ def _summarize(args: argparse.Namespace) -> None:
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(
-        [fits_dir / f"{d}.zarr" for d in drugs], [fits_dir / f"{d}.lines.tsv" for d in drugs],
-        [fits_dir / f"{d}.diagnostics.tsv" for d in drugs], args.out_dir, shrinkage=shrinkage, gr=gr,
+        fits, [fitstore.table_path(fit, "lines") for fit in fits],
+        [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, gr=gr,
         check_flags=checks,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
     )
-    _collect_diagnostics(args.diagnostics, Path(args.out_dir) / "fit_diagnostics.tsv")
+    fitstore.collect_diagnostics(args.fits, Path(args.out_dir) / "fit_diagnostics.tsv")
 
 
 def _residual_checks(args: argparse.Namespace) -> None:
@@ -266,8 +263,7 @@ def _residual_checks(args: argparse.Namespace) -> None:
     from .residuals import line_checks, screen_residuals, spatial_artefacts
     from .store import open_inference_data
 
-    fits_dir = Path(args.fits_dir)
-    fits = (open_inference_data(fits_dir / f"{drug}.zarr") for drug in fitstore.fitted(args.diagnostics))
+    fits = (open_inference_data(fit) for fit in fitstore.fitted(args.fits))
     vehicle_cv = read_plate_qc(args.qc).set_index("plate")["vehicle_cv"]
     residuals = screen_residuals(fits, vehicle_cv)
     spatial = spatial_artefacts(residuals, args.spatial_p_max, args.spatial_region_z, args.seed)
@@ -285,24 +281,6 @@ def _residual_checks(args: argparse.Namespace) -> None:
         log.warning("drug %s, line %s: curve_misfit: %s", row.drug, row.line, row.reason)
     log.info("residual checks: %d of %d plates spatial_artefact, %d of %d curves curve_misfit",
              spatial["spatial_artefact"].sum(), len(spatial), lines["curve_misfit"].sum(), len(lines))
-
-
-def _collect_diagnostics(paths: list[str], out: Path) -> None:
-    """Every drug's diagnostics in one table, failing and unfitted drugs first."""
-    import pandas as pd
-
-    from . import fitstore
-
-    tables = [pd.read_csv(p, sep="\t").assign(drug=fitstore.drug_of(p)) for p in paths]
-    table = pd.concat(tables, ignore_index=True)
-    if "rung" in table:  # on the fit rows only: an integer, not 1.0
-        table["rung"] = table["rung"].astype("Int64")
-    rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
-    table["order"] = rank.groupby(table["drug"]).transform("min")
-    table = table.sort_values(["order", "drug"], kind="stable").drop(columns="order")
-    table[["drug"] + [c for c in table.columns if c != "drug"]].to_csv(
-        out, sep="\t", index=False, float_format="%.6g", lineterminator="\n"
-    )
 
 
 def _save(figure, path: str | Path, dpi: int = 100) -> None:
@@ -329,8 +307,7 @@ def _patient_page(args: argparse.Namespace) -> None:
     from .plots.patient import cohort_forest, patient_curves, waterfall
     from .store import open_zarr
 
-    fits_dir = Path(args.fits_dir)
-    fits = fitstore.open_fits(fits_dir, args.diagnostics)
+    fits = fitstore.open_fits(args.fits)
     patient_drug = pd.read_csv(args.summary, sep="\t")
     metrics = open_zarr(args.metrics)
     rules = PageRules(args.activity_aac_floor, args.activity_probability, args.min_cohort_patients, args.sample_unit)
@@ -381,39 +358,20 @@ def _hierarchy(args: argparse.Namespace) -> None:
 
     from . import fitstore
     from .baselines import per_curve_fits
-    from .hierarchy import (
-        BATCH_FACTORS,
-        batch_clustering,
-        batch_effects,
-        batch_factors,
-        new_unit_predictions,
-        separating_drugs,
-        shrinkage,
-        variance_partition,
-    )
+    from .hierarchy import plate_levels, screen_tables, separating_drugs
     from .plots.hierarchy import shrinkage_figure, variance_shares_figure
     from .store import open_zarr
 
-    fits_dir, out = Path(args.fits_dir), Path(args.out_dir)
-    fits = fitstore.open_fits(fits_dir, args.diagnostics)
+    out = Path(args.out_dir)
+    fits = fitstore.open_fits(args.fits)
     screen = open_zarr(args.screen).sel(plate=_fit_plates(args.qc))
-    independent = per_curve_fits(screen)
-    ppc = [pd.read_csv(fits_dir / f"{drug}.ppc.tsv", sep="\t").assign(drug=drug) for drug in fits]
-    plate_levels = pd.DataFrame({"plate": screen.plate.values.astype(str), "patient": screen.patient.values} | {
-        factor: screen[factor].values.astype(str) for factor in BATCH_FACTORS if factor in screen.coords
-    })
-    fitted_factors = sorted({f for idata in fits.values() for f in batch_factors(idata)})
-    tables = {
-        "variance_partition": [variance_partition(idata) for idata in fits.values()],
-        "shrinkage": [shrinkage(idata, independent) for idata in fits.values()],
-        "new_line_predictions": [new_unit_predictions(idata, args.aac_threshold, args.seed) for idata in fits.values()],
-        "batch_effects": [batch_effects(idata) for idata in fits.values()],
-        "batch_check": [batch_clustering(pd.concat(ppc), plate_levels, fitted_factors)] if ppc else [],
-    }
+    ppc = [pd.read_csv(fitstore.table_path(fit, "ppc"), sep="\t").assign(drug=fitstore.name_of(fit))
+           for fit in fitstore.fitted(args.fits)]
+    tables = screen_tables(fits, per_curve_fits(screen), pd.concat(ppc) if ppc else pd.DataFrame(),
+                           plate_levels(screen), args.aac_threshold, args.seed)
     out.mkdir(parents=True, exist_ok=True)
-    for name, parts in tables.items():
-        tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        tables[name].to_csv(out / f"{name}.tsv", sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+    for name, table in tables.items():
+        table.to_csv(out / f"{name}.tsv", sep="\t", index=False, float_format="%.6g", lineterminator="\n")
     (out / "variance_summary.txt").write_text(separating_drugs(tables["variance_partition"]) + "\n")
     _save(variance_shares_figure(tables["variance_partition"]), out / "variance_shares.png")
     (out / "shrinkage").mkdir(exist_ok=True)
@@ -455,6 +413,18 @@ def _sensitivity_arguments(command: argparse.ArgumentParser, required: bool = Fa
                          help="fewer patients carrying a drug, and its relative metrics are not informative")
 
 
+def _plate_pictures_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--screen", required=True, help="the screen store (results/screen.zarr)")
+    command.add_argument("--out-dir", required=True, help="folder for {plate}.png")
+    command.add_argument("--dpi", type=int, default=100)
+    command.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
+
+
+def _fits_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--fits", nargs="+", required=True,
+                         help="every drug's fit (NAME.zarr, its tables beside it); those not fitted are left out")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="pdoscreen", description=__doc__)
     main.add_argument("--log", help="write all output here; the terminal shows progress and warnings")
@@ -483,20 +453,14 @@ def parser() -> argparse.ArgumentParser:
     qc.set_defaults(run=_qc)
 
     heatmaps = commands.add_parser("plate-heatmaps", help="one PNG per plate: raw signal with roles and flags")
-    heatmaps.add_argument("--screen", required=True)
     heatmaps.add_argument("--qc", required=True, help="the plate table from `pdoscreen qc`")
-    heatmaps.add_argument("--out-dir", required=True, help="folder for {plate}.png")
-    heatmaps.add_argument("--dpi", type=int, default=100)
-    heatmaps.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
+    _plate_pictures_arguments(heatmaps)
     heatmaps.set_defaults(run=_plate_heatmaps)
 
     maps = commands.add_parser("residual-maps", help="one PNG per fitted plate: raw signal beside the residual map")
-    maps.add_argument("--screen", required=True)
     maps.add_argument("--residuals", required=True, help="residuals.tsv from `pdoscreen residual-checks`")
     maps.add_argument("--spatial", required=True, help="spatial_artefacts.tsv from `pdoscreen residual-checks`")
-    maps.add_argument("--out-dir", required=True, help="folder for {plate}.png")
-    maps.add_argument("--dpi", type=int, default=100)
-    maps.add_argument("--threads", type=int, default=1, help="processes drawing plates in parallel")
+    _plate_pictures_arguments(maps)
     maps.set_defaults(run=_residual_maps)
 
     overview = commands.add_parser("qc-overview", help="one PNG: Z' and vehicle CV per plate, coloured by status")
@@ -517,19 +481,19 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--qc", required=True, help="plates.tsv: plates with fit=true are used")
     fit.add_argument("--priors", required=True, help="plate priors from plate-priors")
     fit.add_argument("--drug", required=True)
-    fit.add_argument("--out-prefix", required=True, help="writes PREFIX.zarr, .diagnostics.tsv, .lines.tsv, .ppc.tsv")
+    fit.add_argument("--out", required=True, help="the fit to write, NAME.zarr; its tables go beside it "
+                     "(NAME.diagnostics.tsv, NAME.lines.tsv, NAME.ppc.tsv)")
     fit.add_argument("--settings", default="{}", help="FitSettings as JSON")
     fit.add_argument("--without-plates", help="spatial_artefacts.tsv from `pdoscreen residual-checks`: "
                      "its flagged plates are left out (the refit of residual_checks.spatial_artefact: refit)")
-    fit.add_argument("--first-fit", help="prefix of the drug's first fit: copied, not refitted, when none of "
+    fit.add_argument("--first-fit", help="the drug's first fit (NAME.zarr): copied, not refitted, when none of "
                      "its plates is left out")
     fit.add_argument("--stage-record", help="the run's fitting-stage table (progress.py): the drug's finish is "
                      "added and the stage's progress logged")
     fit.set_defaults(run=_fit)
 
     summary = commands.add_parser("summarize", help="per-line and per-patient metric posteriors, ranks, tables")
-    summary.add_argument("--fits-dir", required=True, help="folder of {drug}.zarr, .lines.tsv, .diagnostics.tsv")
-    summary.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
+    _fits_argument(summary)
     summary.add_argument("--out-dir", required=True)
     summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
     summary.add_argument("--screen", help="the screen store: adds GR50 and GRmax where it has GR values")
@@ -541,8 +505,7 @@ def parser() -> argparse.ArgumentParser:
     checks = commands.add_parser(
         "residual-checks", help="treated wells against the fits: curve_misfit per line, spatial_artefact per plate"
     )
-    checks.add_argument("--fits-dir", required=True, help="folder of {drug}.zarr")
-    checks.add_argument("--diagnostics", nargs="+", required=True, help="every drug's .diagnostics.tsv")
+    _fits_argument(checks)
     checks.add_argument("--qc", required=True, help="plates.tsv: each plate's vehicle CV is the residuals' unit")
     checks.add_argument("--misfit-t", type=float, required=True, help="|t| per dose beyond which a dose is off")
     checks.add_argument("--misfit-min-doses", type=int, required=True, help="consecutive off doses that flag")
@@ -558,8 +521,7 @@ def parser() -> argparse.ArgumentParser:
     hierarchy = commands.add_parser(
         "hierarchy", help="variance partition, shrinkage against per-curve fits, predictions for new lines"
     )
-    hierarchy.add_argument("--fits-dir", required=True)
-    hierarchy.add_argument("--diagnostics", nargs="+", required=True)
+    _fits_argument(hierarchy)
     hierarchy.add_argument("--screen", required=True)
     hierarchy.add_argument("--qc", required=True, help="plates.tsv: per-curve fits use the plates with fit=true")
     hierarchy.add_argument("--aac-threshold", type=float, required=True, help="AAC above which a line responds")
@@ -574,8 +536,7 @@ def parser() -> argparse.ArgumentParser:
 
     patient = commands.add_parser("patient-page", help="one patient's curves, cohort plot and one-page HTML")
     patient.add_argument("--patient", required=True)
-    patient.add_argument("--fits-dir", required=True)
-    patient.add_argument("--diagnostics", nargs="+", required=True)
+    _fits_argument(patient)
     patient.add_argument("--summary", required=True, help="patient_drug.tsv")
     patient.add_argument("--metrics", required=True, help="metrics.zarr")
     patient.add_argument("--qc", required=True, help="plates.tsv")

@@ -266,9 +266,10 @@ class NothingToFit(ValueError):
 
 def fit_drug(
     screen: xr.Dataset, drug: str, priors: pd.DataFrame, plates: list[str], settings: FitSettings,
-    progress: bool = False,
+    progress: bool = False, left_out: dict[str, str] | None = None,
 ) -> az.InferenceData:
-    """Fit one drug across every given plate that carries it."""
+    """Fit one drug across every given plate that carries it; ``left_out``
+    names plates taken out of an earlier fit, with why, for the fit's record."""
     import numpyro
 
     numpyro.enable_x64()
@@ -287,6 +288,8 @@ def fit_drug(
     samples, stats, chosen, record = sample(data, index, settings, seed, progress, label=f"drug {drug}")
     loglik, y_rep = sampling.well_draws(samples, data, chosen, settings, seed, len(wells))
     idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
+    if left_out:
+        record["path"] += " | refitted without " + "; ".join(f"{plate} ({why})" for plate, why in left_out.items())
     _record_fit(idata, chosen, record, index)
     for group in idata.groups():
         getattr(idata, group).attrs["fingerprint"] = fingerprint(wells, priors, settings)

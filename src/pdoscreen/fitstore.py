@@ -1,9 +1,10 @@
-"""A fit's files: ``{prefix}.zarr`` (the InferenceData, whose fingerprint
-marks the fit as finished) and the tables beside it (FIT_TABLES), written so
-that an interrupted job never leaves a half-written fit that looks finished;
-which stored fits there are, and opening them. ``pdoscreen fit`` and the
-commands that read fits (cli.py) use this module; the workflow names the
-prefixes (``results/fits/{drug}``, ``results/refits/{drug}``)."""
+"""A fit's files: ``{name}.zarr`` (the InferenceData, whose fingerprint
+marks the fit as finished) and its tables beside it, ``{name}.{table}.tsv``
+for each of FIT_TABLES, written so that an interrupted job never leaves a
+half-written fit that looks finished; which of the given fits ran, and
+opening them. A fit is named by its zarr path: the workflow's rules pass
+those paths (``results/fits/{drug}.zarr``) and this module alone knows where
+the tables lie beside them."""
 
 from __future__ import annotations
 
@@ -20,40 +21,54 @@ from .store import atomic_path
 
 log = logging.getLogger("pdoscreen")
 
-FIT_TABLES = ("diagnostics.tsv", "lines.tsv", "ppc.tsv")  # written beside each {drug}.zarr
+FIT_TABLES = ("diagnostics", "lines", "ppc")  # {name}.{table}.tsv beside each {name}.zarr
 
 
-def drug_of(diagnostics_path: str | Path) -> str:
-    """The drug's file name from its ``{drug}.diagnostics.tsv``."""
-    return Path(diagnostics_path).name.removesuffix(".diagnostics.tsv")
+def _zarr(fit: str | Path) -> Path:
+    fit = Path(fit)
+    if fit.suffix != ".zarr":
+        raise ValueError(f"a fit is named by its .zarr path, not {fit}")
+    return fit
+
+
+def name_of(fit: str | Path) -> str:
+    """The fit's name (the drug's file name in the workflow): ``{name}.zarr``."""
+    return _zarr(fit).name.removesuffix(".zarr")
+
+
+def table_path(fit: str | Path, table: str) -> Path:
+    """Where the fit's table (one of FIT_TABLES) lies: beside its zarr."""
+    return _zarr(fit).with_name(f"{name_of(fit)}.{table}.tsv")
+
+
+def _files(fit: Path) -> list[Path]:
+    return [table_path(fit, table) for table in FIT_TABLES]
 
 
 def copy_fit(source: Path, out: Path) -> None:
-    """The stored fit at ``source`` (zarr and tables) copied to ``out``, the
+    """The stored fit ``source`` (zarr and tables) copied to ``out``, the
     zarr last: its fingerprint marks the copy as finished."""
-    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
+    shutil.rmtree(_zarr(out), ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for kind in FIT_TABLES:
-        shutil.copyfile(f"{source}.{kind}", f"{out}.{kind}")
-    shutil.copytree(source.with_suffix(".zarr"), out.with_suffix(".zarr"))
+    for table in FIT_TABLES:
+        shutil.copyfile(table_path(source, table), table_path(out, table))
+    shutil.copytree(_zarr(source), out)
 
 
 def mark_current(out: Path) -> None:
     """Touch a kept fit's outputs so that Snakemake sees them as newer than the
     (rewritten) screen store they were fitted from."""
-    zarr_dir = out.with_suffix(".zarr")
-    for path in [zarr_dir, zarr_dir / ".snakemake_timestamp",
-                 *(Path(f"{out}.{kind}") for kind in FIT_TABLES)]:
+    for path in [_zarr(out), out / ".snakemake_timestamp", *_files(out)]:
         if path.exists():
             os.utime(path)
 
 
 def stored_fingerprint(out: Path) -> str | None:
     """The fingerprint of the fit stored at ``out``, if all its outputs are there."""
-    if not all(Path(f"{out}.{kind}").exists() for kind in FIT_TABLES):
+    if not all(path.exists() for path in _files(_zarr(out))):
         return None
     try:
-        root = zarr.open_group(str(out.with_suffix(".zarr")), mode="r")
+        root = zarr.open_group(str(out), mode="r")
         attrs = root["posterior"].attrs if "posterior" in root else root.attrs
         return attrs.get("fingerprint")
     except (FileNotFoundError, KeyError, ValueError):
@@ -65,10 +80,10 @@ def _write_tables(out: Path, tables: dict, **to_csv) -> None:
     before the zarr, whose fingerprint marks the fit as finished: the old zarr
     is removed first, so a fit killed part-way leaves no fingerprint that
     `stored_fingerprint` would take for a finished fit beside new tables."""
-    shutil.rmtree(out.with_suffix(".zarr"), ignore_errors=True)
+    shutil.rmtree(_zarr(out), ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        with atomic_path(f"{out}.{name}.tsv") as tmp:
+        with atomic_path(table_path(out, name)) as tmp:
             table.to_csv(tmp, sep="\t", index=False, **to_csv)
 
 
@@ -83,7 +98,7 @@ def write_fit(idata, settings, out: Path):
         "ppc": posterior_predictive_checks(idata),
     }
     _write_tables(out, tables, float_format="%.6g")
-    write_inference_data(idata, out.with_suffix(".zarr"))
+    write_inference_data(idata, out)
     drug = idata.posterior.attrs["drug"]
     for row in tables["diagnostics"].query("status == 'fail'").itertuples():
         log.warning("drug %s fails diagnostics (%s): %s", drug, row.group, row.reasons)
@@ -100,19 +115,32 @@ def write_not_fitted(drug: str, reason: str, out: Path, fingerprint: str) -> Non
     _write_tables(out, {"diagnostics": pd.DataFrame([row]), "lines": pd.DataFrame(columns=["line"]),
                         "ppc": pd.DataFrame(columns=["plate"])})
     attrs = {"drug": drug, "fitted": 0, "reason": reason, "fingerprint": fingerprint}
-    write_zarr_atomic(xr.Dataset(attrs=attrs), out.with_suffix(".zarr"))
+    write_zarr_atomic(xr.Dataset(attrs=attrs), out)
 
 
-def fitted(diagnostics_paths: list[str]) -> list[str]:
-    """The drugs whose fit ran (not those recorded as not fitted), by file name."""
-    return [
-        drug_of(path) for path in diagnostics_paths
-        if "not_fitted" not in set(pd.read_csv(path, sep="\t")["status"])
-    ]
+def fitted(fits: list[str | Path]) -> list[Path]:
+    """The fits that ran (not those recorded as not fitted)."""
+    return [Path(fit) for fit in fits
+            if "not_fitted" not in set(pd.read_csv(table_path(fit, "diagnostics"), sep="\t")["status"])]
 
 
-def open_fits(fits_dir: str | Path, diagnostics_paths: list[str]) -> dict:
-    """{drug: InferenceData} of the fitted drugs among ``diagnostics_paths``."""
+def open_fits(fits: list[str | Path]) -> dict:
+    """{name: InferenceData} of the fits among ``fits`` that ran."""
     from .store import open_inference_data
 
-    return {drug: open_inference_data(Path(fits_dir) / f"{drug}.zarr") for drug in fitted(diagnostics_paths)}
+    return {name_of(fit): open_inference_data(fit) for fit in fitted(fits)}
+
+
+def collect_diagnostics(fits: list[str | Path], out: Path) -> None:
+    """Every fit's diagnostics in one table (``drug`` the fit's name), failing
+    and unfitted drugs first."""
+    tables = [pd.read_csv(table_path(fit, "diagnostics"), sep="\t").assign(drug=name_of(fit)) for fit in fits]
+    table = pd.concat(tables, ignore_index=True)
+    if "rung" in table:  # on the fit rows only: an integer, not 1.0
+        table["rung"] = table["rung"].astype("Int64")
+    rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
+    table["order"] = rank.groupby(table["drug"]).transform("min")
+    table = table.sort_values(["order", "drug"], kind="stable").drop(columns="order")
+    table[["drug"] + [c for c in table.columns if c != "drug"]].to_csv(
+        out, sep="\t", index=False, float_format="%.6g", lineterminator="\n"
+    )

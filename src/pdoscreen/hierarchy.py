@@ -434,3 +434,31 @@ def separating_drugs(table: pd.DataFrame) -> str:
             first += f" {'Not certain' if dominant else 'Note'}: {text}."
         paragraphs.append(first)
     return "\n".join(paragraphs)
+
+
+# --- over a screen's fits ------------------------------------------------------------
+
+
+def plate_levels(screen) -> pd.DataFrame:
+    """Per plate of a screen store: its patient and its level of each factor
+    of BATCH_FACTORS in the sample sheet (``batch_clustering``'s plate_levels)."""
+    return pd.DataFrame({"plate": screen.plate.values.astype(str), "patient": screen.patient.values} | {
+        factor: screen[factor].values.astype(str) for factor in BATCH_FACTORS if factor in screen.coords
+    })
+
+
+def screen_tables(fits: dict, independent: pd.DataFrame, ppc: pd.DataFrame, levels: pd.DataFrame,
+                  aac_threshold: float, seed) -> dict[str, pd.DataFrame]:
+    """This module's tables over every fit of a screen ({name: InferenceData}),
+    with the per-curve fits (``independent``) the shrinkage is measured from and
+    the fits' posterior predictive checks (``ppc``, with ``drug``) whose plate
+    residuals the batch check reads."""
+    fitted_factors = sorted({f for idata in fits.values() for f in batch_factors(idata)})
+    parts = {
+        "variance_partition": [variance_partition(idata) for idata in fits.values()],
+        "shrinkage": [shrinkage(idata, independent) for idata in fits.values()],
+        "new_line_predictions": [new_unit_predictions(idata, aac_threshold, seed) for idata in fits.values()],
+        "batch_effects": [batch_effects(idata) for idata in fits.values()],
+        "batch_check": [batch_clustering(ppc, levels, fitted_factors)] if fits else [],
+    }
+    return {name: pd.concat(tables, ignore_index=True) if tables else pd.DataFrame() for name, tables in parts.items()}

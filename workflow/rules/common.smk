@@ -147,13 +147,3 @@ FITS = (
 def fit_tables(kind, folder=FITS):
     """Every drug's {folder}/{drug}.{kind}, by default of the fits the results use."""
     return expand(f"{folder}/{{drug}}.{kind}", drug=DRUGS)
-
-
-def fit_prefix(wildcards, output):
-    """PREFIX of a fit job's PREFIX.zarr and tables, for `--out-prefix`."""
-    return output.fit.removesuffix(".zarr")
-
-
-def fits_folder(wildcards, input):
-    """The folder of a rule's input fits, for `--fits-dir`."""
-    return str(Path(input.fits[0]).parent)

@@ -60,13 +60,12 @@ rule fit_drug:
     params:
         drug=lambda wildcards: DRUGS[wildcards.drug],
         settings=fit_settings(),
-        out_prefix=fit_prefix,
         extra=f"--stage-record {shlex.quote(FIT_STAGE_RECORD)}",
     # A fixed hash seed makes JAX trace the same program in every job, so the
     # compiled sampler in fit.jax_cache is reused across drugs and runs.
     shell:
         "PYTHONHASHSEED=0 pdoscreen --log {log:q} fit --screen {input.screen:q} --qc {input.qc:q} "
-        "--priors {input.priors:q} --drug {params.drug:q} --out-prefix {params.out_prefix:q} "
+        "--priors {input.priors:q} --drug {params.drug:q} --out {output.fit:q} "
         "--settings {params.settings:q} {params.extra}"
 
 
@@ -90,8 +89,7 @@ use rule fit_drug as refit_drug with:
     params:
         drug=lambda wildcards: DRUGS[wildcards.drug],
         settings=fit_settings(),
-        out_prefix=fit_prefix,
         extra=lambda wildcards, input: (
             f"--without-plates {shlex.quote(input.spatial)} "
-            f"--first-fit {shlex.quote(input.first_fit.removesuffix('.zarr'))}"
+            f"--first-fit {shlex.quote(input.first_fit)}"
         ),

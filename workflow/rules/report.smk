@@ -118,14 +118,13 @@ rule patient_page:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
-        fits_dir=fits_folder,
         floor=config["sensitivity"]["activity_aac_floor"],
         probability=config["sensitivity"]["activity_probability"],
         cohort=config["sensitivity"]["min_cohort_patients"],
         unit=config["sensitivity"]["sample_unit"],
     shell:
-        "pdoscreen --log {log:q} patient-page --patient {wildcards.patient:q} --fits-dir {params.fits_dir} "
-        "--diagnostics {input.diagnostics:q} --summary {input.summary:q} --metrics {input.metrics:q} "
+        "pdoscreen --log {log:q} patient-page --patient {wildcards.patient:q} --fits {input.fits:q} "
+        "--summary {input.summary:q} --metrics {input.metrics:q} "
         "--qc {input.qc:q} --curves {output.curves:q} --forest {output.forest:q} "
         "--waterfall {output.waterfall:q} --heatmap {input.heatmap:q} --plotly-js {input.plotly_js:q} "
         "--page {output.page:q} --line-checks {input.line_checks:q} --activity-aac-floor {params.floor} "

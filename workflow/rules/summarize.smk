@@ -38,7 +38,6 @@ rule residual_checks:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     params:
-        fits_dir=fits_folder,
         # the thresholds; what a flag does to the fits is not the checks' business
         checks={
             key: value
@@ -47,7 +46,7 @@ rule residual_checks:
         },
         seed=config["fit"]["seed"],
     shell:
-        "pdoscreen --log {log:q} residual-checks --fits-dir {params.fits_dir} --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} residual-checks --fits {input.fits:q} "
         "--qc {input.qc:q} --misfit-t {params.checks[misfit_t]} "
         "--misfit-min-doses {params.checks[misfit_min_doses]} "
         "--spatial-p-max {params.checks[spatial_p_max]} "
@@ -109,11 +108,10 @@ rule hierarchy:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     params:
-        fits_dir=fits_folder,
         aac_threshold=config["response_aac_threshold"],
         seed=config["fit"]["seed"],
     shell:
-        "pdoscreen --log {log:q} hierarchy --fits-dir {params.fits_dir} --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} hierarchy --fits {input.fits:q} "
         "--screen {input.screen:q} --qc {input.qc:q} --aac-threshold {params.aac_threshold} "
         "--seed {params.seed} --out-dir results/summary"
 
@@ -156,11 +154,10 @@ rule summarize:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     params:
-        fits_dir=fits_folder,
         floor=config["sensitivity"]["activity_aac_floor"],
         cohort=config["sensitivity"]["min_cohort_patients"],
     shell:
-        "pdoscreen --log {log:q} summarize --fits-dir {params.fits_dir} --diagnostics {input.diagnostics:q} "
+        "pdoscreen --log {log:q} summarize --fits {input.fits:q} "
         "--shrinkage {input.shrinkage:q} --line-checks {input.checks:q} --screen {input.screen:q} --qc {input.qc:q} "
         "--activity-aac-floor {params.floor} --min-cohort-patients {params.cohort} "
         "--out-dir results/summary"

@@ -307,16 +307,20 @@ def check_row_order(previous: int | None, row: int, *, path: Path, what: str, li
     return row
 
 
-def check_fields(rows: list[list[str]], *, path: Path, what: str, first_line: int, width: int | None = None) -> None:
+def check_fields(rows: list[list[str]], *, path: Path, what: str, first_line: int, width: int | None = None,
+                 labelled: bool = False) -> None:
     """Refuse a line of a delimited table with another number of fields than
     ``width`` (by default its first line's): an instrument writes every line of
     a table alike, and a delimiter lost or written inside a value shifts every
-    later cell of its line, which no check of the values themselves can see."""
+    later cell of its line, which no check of the values themselves can see.
+    ``labelled``: each line starts with its plate row's label, which the
+    message names."""
     width = len(rows[0]) if width is None and rows else width
     for number, row in enumerate(rows, start=first_line):
         if len(row) != width:
+            line = f"row {str(row[0]).strip()}" if labelled and row else "a line"
             raise InputError(
-                f"a line of {what} has {len(row)} fields where its table has {width}: the file is "
+                f"{line} of {what} has {len(row)} fields where its table has {width}: the file is "
                 "truncated there, or a delimiter was lost or added (an edited or damaged file?), "
                 "which shifts the values after it",
                 file=path,

@@ -18,6 +18,7 @@ from ..textfiles import read_text, split_rows
 from .base import (
     Measurement,
     Reader,
+    check_fields,
     check_row_order,
     measurement_from_cells,
     read_xlsx,
@@ -126,12 +127,8 @@ def _lettered_matrix(
     while end < len(rows) and rows[end] and _ROW_LABEL_RE.match(_text(rows[end][0])):
         row = rows[end]
         label = _text(row[0])
-        if width is not None and len(row) != width:
-            raise InputError(
-                f"row {label} of {title!r} has {len(row)} fields where every other line "
-                f"has {width} (truncated file?)",
-                file=path,
-            )
+        if width is not None:
+            check_fields([row], path=path, what=repr(title), first_line=end + 1, width=width, labelled=True)
         extra = [_text(c) for c in row[1 + n_columns :] if _text(c)]
         if strict and extra:
             raise InputError(

@@ -130,7 +130,7 @@ def test_a_fit_killed_while_writing_is_never_kept(tmp_path, monkeypatch):
     zarr was written first, then the tables."""
     from pdoscreen import fitstore, store
 
-    out = tmp_path / DRUG
+    out = tmp_path / f"{DRUG}.zarr"
     writes = {"count": 0, "stop_at": None}
 
     def stopping(write):
@@ -154,7 +154,7 @@ def test_a_fit_killed_while_writing_is_never_kept(tmp_path, monkeypatch):
             pass
         # Kept, the stored fit must be the one its tables came from.
         kept = fitstore.stored_fingerprint(out)
-        tables = pd.read_csv(f"{out}.diagnostics.tsv", sep="\t")["reasons"].iloc[0]
+        tables = pd.read_csv(fitstore.table_path(out, "diagnostics"), sep="\t")["reasons"].iloc[0]
         assert kept is None or kept == f"{tables} fingerprint", f"stopped at write {stop_at}"
 
 

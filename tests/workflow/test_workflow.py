@@ -15,12 +15,11 @@ import xarray as xr
 import pdoscreen
 import pdoscreen.cli
 import pdoscreen.pages
-from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, UP_TO_QC
+from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, REPO, UP_TO_QC
 from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
 from pdoscreen.store import open_inference_data
 from test_qc import TSV_COLUMNS
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
 # The example_run and cll_run fixtures (tests/conftest.py) run the workflow once per session.
 
@@ -204,14 +203,14 @@ def test_a_drug_with_nothing_to_fit_is_reported(example_run, tmp_path):
     unfitted = pdoscreen.cli.main([
         "fit", "--screen", str(workdir / "results/screen.zarr"), "--qc", str(tmp_path / "plates.tsv"),
         "--priors", str(workdir / "results/fits/plate_priors.tsv"), "--drug", "Paclitaxel",
-        "--out-prefix", str(fits / "Paclitaxel"),
+        "--out", str(fits / "Paclitaxel.zarr"),
     ])
     assert unfitted == 0
     diagnostics = pd.read_csv(fits / "Paclitaxel.diagnostics.tsv", sep="\t")
     assert list(diagnostics.status) == ["not_fitted"]
     assert "no usable treated wells on the 0 plates" in diagnostics.reasons[0]
-    summarized = pdoscreen.cli.main(["summarize", "--fits-dir", str(fits), "--out-dir", str(tmp_path / "summary"),
-                                     "--diagnostics", *map(str, sorted(fits.glob("*.diagnostics.tsv")))])
+    summarized = pdoscreen.cli.main(["summarize", "--out-dir", str(tmp_path / "summary"),
+                                     "--fits", *map(str, sorted(fits.glob("*.zarr")))])
     assert summarized == 0
     summary = pd.read_csv(tmp_path / "summary/patient_drug.tsv", sep="\t")
     assert set(summary.drug) == {"Afatinib", "Olaparib"}
@@ -319,18 +318,18 @@ def test_real_cll_screen_qc(cll_run):
 
 def _refit(workdir: Path, tmp_path: Path, flagged: list[str]) -> tuple[Path, str]:
     """Afatinib refitted as rule refit_drug does, with ``flagged`` plates marked
-    spatial_artefact; returns the refit's prefix and its log."""
+    spatial_artefact; returns the refit's zarr and its log."""
     spatial = pd.DataFrame({"plate": ["P01-L1-R1", "P01-L1-R2", "P02-L1-R1"], "spatial_artefact": False,
                             "region": ""})
     spatial.loc[spatial.plate.isin(flagged), ["spatial_artefact", "region"]] = [True, "rows B-D, columns 3-9"]
     spatial.to_csv(tmp_path / "spatial_artefacts.tsv", sep="\t", index=False)
-    out = tmp_path / "refits" / "Afatinib"
+    out = tmp_path / "refits" / "Afatinib.zarr"
     refit = subprocess.run([
         sys.executable, "-m", "pdoscreen", "--log", str(tmp_path / "refit.log"), "fit",
         "--screen", str(workdir / "results/screen.zarr"), "--qc", str(workdir / "results/qc/plates.tsv"),
-        "--priors", str(workdir / "results/fits/plate_priors.tsv"), "--drug", "Afatinib", "--out-prefix", str(out),
+        "--priors", str(workdir / "results/fits/plate_priors.tsv"), "--drug", "Afatinib", "--out", str(out),
         "--settings", json.dumps(QUICK_FIT), "--without-plates", str(tmp_path / "spatial_artefacts.tsv"),
-        "--first-fit", str(workdir / "results/fits/Afatinib"),
+        "--first-fit", str(workdir / "results/fits/Afatinib.zarr"),
     ], capture_output=True, text=True)
     assert refit.returncode == 0, refit.stderr[-3000:]
     return out, (tmp_path / "refit.log").read_text()
@@ -342,7 +341,7 @@ def test_refit_leaves_out_the_flagged_plates(example_run, tmp_path):
     workdir, _ = example_run
     out, log = _refit(workdir, tmp_path, ["P01-L1-R1", "P01-L1-R2"])
     first = open_inference_data(workdir / "results/fits/Afatinib.zarr")
-    refit = open_inference_data(out.with_suffix(".zarr"))
+    refit = open_inference_data(out)
     assert {"P01-L1-R1", "P01-L1-R2"} <= set(first.posterior.plate.values)
     assert set(refit.posterior.plate.values) == set(first.posterior.plate.values) - {"P01-L1-R1", "P01-L1-R2"}
     assert "line P01-L1 has no plate left without P01-L1-R1, P01-L1-R2" in log
@@ -366,7 +365,7 @@ def test_refit_mode_plans_refits_and_results_from_them(example_run, run_snakemak
                          "--printshellcmds")
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert re.search(r"refit_drug\s+8\b", plan.stdout)
-    assert "summarize --fits-dir results/refits" in plan.stdout
+    assert "summarize --fits results/refits/" in plan.stdout
     assert "residual-checks" not in plan.stdout  # the first fits and their checks stand
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from conftest import snakemake as run_workflow
 from pdoscreen.errors import InputError
 from pdoscreen.ingest import ingest_plates
 from pdoscreen.samplesheet import load_sample_sheet
 from pdoscreen.screen import build_screen, drug_slug
 
-CORPUS = Path(__file__).parent / "data" / "bad_input"
+CORPUS = REPO / "tests" / "data" / "bad_input"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
-REPO = Path(__file__).resolve().parents[1]
 
 
 def ingest_case(folder: Path, out: Path):
