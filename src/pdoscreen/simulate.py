@@ -43,6 +43,9 @@ class Design:
     # (0: every plate carries every drug).
     drugs_per_plate: int = 0
     plate_wells: int = 0  # 96 or 384; 0 picks the smallest that holds a plate's drugs
+    # Exceptional responders: (patient index from 0, drug, shift of log10 EC50 in
+    # decades[, residual viability]), see truth(). Empty: the screen of the seed as before.
+    responders: tuple[tuple, ...] = ()
 
 
 def _doses(design: Design) -> np.ndarray:
@@ -50,7 +53,17 @@ def _doses(design: Design) -> np.ndarray:
 
 
 def truth(design: Design, rng: np.random.Generator) -> pd.DataFrame:
-    """Line-level truth per drug: log10 EC50, Hill slope, residual viability, AAC."""
+    """Line-level truth per drug: log10 EC50, Hill slope, residual viability, AAC.
+
+    Each entry of ``design.responders``, ``(k, drug, shift)`` or ``(k, drug,
+    shift, residual_viability)``, then moves the log10 EC50 of every line of
+    patient ``k`` (from 0: ``P{k + 1}``) for ``drug`` by ``shift`` decades
+    (negative: more sensitive; positive: more resistant) and, with a fourth
+    element, replaces those lines' drawn residual viability by it (lower: a
+    deeper response; near 1: a nearly flat curve). The AAC follows the moved
+    curve. Entries are applied in order, after every random draw, so the
+    random stream, and every other line and well of the screen, stay as they
+    are without them."""
     x = np.log10(_doses(design))
     rows = []
     for drug in design.drugs:
@@ -60,15 +73,47 @@ def truth(design: Design, rng: np.random.Generator) -> pd.DataFrame:
                 c = design.mu_c + shift + rng.normal(0, design.tau_line)
                 h = design.hill * np.exp(rng.normal(0, 0.15))
                 e = 1.0 if design.flat else float(np.clip(design.residual_viability + rng.normal(0, 0.05), 0.01, 0.9))
-                rows.append(dict(drug=drug, patient=f"P{k + 1}", line=f"P{k + 1}-L{j + 1}", log10_ec50=c,
-                                 hill=h, residual_viability=e, aac=float(aac(c, h, e, x.min(), x.max()))))
-    return pd.DataFrame(rows)
+                rows.append(
+                    dict(
+                        drug=drug,
+                        patient=f"P{k + 1}",
+                        line=f"P{k + 1}-L{j + 1}",
+                        log10_ec50=c,
+                        hill=h,
+                        residual_viability=e,
+                        aac=float(aac(c, h, e, x.min(), x.max())),
+                    )
+                )
+    table = pd.DataFrame(rows)
+    for responder in design.responders:
+        _apply_responder(table, design, responder, x)
+    return table
+
+
+def _apply_responder(table: pd.DataFrame, design: Design, responder: tuple, x: np.ndarray) -> None:
+    """One entry of ``Design.responders`` applied to the truth table, in place."""
+    if len(responder) not in (3, 4):
+        raise ValueError(f"responder {responder!r}: expected (patient index, drug, shift[, residual viability])")
+    k, drug, shift = responder[:3]
+    if not 0 <= int(k) < design.n_patients:
+        raise ValueError(f"responder {responder!r}: patient index outside 0..{design.n_patients - 1}")
+    if drug not in design.drugs:
+        raise ValueError(f"responder {responder!r}: {drug!r} is not among the design's drugs")
+    hit = ((table["patient"] == f"P{int(k) + 1}") & (table["drug"] == drug)).to_numpy()
+    table.loc[hit, "log10_ec50"] += float(shift)
+    if len(responder) == 4:
+        if not 0 < float(responder[3]) <= 1:
+            raise ValueError(f"responder {responder!r}: residual viability outside (0, 1]")
+        table.loc[hit, "residual_viability"] = float(responder[3])
+    rows = table.loc[hit]
+    c, h, e = (rows[column].to_numpy(dtype=float) for column in ("log10_ec50", "hill", "residual_viability"))
+    table.loc[hit, "aac"] = np.asarray(aac(c, h, e, x.min(), x.max()), dtype=float)
 
 
 def plate_sets(design: Design) -> list[tuple[str, ...]]:
     """The drugs of each plate of a replicate's plate set (one plate by default)."""
     per_plate = design.drugs_per_plate or len(design.drugs)
-    return [design.drugs[i: i + per_plate] for i in range(0, len(design.drugs), per_plate)]
+    return [design.drugs[i : i + per_plate] for i in range(0, len(design.drugs), per_plate)]
 
 
 def _geometry(design: Design) -> PlateGeometry:
@@ -111,15 +156,20 @@ def screen(design: Design, seed: int) -> tuple[xr.Dataset, pd.DataFrame]:
     meta = pd.DataFrame(meta)
     stack = lambda column: np.stack([p[column].to_numpy() for p in plates])  # noqa: E731
     ds = xr.Dataset(
-        {"signal": (("plate", "well"), np.stack(signals)),
-         "flag": (("plate", "well"), np.full((len(plates), geometry.n_wells), ""))},
+        {
+            "signal": (("plate", "well"), np.stack(signals)),
+            "flag": (("plate", "well"), np.full((len(plates), geometry.n_wells), "")),
+        },
         coords={
-            "plate": meta.plate.to_numpy(), "well": geometry.wells,
+            "plate": meta.plate.to_numpy(),
+            "well": geometry.wells,
             "row": ("well", [row_label(parse_well(w)[0]) for w in geometry.wells]),
             "column": ("well", [parse_well(w)[1] + 1 for w in geometry.wells]),
-            "role": (("plate", "well"), stack("role")), "drug": (("plate", "well"), stack("drug")),
+            "role": (("plate", "well"), stack("role")),
+            "drug": (("plate", "well"), stack("drug")),
             "concentration_molar": (("plate", "well"), stack("concentration_molar").astype(float)),
-            "patient": ("plate", meta.patient.to_numpy()), "line": ("plate", meta.line.to_numpy()),
+            "patient": ("plate", meta.patient.to_numpy()),
+            "line": ("plate", meta.line.to_numpy()),
             "replicate": ("plate", meta.replicate.to_numpy()),
             "exclude": ("plate", np.full(len(meta), "")),
         },
