@@ -242,6 +242,30 @@ def test_ranks_follow_scores_not_raw_aac():
     assert (np.sort(out["rank"].values, axis=0) == np.arange(1, 6)[:, None, None]).all()
 
 
+def test_a_flat_drug_ranks_after_every_active_drug_whatever_its_score():
+    """A drug no patient responds to (AAC 0.02-0.05) has a cohort sd of a few
+    hundredths, so P1's 0.05 scores 1.5 sds above the cohort: the highest score
+    of the three drugs. Below the activity floor (0.1) on every draw, it ranks
+    last; the two active drugs keep their order by score, and on the draw where
+    the weaker one falls below the floor too, it joins the flat drug after
+    the active one, the two again by score."""
+    values = np.array([
+        [[0.05, 0.05], [0.02, 0.02], [0.03, 0.03], [0.02, 0.02]],  # flat: P1 scores 1.5
+        [[0.60, 0.60], [0.40, 0.40], [0.50, 0.50], [0.45, 0.45]],  # strong: P1 scores 1.4
+        [[0.30, 0.08], [0.25, 0.25], [0.20, 0.20], [0.30, 0.30]],  # weak: inactive in P1 on draw 2
+    ])
+    out = cohort_relative(patient_aac(values, ["flat", "strong", "weak"], ["P1", "P2", "P3", "P4"]))
+    score, rank = out["score"].sel(patient="P1"), out["rank"].sel(patient="P1")
+    assert float(score.sel(drug="flat")[0]) > float(score.sel(drug="strong")[0]) > 1
+    assert rank.sel(drug="strong").values == pytest.approx([1, 1])
+    assert rank.sel(drug="weak").values == pytest.approx([2, 3])
+    assert rank.sel(drug="flat").values == pytest.approx([3, 2])
+    # without a floor, the score alone orders them
+    unfloored = cohort_relative(patient_aac(values, ["flat", "strong", "weak"], ["P1", "P2", "P3", "P4"]),
+                                activity_aac_floor=-np.inf)
+    assert unfloored["rank"].sel(patient="P1", drug="flat").values == pytest.approx([1, 1])
+
+
 
 def test_rank_and_p_top3_in_the_patient_table():
     # Four patients with one line each, five drugs tested over the same range.

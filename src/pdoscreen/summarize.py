@@ -27,8 +27,12 @@ cohort   per drug, across the patients that carry it, on each draw:
          controls). Below ``min_cohort_patients`` patients carrying a drug,
          these relative rows are flagged ``cohort_too_small``.
 ranks    per patient and draw, drugs ordered by score, 1 = most sensitive
-         (highest score). Raw AAC is never ranked across drugs: drugs are
-         tested over different ranges, so their AACs are not comparable.
+         (highest score), the drugs active on that draw (patient AAC above the
+         activity floor) before the others: a flat curve's score divides
+         differences of a few hundredths by a cohort sd as small, so without
+         the floor a drug that does nothing could rank first. Raw AAC is never
+         ranked across drugs: drugs are tested over different ranges, so their
+         AACs are not comparable.
          Ties (probability zero for continuous draws) go to the drug first in
          name order. Fits of different drugs are independent, so pairing draw i
          of one drug with draw i of another is a valid joint draw; drugs with
@@ -100,7 +104,8 @@ UNITS = {
     "aac_minus_other_lines": ("line AAC minus the mean AAC of the patient's other lines", "1"),
     "score": ("(patient AAC - cohort median AAC) / cohort sd of AAC, per drug across patients",
               "cohort standard deviations"),
-    "rank": ("rank of the score among the patient's drugs, 1 = most sensitive", "1"),
+    "rank": ("rank of the score among the patient's drugs, 1 = most sensitive; drugs active on a draw "
+             "(AAC above the activity floor) rank before the others", "1"),
     "sdss2": ("selective DSS2: patient DSS2 minus the mean DSS2 of the other patients carrying the drug",
               "score (-100 to 100)"),
 }
@@ -229,7 +234,7 @@ def thin(ds: xr.Dataset, n: int) -> xr.Dataset:
     return ds.isel(draw=index).assign_coords(draw=np.arange(n))
 
 
-def cohort_relative(patient_aac: xr.DataArray) -> xr.Dataset:
+def cohort_relative(patient_aac: xr.DataArray, activity_aac_floor: float = ACTIVITY_AAC_FLOOR) -> xr.Dataset:
     """From patient AAC draws (drug, patient, draw; NaN where a patient does not
     carry a drug), per draw:
 
@@ -237,7 +242,8 @@ def cohort_relative(patient_aac: xr.DataArray) -> xr.Dataset:
       NaN for a drug carried by fewer than two patients;
     * ``more_sensitive`` = 1.0 if AAC > median AAC of the drug's *other*
       patients, else 0.0; NaN where undefined;
-    * ``rank`` of the score among the patient's drugs (1 = highest score); NaN
+    * ``rank`` of the score among the patient's drugs (1 = highest score), the
+      drugs whose AAC exceeds ``activity_aac_floor`` on the draw first; NaN
       where the score is NaN.
     """
     values = patient_aac.transpose("drug", "patient", "draw").values.astype(float)
@@ -258,7 +264,11 @@ def cohort_relative(patient_aac: xr.DataArray) -> xr.Dataset:
             more[:, k, :] = np.where(defined, (values[:, k, :] > reference).astype(float), np.nan)
     rank = np.full_like(values, np.nan)
     if n_drugs:
-        order = np.argsort(np.where(np.isnan(score), np.inf, -score), axis=0, kind="stable")
+        # inactive drugs after the active ones: shifted by more than any two scores differ
+        finite = np.abs(score[np.isfinite(score)])
+        span = 2 * finite.max() + 1 if finite.size else 0.0
+        key = -score + np.where(values > activity_aac_floor, 0.0, span)
+        order = np.argsort(np.where(np.isnan(score), np.inf, key), axis=0, kind="stable")
         positions = np.broadcast_to(np.arange(1, n_drugs + 1, dtype=float)[:, None, None], values.shape)
         np.put_along_axis(rank, order, positions, axis=0)
         rank[np.isnan(score)] = np.nan
@@ -291,7 +301,8 @@ def cohort_size(patient_aac: xr.DataArray) -> xr.DataArray:
     return patient_aac.notnull().any("draw").sum("patient")
 
 
-def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None = None) -> xr.Dataset:
+def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None = None,
+                         activity_aac_floor: float = ACTIVITY_AAC_FLOOR) -> xr.Dataset:
     """Every drug's metric draws on shared dims (drug, line, patient, draw), for
     ``results/summary/metrics.zarr``.
 
@@ -301,7 +312,8 @@ def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None
     Variables:
     ``line_<metric>`` (drug, line, draw) and ``patient_<metric>`` (drug,
     patient, draw) for the curve metrics, ``patient_aac_line_sd``,
-    ``line_aac_minus_other_lines``, ``patient_score`` and ``patient_rank``;
+    ``line_aac_minus_other_lines``, ``patient_score`` and ``patient_rank``
+    (active drugs first, by ``activity_aac_floor``: :func:`cohort_relative`);
     NaN where a line or patient does not carry the drug. Per-drug coords give
     the reference range, the method and whether the fit is approximate; coord
     ``line_patient`` on line.
@@ -332,7 +344,7 @@ def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None
         per_patient.append(pat.reindex(patient=patients))
     line_all = xr.concat(per_line, dim="drug", join="exact").assign_coords(drug=np.array(drugs, dtype=str))
     patient_all = xr.concat(per_patient, dim="drug", join="exact").assign_coords(drug=np.array(drugs, dtype=str))
-    cohort = cohort_relative(patient_all["aac"])
+    cohort = cohort_relative(patient_all["aac"], activity_aac_floor)
 
     out = xr.Dataset()
     for k in line_all.data_vars:
@@ -591,7 +603,8 @@ def summarize(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws)
+    ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws,
+                              activity_aac_floor)
     # which fits the tables came from (results/fits, or results/refits), for results.open_fit
     ds.attrs["fits_folder"] = Path(fit_paths[0]).parent.name if fit_paths else "fits"
     patient_table, line_table = summary_tables(
