@@ -307,7 +307,7 @@ def _patient_page(args: argparse.Namespace) -> None:
     from .plots.patient import cohort_forest, patient_curves, waterfall
     from .store import open_zarr
 
-    fits = fitstore.open_fits(args.fits)
+    fits = fitstore.open_fits(fitstore.fitted(args.fits))
     patient_drug = pd.read_csv(args.summary, sep="\t")
     metrics = open_zarr(args.metrics)
     rules = PageRules(args.activity_aac_floor, args.activity_probability, args.min_cohort_patients, args.sample_unit)
@@ -363,10 +363,10 @@ def _hierarchy(args: argparse.Namespace) -> None:
     from .store import open_zarr
 
     out = Path(args.out_dir)
-    fits = fitstore.open_fits(args.fits)
+    fitted = fitstore.fitted(args.fits)
+    fits = fitstore.open_fits(fitted)
     screen = open_zarr(args.screen).sel(plate=_fit_plates(args.qc))
-    ppc = [pd.read_csv(fitstore.table_path(fit, "ppc"), sep="\t").assign(drug=fitstore.name_of(fit))
-           for fit in fitstore.fitted(args.fits)]
+    ppc = fitstore.read_tables(fitted, "ppc")
     tables = screen_tables(fits, per_curve_fits(screen), pd.concat(ppc) if ppc else pd.DataFrame(),
                            plate_levels(screen), args.aac_threshold, args.seed)
     out.mkdir(parents=True, exist_ok=True)

@@ -125,17 +125,21 @@ def fitted(fits: list[str | Path]) -> list[Path]:
 
 
 def open_fits(fits: list[str | Path]) -> dict:
-    """{name: InferenceData} of the fits among ``fits`` that ran."""
+    """{name: InferenceData} of ``fits``, fits that ran (see ``fitted``)."""
     from .store import open_inference_data
 
-    return {name_of(fit): open_inference_data(fit) for fit in fitted(fits)}
+    return {name_of(fit): open_inference_data(fit) for fit in fits}
+
+
+def read_tables(fits: list[str | Path], table: str) -> list[pd.DataFrame]:
+    """Each fit's table (one of FIT_TABLES), with the fit's name as ``drug``."""
+    return [pd.read_csv(table_path(fit, table), sep="\t").assign(drug=name_of(fit)) for fit in fits]
 
 
 def collect_diagnostics(fits: list[str | Path], out: Path) -> None:
     """Every fit's diagnostics in one table (``drug`` the fit's name), failing
     and unfitted drugs first."""
-    tables = [pd.read_csv(table_path(fit, "diagnostics"), sep="\t").assign(drug=name_of(fit)) for fit in fits]
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat(read_tables(fits, "diagnostics"), ignore_index=True)
     if "rung" in table:  # on the fit rows only: an integer, not 1.0
         table["rung"] = table["rung"].astype("Int64")
     rank = table["status"].map({"not_fitted": 0, "fail": 1}).fillna(2)
