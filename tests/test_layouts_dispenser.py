@@ -1,5 +1,6 @@
 """Dispenser logs as layouts: Echo transfer reports with a source-plate map,
-HP D300 dispense reports and Tecan D300e CSV exports, on the real files.
+HP D300 dispense reports and protocols (.hpdd) and Tecan D300e CSV exports,
+on the real files (and small hand-made protocols).
 
 Expected concentrations are worked by hand from the logs' volumes: final =
 stock x dispensed / (assay volume + everything dispensed into the well)."""
@@ -325,3 +326,127 @@ def test_qc_counts_failed_dispenses_apart_from_instrument_flags():
     row = qc_row(make_screen({"good": spec}, flags), "good")
     # H12 is an empty well: nothing was meant to go in, so it is not counted.
     assert (row.n_dispense_failed, row.n_flagged_wells, row.n_missing_wells) == (2, 1, 0)
+
+
+HPDD = "dispenser/hp-d300-hpdd-protocol/single_agent_design_layout.hpdd"
+
+
+def test_hpdd_protocol_plate_by_hand(real_world):
+    """Plate 041018_1 of the real protocol: 104 <Well> elements, one agent each,
+    at target concentrations in the protocol's µM; its back-fill lists all 384 wells."""
+    path = real_world / HPDD
+    assert detect_layout(path) == "hpdd"
+    layout = read_layout(path, geometry_for(384), dispensing=Dispensing(plate="041018_1")).set_index("well")
+    # <Well Row="2" Col="2"><Fluid ID="2">1</Fluid>: agent_3 at 1 µM
+    assert layout.loc["C03", ["role", "drug", "concentration", "unit"]].tolist() == ["treated", "agent_3", 1.0, "uM"]
+    assert layout.loc["C03", "concentration_molar"] == pytest.approx(1e-6, rel=REL)
+    # <Well Row="2" Col="6"><Fluid ID="0">0.0316</Fluid>: agent_1 at 0.0316 µM
+    assert layout.loc["C07", "drug"] == "agent_1"
+    assert layout.loc["C07", "concentration_molar"] == pytest.approx(3.16e-8, rel=REL)
+    # <Well Row="2" Col="13"><Fluid ID="1">10</Fluid>: agent_2 at 10 µM
+    assert layout.loc["C14", ["drug", "concentration"]].tolist() == ["agent_2", 10.0]
+    # A1 gets no agent but is back-filled (class 0, DMSO)
+    assert layout.loc["A01", ["role", "drug"]].tolist() == ["vehicle", "DMSO normalization"]
+    assert np.isnan(layout.loc["A01", "concentration_molar"])
+    assert layout["role"].value_counts().to_dict() == {"vehicle": 280, "treated": 104}
+    assert layout.loc[layout.role == "treated", "drug"].value_counts().to_dict() == {
+        "agent_1": 27,
+        "agent_3": 27,
+        "agent_4": 27,
+        "agent_2": 21,
+        "agent_5": 2,
+    }
+    with pytest.raises(InputError, match="well outside the 96-well plate"):
+        read_layout(path, geometry_for(96), dispensing=Dispensing(plate="041018_1"))
+
+
+def test_hpdd_protocol_plate_must_be_chosen_and_dose_wells(real_world):
+    path = real_world / HPDD
+    with pytest.raises(InputError, match=r"14 plates \(041018_0; 041018_1; .*041018_13\); say which") as error:
+        read_layout(path)
+    assert error.value.file == str(path)
+    with pytest.raises(InputError, match=r"dispense_plate '041018_99' names none"):
+        read_layout(path, dispensing=Dispensing(plate="041018_99"))
+    # 041018_0 and 041018_7 have <Wells/>: back-filled, but given no agent
+    for plate in ("041018_0", "041018_7"):
+        with pytest.raises(InputError, match=rf"plate '{plate}' of the protocol doses no well") as error:
+            read_layout(path, dispensing=Dispensing(plate=plate))
+        assert error.value.file == str(path)
+
+
+def hpdd_protocol(tmp_path: Path, wells: str, *, by_volume: str = "False", unit: str = "\u00b5M") -> Path:
+    """A one-plate 96-well protocol: fluid 0 is drugA, fluid 1 drugB (dosed by
+    volume where ``by_volume`` is True); the back-fill lists A1, A2 and H12."""
+    fluid = (
+        '<Fluid ID="{}"><Name>{}</Name><ByVol>{}</ByVol><Concentration>10</Concentration>'
+        "<ConcentrationUnit>mM</ConcentrationUnit><ClassID>0</ClassID></Fluid>"
+    )
+    backfill = "".join(f'<Well P="0" R="{r}" C="{c}"/>' for r, c in ((0, 0), (0, 1), (7, 11)))
+    path = tmp_path / "protocol.hpdd"
+    path.write_text(
+        f"<?xml version='1.0' encoding='utf-8'?>\n<Protocol>\n<Version>3</Version><VolumeUnit>nL</VolumeUnit>"
+        f"<ConcentrationUnit>{unit}</ConcentrationUnit><Fluids>"
+        + fluid.format(0, "drugA", "False")
+        + fluid.format(1, "drugB", by_volume)
+        + "</Fluids><BackfillNoDispense>False</BackfillNoDispense><Plates><Plate><Rows>8</Rows><Cols>12</Cols>"
+        + f"<Name>P1</Name><AssayVolume>50000</AssayVolume><Wells>{wells}</Wells><Randomize/></Plate></Plates>"
+        + f'<Backfills><Backfill ClassID="0" Type="ToMaxVolume"><Wells>{backfill}</Wells></Backfill></Backfills>'
+        + "\n</Protocol>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("unit, molar", [("\u00b5M", 2.5e-6), ("\u03bcM", 2.5e-6), ("nM", 2.5e-9)])
+def test_hpdd_hand_made_protocol_units_and_untouched_wells(tmp_path, unit, molar):
+    path = hpdd_protocol(tmp_path, '<Well Row="1" Col="2"><Fluid ID="0">2.5</Fluid></Well>', unit=unit)
+    assert detect_layout(path) == "hpdd"
+    layout = read_layout(path, geometry_for(96)).set_index("well")
+    assert layout.loc["B03", ["role", "drug"]].tolist() == ["treated", "drugA"]
+    assert layout.loc["B03", "concentration_molar"] == pytest.approx(molar, rel=REL)
+    # Back-filled without a drug: vehicle; neither dosed nor back-filled (A3): not named, so empty
+    assert layout.loc[["A01", "A02", "H12"], "role"].tolist() == ["vehicle"] * 3
+    assert sorted(layout.index) == ["A01", "A02", "B03", "H12"]
+
+
+def test_hpdd_fluid_dosed_by_volume_is_refused_unless_a_vehicle(tmp_path):
+    path = hpdd_protocol(tmp_path, '<Well Row="1" Col="2"><Fluid ID="1">100</Fluid></Well>', by_volume="True")
+    with pytest.raises(InputError, match=r"well B03: fluid 'drugB' is dosed by volume \(ByVol True\)") as error:
+        read_layout(path)
+    assert error.value.file == str(path)
+    settings = Dispensing(source_map=fluid_map(tmp_path, ["drugB,vehicle"]))
+    layout = read_layout(path, dispensing=settings).set_index("well")
+    assert layout.loc["B03", ["role", "drug"]].tolist() == ["vehicle", "drugB"]
+
+
+@pytest.mark.parametrize(
+    "wells, message",
+    [
+        (
+            '<Well Row="0" Col="5"><Fluid ID="0">1</Fluid><Fluid ID="1">3</Fluid></Well>',
+            r"well A06: the log gives this well 2 drugs \(drugA, drugB\); combination screens",
+        ),
+        (
+            '<Well Row="0" Col="5"><Fluid ID="7">1</Fluid></Well>',
+            r"well A06: fluid ID '7' is not one of the protocol's",
+        ),
+        ('<Well Row="8" Col="0"><Fluid ID="0">1</Fluid></Well>', r"Row=8 Col=0 is outside plate 'P1' of the protocol"),
+        ('<Well Row="0" Col="12"><Fluid ID="0">1</Fluid></Well>', r"Row=0 Col=12 is outside plate 'P1'"),
+    ],
+)
+def test_hpdd_refusals(tmp_path, wells, message):
+    path = hpdd_protocol(tmp_path, wells)
+    with pytest.raises(InputError, match=message) as error:
+        read_layout(path)
+    assert error.value.file == str(path)
+
+
+def test_hpdd_refuses_randomised_plates_and_two_units(tmp_path):
+    path = hpdd_protocol(tmp_path, '<Well Row="0" Col="5"><Fluid ID="0">1</Fluid></Well>')
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("<Randomize/>", '<Randomize><Well C="5" R="0" ToC="6" ToR="0"/></Randomize>'))
+    with pytest.raises(InputError, match="plate 'P1' is randomised at dispensing"):
+        read_layout(path)
+    path.write_text(text.replace("<Fluids>", "<MolarityConcentrationUnit>nM</MolarityConcentrationUnit><Fluids>"))
+    with pytest.raises(InputError, match="ConcentrationUnit '\u00b5M' and MolarityConcentrationUnit 'nM' differ"):
+        read_layout(path)

@@ -14,9 +14,10 @@ Kinds (one module each):
 - ``grid``: plater-style stacked plate-shaped grids, one per field (:mod:`.grid`);
 - dispenser logs, which say what went into each well (:mod:`.dispense`):
   ``echo`` (Echo transfer reports with a source-plate map, :mod:`.echo`),
-  ``d300`` (HP D300 dispense-report XML, :mod:`.d300`) and ``d300e_csv``
-  (Tecan D300e CSV export, :mod:`.d300e_csv`), and ``incucyte_platemap``
-  (IncuCyte ``.PlateMap`` XML, :mod:`.incucyte_platemap`); the last three take
+  ``d300`` (HP D300 dispense-report XML, :mod:`.d300`), ``d300e_csv``
+  (Tecan D300e CSV export, :mod:`.d300e_csv`), ``hpdd`` (HP D300 protocol
+  files, the plan rather than the log, :mod:`.hpdd`) and ``incucyte_platemap``
+  (IncuCyte ``.PlateMap`` XML, :mod:`.incucyte_platemap`); the last four take
   an optional fluid map naming their controls (:class:`.source_map.FluidRoles`).
   Dispenser logs' wells may carry the flag
   ``dispense_failed`` with the instrument's message (columns ``flag`` and
@@ -53,7 +54,7 @@ from ..textfiles import check_complete, read_text
 from .common import COLUMNS, KINDS, Dispensing, LayoutKind, build_layout, register
 
 # Importing a module registers its kind.
-from . import d300, d300e_csv, echo, grid, incucyte_platemap, long, wellmap_toml  # noqa: F401,E402
+from . import d300, d300e_csv, echo, grid, hpdd, incucyte_platemap, long, wellmap_toml  # noqa: F401,E402
 
 __all__ = ["COLUMNS", "KINDS", "Dispensing", "LayoutKind", "detect_layout", "read_layout", "register"]
 
@@ -65,8 +66,7 @@ def detect_layout(path: str | Path, text: str | None = None) -> str:
     matches = [name for name, kind in KINDS.items() if kind.sniff(text)]
     if not matches:
         raise InputError(
-            "unknown layout format: no kind recognises this file's content "
-            f"(known kinds: {', '.join(sorted(KINDS))})",
+            f"unknown layout format: no kind recognises this file's content (known kinds: {', '.join(sorted(KINDS))})",
             file=path,
         )
     if len(matches) > 1:
