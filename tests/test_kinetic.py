@@ -1,17 +1,21 @@
-"""Time courses (the IncuCyte reader) and growth-rate responses (GR value, DIP rate)."""
+"""Time courses (the IncuCyte reader and the kinetic blocks of Tecan Spark,
+VICTOR Nivo and X3, SoftMax Pro) and growth-rate responses (GR value, DIP rate)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import numpy as np
+import openpyxl
 import pytest
 import scipy.stats
 import xarray as xr
 
 from pdoscreen.errors import InputError
 from pdoscreen.growth import dip_rates, gr_values
-from pdoscreen.readers import detect, read_time_course
+from pdoscreen.readers import TIME_COURSE_REGISTRY, detect, read_measurements, read_time_course
+from pdoscreen.readers.base import FileSample
+from pdoscreen.readers.timecourse import detect_time_course
 
 INCUCYTE = "raw-screen-dataset/thunor-hts007/test_incucyte_minimal.txt"
 
@@ -148,3 +152,375 @@ def test_dip_rates_of_the_real_incucyte_wells(incucyte):
         assert rates.dip_rate.sel(row=row).item() == pytest.approx(expected, rel=1e-10)
     # The controls double about every 35-40 h.
     assert 0.025 < rates.dip_rate.sel(row="B").item() < 0.03
+
+
+# --- The kinetic blocks of the plate readers (Tecan Spark, VICTOR, SoftMax Pro) ---
+
+SPARK = "plate-reader/tecan-sparkcontrol-xlsx/tekan_spark.xlsx"
+NIVO = "plate-reader/perkinelmer-victor-nivo-csv/nivo_output.csv"
+X3 = "plate-reader/perkinelmer-victor-x3-txt/victorx3_output.txt"
+SOFTMAX = "plate-reader/softmaxpro-txt/spectramax340_kinetic_partial_plate.txt"
+COURSES = {
+    SPARK: "tecan_spark_kinetic",
+    NIVO: "victor-nivo-kinetic",
+    X3: "victor-x3-kinetic",
+    SOFTMAX: "softmax_kinetic",
+    INCUCYTE: "incucyte",
+}
+
+
+def test_each_time_course_reader_claims_its_files_only(real_world):
+    """Over every genuine file (exports, screens, layouts, dispenser logs): a
+    time-course reader claims its own kinetic files and no other file, so
+    detect_time_course names exactly one reader for each."""
+    files = [p for p in sorted(real_world.rglob("*")) if p.is_file() and p.suffix != ".md"]
+    assert len(files) > 30
+    for path in files:
+        sample = FileSample(path)
+        claims = {name for name, reader in TIME_COURSE_REGISTRY.items() if reader.sniff(sample)}
+        expected = COURSES.get(path.relative_to(real_world).as_posix())
+        assert claims == ({expected} if expected else set()), path
+    for path, reader in COURSES.items():
+        assert detect_time_course(real_world / path) == reader
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint", "course"),
+    [
+        (SPARK, "tecan_spark_xlsx", "tecan_spark_kinetic"),
+        (NIVO, "victor-nivo", "victor-nivo-kinetic"),
+        (X3, "victor-x3", "victor-x3-kinetic"),
+        (SOFTMAX, "softmax", "softmax_kinetic"),
+    ],
+)
+def test_endpoint_readers_refuse_kinetic_files_naming_the_time_course_reader(real_world, path, endpoint, course):
+    assert detect(real_world / path) == endpoint
+    with pytest.raises(InputError, match=rf"kinetic read .*read_time_course \({course}\), or export the endpoint"):
+        read_measurements(real_world / path)
+
+
+def test_other_kinetic_refusals_keep_their_advice(tmp_path):
+    """A kinetic read no time-course reader knows (a Magellan kinetic list)
+    is told to export the endpoint, not sent to read_time_course."""
+    book = openpyxl.Workbook()
+    for row in (["Label1", "Label1", "Well positions"], ["0s", "60s", None], [0.1, 0.2, "A1"]):
+        book.active.append(row)
+    book.save(tmp_path / "kinetic.xlsx")
+    with pytest.raises(InputError, match=r"kinetic read .*\. Export the endpoint") as error:
+        read_measurements(tmp_path / "kinetic.xlsx")
+    assert "read_time_course" not in str(error.value)
+
+
+def test_spark_kinetic_time_axis_and_values(real_world):
+    course = read_time_course(real_world / SPARK)
+    assert course.attrs["reader"] == "tecan_spark_kinetic"
+    assert course.attrs["label"] == "Label 1"
+    assert course.attrs["read_time"] == "2023-04-18 13:22:05"  # the label's Start Time
+    assert course["time"].attrs == {"units": "h", "origin": "Tecan Spark Time [s]: the kinetic loop's first cycle"}
+    # Cycles 1 to 61, Time [s] 0 (row 47) to 1799.891 (row 107), every 30 s or so.
+    times = course["time"].values
+    assert len(times) == 61
+    assert times[0] == 0 and times[1] == 29.849 / 3600 and times[-1] == 1799.891 / 3600
+    assert course.signal.shape == (61, 8, 12)
+    # Row 47 (cycle 1): A1 0.9969; row 77 (cycle 31, 899.871 s): C9 1.9909, D12 0.7835;
+    # row 107 (cycle 61): A1 1.0469, A4 1.2827, C9 3.5695.
+    at = course.sel(time=899.871 / 3600)
+    assert float(at.signal.sel(row="C", column=9)) == 1.9909
+    assert float(at.signal.sel(row="D", column=12)) == 0.7835
+    assert float(course.signal.sel(row="A", column=1).isel(time=0)) == 0.9969
+    last = course.isel(time=-1).signal
+    assert [float(last.sel(row=r, column=c)) for r, c in (("A", 1), ("A", 4), ("C", 9))] == [1.0469, 1.2827, 3.5695]
+
+
+def test_spark_kinetic_partial_plate(real_world):
+    """Part of Plate A1-B12;C1-C9;D1-D12: C10-C12 and rows E-H are empty in
+    every cycle and not measured."""
+    flag = read_time_course(real_world / SPARK).flag
+    measured = flag == ""
+    assert int(measured.isel(time=0).sum()) == 45
+    assert (measured.sel(row=["A", "B", "D"]).all()) and measured.sel(row="C", column=slice(1, 9)).all()
+    assert (flag.sel(row="C", column=[10, 11, 12]) == "not_measured").all()
+    assert (flag.sel(row=["E", "F", "G", "H"]) == "not_measured").all()
+
+
+def test_spark_kinetic_table_one_column_per_cycle_reads_the_same(real_world, tmp_path):
+    """The transposed layout (Cycle Nr. / Time [s] / Temp. rows, a row per
+    well, a column per cycle) gives the same time course."""
+    book = openpyxl.load_workbook(real_world / SPARK)
+    sheet = book.active
+    rows = [list(row) for row in sheet.iter_rows(min_row=46, max_row=107, values_only=True)]
+    sheet.delete_rows(46, 62)
+    sheet.insert_rows(46, 99)
+    for j, column in enumerate(zip(*rows)):
+        for i, cell in enumerate(column):
+            sheet.cell(row=46 + j, column=1 + i, value=cell)
+    turned = tmp_path / "turned.xlsx"
+    book.save(turned)
+    assert [c.value for c in sheet["A"][45:48]] == ["Cycle Nr.", "Time [s]", "Temp. [°C]"]
+    original, transposed = read_time_course(real_world / SPARK), read_time_course(turned)
+    assert transposed.attrs.pop("source_file") == "turned.xlsx"
+    transposed.attrs["source_file"] = original.attrs["source_file"]
+    xr.testing.assert_identical(transposed, original)
+
+
+def test_nivo_kinetic_time_axis_and_values(real_world):
+    course = read_time_course(real_world / NIVO)
+    assert course.attrs["reader"] == "victor-nivo-kinetic"
+    assert course.attrs["label"] == "ABS (F) - Kinetics"
+    assert course.attrs["read_time"] == "10/3/2022 10:44:45 AM"
+    assert course["time"].attrs["origin"] == "VICTOR Nivo Time(s): the kinetic run's first cycle"
+    # Line 17: Well,Time(s),0.0,1772.1,...,28337.4: 17 cycles.
+    times = course["time"].values
+    assert len(times) == 17
+    assert times[0] == 0 and times[1] == 1772.1 / 3600 and times[-1] == 28337.4 / 3600
+    # Cycle 9 (14168.5 s): A2 0.210 (line 19), B3 0.139 (line 32); H12 cycle 17: 0.058.
+    at = course.sel(time=14168.5 / 3600).signal
+    assert float(at.sel(row="A", column=2)) == 0.210
+    assert float(at.sel(row="B", column=3)) == 0.139
+    assert float(course.signal.sel(row="H", column=12).isel(time=-1)) == 0.058
+    assert (course.flag == "").all()  # the PLATE MAP marks all 96 wells
+
+
+def _x3_one_label(real_world, tmp_path, keep: slice):
+    """The real X3 file with one label's Time and value columns kept in the
+    well list (the per-repeat plate blocks and the protocol left as they are)."""
+    lines = (real_world / X3).read_bytes().split(b"\r\n")
+    end = next(i for i, line in enumerate(lines) if line.startswith(b"Plate\tRepeat\tEnd time"))
+    out = [b"\t".join(line.split(b"\t")[:4] + line.split(b"\t")[keep]) for line in lines[:end]]
+    path = tmp_path / "x3_one_label.txt"
+    path.write_bytes(b"\r\n".join(out + lines[end:]))
+    return path
+
+
+def test_x3_with_two_labels_is_refused_naming_them(real_world):
+    with pytest.raises(InputError, match=r"2 labels \(Absorbance @ 600 \(A\), GFP \(Counts\)\); a time course is one"):
+        read_time_course(real_world / X3)
+
+
+@pytest.mark.parametrize(
+    ("keep", "label", "first_s", "last_s", "values"),
+    [
+        # Repeat 1 starts with A01 at 00:00:41.29, repeat 17 at 08:11:05.72; repeat 9
+        # (line 770, 04:05:53.37): A01 0.142; repeat 17 (line 1633): H12 0.039.
+        (slice(4, 6), "Absorbance @ 600 (A)", 41.29, 8 * 3600 + 11 * 60 + 5.72, (0.142, 0.039)),
+        # GFP's own Time column: A01 at 00:01:44.84 and 08:12:09.27; 1102 and 348 counts.
+        (slice(6, 8), "GFP (Counts)", 104.84, 8 * 3600 + 12 * 60 + 9.27, (1102, 348)),
+    ],
+)
+def test_x3_one_label_time_axis_and_values(real_world, tmp_path, keep, label, first_s, last_s, values):
+    course = read_time_course(_x3_one_label(real_world, tmp_path, keep))
+    assert course.attrs["reader"] == "victor-x3-kinetic"
+    assert course.attrs["label"] == label
+    assert "start of the run" in course["time"].attrs["origin"]
+    times = course["time"].values
+    assert len(times) == 17
+    assert times[0] == first_s / 3600 and times[-1] == last_s / 3600
+    # A scan's time is its repeat's first well (A01); H12 is read 47 to 51 s later.
+    assert float(course.signal.sel(row="A", column=1).isel(time=8)) == values[0]
+    assert float(course.signal.sel(row="H", column=12).isel(time=-1)) == values[1]
+    assert (course.flag == "").all()
+
+
+def test_x3_time_is_from_the_start_of_the_run(real_world):
+    """The X3 Time column counts from 'Measured on' (12:36:26 PM): repeat 1's
+    last GFP well, 00:02:36.20, ends 15 s before its 'End time' 12:39:17 PM."""
+    text = (real_world / X3).read_text(encoding="latin-1")
+    assert "Measured on ....................... 6/12/2022 12:36:26 PM" in text
+    assert "1\t1\tH12\tM\t00:01:28.78\t0.038\t00:02:36.20\t318" in text
+    assert "1\t1\t12:39:17 PM\t" in text
+    start = datetime.strptime("12:36:26 PM", "%I:%M:%S %p")
+    end = datetime.strptime("12:39:17 PM", "%I:%M:%S %p")
+    assert 0 < (end - start).total_seconds() - (2 * 60 + 36.20) < 20
+
+
+def test_softmax_kinetic_time_axis_and_values(real_world):
+    course = read_time_course(real_world / SOFTMAX)
+    assert course.attrs["reader"] == "softmax_kinetic"
+    assert course.attrs["label"] == "Absorbance 405 nm"
+    assert course["time"].attrs["origin"] == "SoftMax Pro read time: the kinetic run's first read"
+    # Reads 0:00 (line 33), 0:30 (line 42), 1:00 (line 51): minutes and seconds,
+    # as the Plate: line's 3 reads every 30 s say.
+    np.testing.assert_array_equal(course["time"].values, [0, 30 / 3600, 60 / 3600])
+    at = course.sel(time=30 / 3600).signal
+    assert float(at.sel(row="A", column=2)) == 0.0565  # line 42
+    assert float(at.sel(row="B", column=2)) == 0.1036  # line 43
+    assert float(at.sel(row="B", column=10)) == 0.1023
+    assert float(course.signal.sel(row="H", column=10).isel(time=-1)) == 0.1090  # line 58
+
+
+def test_softmax_kinetic_partial_plate(real_world):
+    """Columns 1, 11 and 12 are empty in every read: not measured."""
+    flag = read_time_course(real_world / SOFTMAX).flag
+    assert (flag.sel(column=[1, 11, 12]) == "not_measured").all()
+    assert (flag.sel(column=slice(2, 10)) == "").all()
+
+
+# Hand-made files modelled on the real ones, with the time stamps under test.
+
+
+def _nivo(tmp_path, times: list[str], a1: list[str]):
+    lines = [
+        "WELL RESULTS", "", "PROTOCOL NAME,OD600", "", "3 OPERATION,ABS (F) - Kinetics", "",
+        ",Cycle," + ",".join(str(n) for n in range(1, len(times) + 1)),
+        "Well,Time(s)," + ",".join(times),
+        "A1,," + ",".join(a1),
+        "B1,," + ",".join(["0.1"] * len(times)),
+        "PARAMETERS", "", "PLATE FORMAT,96 wells (8X12)",
+    ]  # fmt: skip
+    path = tmp_path / "nivo.csv"
+    path.write_bytes("\r\n".join([*lines, ""]).encode())
+    return path
+
+
+def _x3(tmp_path, times: list[str], a01: list[str]):
+    lines = ["Plate\tRepeat\tWell\tType\tTime\tAbsorbance @ 600 (A)"]
+    for repeat, (time, value) in enumerate(zip(times, a01), start=1):
+        lines += [f"1\t{repeat}\tA01\tM\t{time}\t{value}", f"1\t{repeat}\tA02\tM\t{time[:-1]}9\t0.05"]
+    lines += ["Plate\tRepeat\tEnd time\tStart temp.\tEnd temp.\tBarCode", "", "Name of the plate type ... Generic 8x12"]
+    path = tmp_path / "x3.txt"
+    path.write_bytes("\r\n".join([*lines, ""]).encode())
+    return path
+
+
+def _spark_rows(times: list, a1: list) -> list[list]:
+    rows = [
+        ["Application: SparkControl", None, None, None, "V2.1"],
+        ["Plate", None, None, None, "[Thermo_Immulon96ft] - Thermo Fisher Scientific"],
+        [], ["Mode", "Kinetic"], [], ["Mode", "Absorbance"], ["Name", "Label 1"],
+        ["Start Time", None, None, None, "2023-04-18 13:22:05"], [], ["Label 1"],
+        ["Cycle Nr.", "Time [s]", "Temp. [°C]", "A1", "A2"],
+    ]  # fmt: skip
+    rows += [[str(n), t, 24.7, v, 0.1] for n, (t, v) in enumerate(zip(times, a1), start=1)]
+    return [*rows, [], ["End Time", None, None, None, "2023-04-18 13:52:21"]]
+
+
+def _spark(tmp_path, times: list, a1: list, kind: str = "xlsx"):
+    rows = _spark_rows(times, a1)
+    path = tmp_path / f"spark.{kind}"
+    if kind == "xlsx":
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(path)
+    else:
+        path.write_text("\n".join(",".join("" if c is None else str(c) for c in row) for row in rows) + "\n")
+    return path
+
+
+def _softmax(tmp_path, times: list[str], interval: str = "30"):
+    fields = ["Plate:", "Plate#1", "1.3", "TimeFormat", "Kinetic", "Absorbance", "Raw", "FALSE",
+              str(len(times)), "60", interval, "", "", "", "1", "405", "1", "12", "96", "1", "8", "None"]  # fmt: skip
+    lines = ["##BLOCKS= 1", "\t".join(fields), "\tTemperature(¡C)\tA1\tA2"]
+    lines += [f"{time}\t37.00\t0.05{n}\t0.06" for n, time in enumerate(times)]
+    path = tmp_path / "softmax.txt"
+    path.write_bytes("\r\n".join([*lines, "~End", ""]).encode("cp1252"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: _nivo(p, ["0.0", "600.0", "600.0"], ["0.1"] * 3), r"line 8\): time point 0.166667 h repeats"),
+        (lambda p: _nivo(p, ["0.0", "600.0", "300.0"], ["0.1"] * 3), r"line 8\): time point 0.0833333 h comes before"),
+        (lambda p: _x3(p, ["00:00:40.00", "00:30:40.00", "00:30:40.00"], ["0.1"] * 3), r"line 6\): time point 0.5"),
+        (lambda p: _x3(p, ["00:00:40.00", "00:30:40.00", "00:15:40.00"], ["0.1"] * 3), r"line 6\): time point 0.2"),
+        (lambda p: _spark(p, [0, 30, 30], [0.1] * 3), r"line 14\): time point 0.00833333 h repeats"),
+        (lambda p: _spark(p, [0, 60, 30], [0.1] * 3, "csv"), r"line 14\): time point 0.00833333 h comes before"),
+        (lambda p: _softmax(p, ["0:00:00", "0:00:30", "0:00:30"]), r"line 6\): time point 0.00833333 h repeats"),
+        (lambda p: _softmax(p, ["0:00:00", "0:01:00", "0:00:30"]), r"line 6\): time point 0.00833333 h comes before"),
+    ],
+)
+def test_kinetic_time_stamps_out_of_order_are_refused(tmp_path, make, message):
+    path = make(tmp_path)
+    with pytest.raises(InputError, match=message) as error:
+        read_time_course(path)
+    assert str(path) in str(error.value)
+
+
+def test_hand_made_files_in_order_are_read(tmp_path):
+    """The builders above make readable files: only the time stamps differ."""
+    assert list(read_time_course(_nivo(tmp_path, ["0.0", "600.0"], ["0.1", "OVRFLW"])).time.values) == [0, 1 / 6]
+    spark = read_time_course(_spark(tmp_path, [0, 29.849], [0.1, "OVER"], "csv"))
+    np.testing.assert_array_equal(spark.time.values, [0, 29.849 / 3600])
+    assert list(spark.flag.sel(row="A", column=1).values) == ["", "overflow"]
+    x3 = read_time_course(_x3(tmp_path, ["00:00:40.00", "00:30:40.00"], ["0.1", "0.2"]))
+    np.testing.assert_array_equal(x3.time.values, [40 / 3600, 1840 / 3600])
+    assert list(read_time_course(_softmax(tmp_path, ["0:00", "0:30"])).time.values) == [0, 30 / 3600]
+
+
+def test_spark_csv_times_take_the_files_decimal_comma(tmp_path):
+    """A European CSV writes 29,849 s: a decimal comma, as the file's values
+    (0,1234) show; read as 29849 s it would be eight hours."""
+    rows = _spark_rows(["0", "29,849"], ["0,1234", "0,2345"])
+    path = tmp_path / "spark.csv"
+    cells = [["" if c is None else str(c).replace(".", ",") if isinstance(c, float) else c for c in r] for r in rows]
+    path.write_text("\n".join(";".join(row) for row in cells) + "\n")
+    course = read_time_course(path)
+    np.testing.assert_array_equal(course.time.values, [0, 29.849 / 3600])
+    assert list(course.signal.sel(row="A", column=1).values) == [0.1234, 0.2345]
+
+
+def test_nivo_overflow_is_flagged(tmp_path):
+    course = read_time_course(_nivo(tmp_path, ["0.0", "600.0"], ["0.1", "OVRFLW"]))
+    assert list(course.flag.sel(row="A", column=1).values) == ["", "overflow"]
+    assert np.isnan(course.signal.sel(row="A", column=1).values[1])
+
+
+@pytest.mark.parametrize(
+    ("times", "interval", "expected_h", "message"),
+    [
+        (["0:00", "0:30"], "1800", [0, 0.5], None),  # 0:30 as hours:minutes: the interval is 30 min
+        (["0:00", "0:30"], "45", None, r"'0:30' could be minutes:seconds or hours:minutes.*\(45 s\)"),
+        (["0:00", "0:30"], "", None, r"'0:30' could be minutes:seconds or hours:minutes.*\(none s\)"),
+        (["59:30", "1:00:00"], "30", [59.5 / 60, 1.0], None),  # m:ss under an hour, then h:mm:ss
+        (["0:00", "0.5"], "30", None, r"line 5\): read time '0.5' is not h:mm:ss or m:ss"),
+    ],
+)
+def test_softmax_read_times_without_their_unit(tmp_path, times, interval, expected_h, message):
+    """``0:30`` alone could be 30 s or 30 min: the Plate: line's kinetic
+    interval (in seconds) decides, and without one that fits the file is refused."""
+    path = _softmax(tmp_path, times, interval)
+    if message:
+        with pytest.raises(InputError, match=message):
+            read_time_course(path)
+    else:
+        np.testing.assert_allclose(read_time_course(path).time.values, expected_h, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: _nivo(p, ["0.0"], ["0.1"]), "at least two scans; the file has 1"),
+        (lambda p: _spark(p, [0], [0.1]), "at least two scans; the file has 1"),
+        (lambda p: _softmax(p, ["0:00:00"]), "at least two scans; the file has 1"),
+        (lambda p: _x3(p, ["00:00:40.00", "00:30"], ["0.1"] * 2), r"line 4\).*well A01: Time '00:30' is not HH:MM:SS"),
+        (lambda p: _nivo(p, ["0.0", "10 min"], ["0.1"] * 2), r"line 8\): cycle time '10 min' is not a number"),
+        (lambda p: _spark(p, [0, "30 s"], [0.1] * 2), r"line 13\): Time \[s\] '30 s' is not a number of seconds"),
+    ],
+)
+def test_damaged_kinetic_files_are_refused(tmp_path, make, message):
+    with pytest.raises(InputError, match=message):
+        read_time_course(make(tmp_path))
+
+
+def test_lost_cycles_and_reads_are_refused(tmp_path):
+    lines = (_nivo(tmp_path, ["0.0", "600.0"], ["0.1"] * 2).read_text()).replace(",Cycle,1,2", ",Cycle,1,3")
+    (tmp_path / "nivo.csv").write_text(lines)
+    with pytest.raises(InputError, match=r"line 7\): the Cycle line numbers the cycles 1, 3 for 2 times"):
+        read_time_course(tmp_path / "nivo.csv")
+    rows = _spark_rows([0, 30, 60], [0.1] * 3)
+    del rows[12]  # cycle 2
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp_path / "spark.xlsx")
+    with pytest.raises(InputError, match=r"line 13\): cycle 3 where cycle 2 belongs"):
+        read_time_course(tmp_path / "spark.xlsx")
+    x3 = _x3(tmp_path, ["00:00:40.00", "00:30:40.00"], ["0.1"] * 2)
+    x3.write_bytes(x3.read_bytes().replace(b"\n1\t2\t", b"\n1\t3\t"))
+    with pytest.raises(InputError, match=r"line 4\).*well A01: repeat 3 follows repeat 1"):
+        read_time_course(x3)
+    softmax = _softmax(tmp_path, ["0:00:00", "0:00:30", "0:01:00"])
+    softmax.write_bytes(softmax.read_bytes().replace(b"\t3\t60\t30\t", b"\t4\t60\t30\t"))
+    with pytest.raises(InputError, match=r"line 2\): the Plate: line of 'Plate#1' announces 4 reads, its block holds"):
+        read_time_course(softmax)

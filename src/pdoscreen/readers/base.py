@@ -380,8 +380,12 @@ def labelled_cells(body, path: Path, what: str, line: int) -> dict[tuple[int, in
 
 
 def refuse_kinetic(path: Path, what: str) -> InputError:
+    from .timecourse import detect_time_course  # timecourse imports this module
+
+    course = detect_time_course(path)
+    advice = f"Read it with pdoscreen.readers.read_time_course ({course}), or export" if course else "Export"
     return InputError(
         f"this is a kinetic read ({what}); pdoscreen expects an endpoint viability read. "
-        "Export the endpoint (or a single cycle) from the instrument software.",
+        f"{advice} the endpoint (or a single cycle) from the instrument software.",
         file=path,
     )

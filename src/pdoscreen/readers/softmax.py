@@ -18,6 +18,14 @@ The data follow in one of two layouts:
 
 An endpoint table may be followed, after a blank line, by the reduced-data copy
 of the same read (``<TAB><TAB>A1 ...``); it becomes its own measurement.
+
+A ``Kinetic`` plate is refused by the endpoint reader and read by the
+time-course reader ``softmax_kinetic``, one scan per read: in PlateFormat each
+read is a matrix whose first line starts with the read's time, the matrices
+separated by blank lines; in TimeFormat each read is one line. A read's time
+is ``h:mm:ss``, or ``m:ss`` under an hour (``0:30``): as ``0:30`` could also be
+hours and minutes, such times are read as minutes and seconds only where the
+``Plate:`` line's kinetic interval (seconds) says so, and refused otherwise.
 """
 
 from __future__ import annotations
@@ -38,11 +46,12 @@ from .base import (
     refuse_kinetic,
     register,
 )
+from .timecourse import check_times, register_time_course
 
 _BLOCKS_RE = re.compile(r"^\s*##BLOCKS=\s*(\d+)")
 _DATA_TYPES = ("Raw", "Reduced")
 # Offsets of settings from the data-type field of a Plate: line.
-_N_READS, _WAVELENGTHS, _N_WELLS = 2, 9, 12
+_N_READS, _INTERVAL, _WAVELENGTHS, _N_WELLS = 2, 4, 9, 12
 _FIRST_VALUE_COLUMN = 2  # after the time and temperature columns
 
 
@@ -56,6 +65,7 @@ class _PlateHeader:
     n_reads: int
     wavelengths: list[str]
     geometry: PlateGeometry | None
+    interval: str = ""  # a kinetic read's interval in seconds, as written
 
 
 class _Block(NamedTuple):
@@ -169,6 +179,7 @@ def _plate_header(fields: list[str], path: Path, line: int) -> _PlateHeader:
         n_reads=_integer(fields[data + _N_READS], "number of reads", path, line),
         wavelengths=fields[data + _WAVELENGTHS].split(),
         geometry=geometry_for(int(wells)) if wells.isdigit() else None,
+        interval=fields[data + _INTERVAL],
     )
 
 
@@ -302,3 +313,150 @@ def _take(values: list[str], positions: dict[int, tuple[int, int]]) -> dict:
     """{(row, column): cell} for the header positions of one value line (as long
     as the header: ``check_fields``)."""
     return {position: values[index] for index, position in positions.items()}
+
+
+# --- Kinetic plates: a time course ---------------------------------------------
+
+_KINETIC_RE = re.compile(r"^Plate:\t[^\t]*\t[^\t]*\t(PlateFormat|TimeFormat)\tKinetic\t", re.MULTILINE)
+_READ_TIME_RE = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d))?$")
+_SOFTMAX_ORIGIN = "SoftMax Pro read time: the kinetic run's first read"
+
+
+@register_time_course
+class SoftMaxProKineticReader(Reader):
+    name = "softmax_kinetic"
+    description = "Molecular Devices SoftMax Pro TXT export of a Kinetic plate, one scan per read"
+
+    def sniff(self, sample) -> bool:
+        return bool(sample.text and _BLOCKS_RE.match(sample.text) and _KINETIC_RE.search(sample.text))
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        rows = split_rows(read_text(path), "\t")
+        plates = [block for block in _blocks(rows, path) if _first(block.rows[0]) == "Plate:"]
+        kinetic = [
+            (block, header)
+            for block in plates
+            if (header := _plate_header(block.rows[0], path, block.line)).read_type == "Kinetic"
+        ]
+        if len(kinetic) != 1:
+            names = ", ".join(repr(header.name) for _, header in kinetic)
+            raise InputError(
+                f"the file holds {len(kinetic)} Kinetic plates{f' ({names})' if names else ''}; a time "
+                "course is one: export each plate to its own file",
+                file=path,
+            )
+        block, header = kinetic[0]
+        if header.data_type != "Raw" or len(header.wavelengths) != 1:
+            raise InputError(
+                f"plate {header.name!r} holds {header.data_type} data at {len(header.wavelengths)} "
+                f"wavelengths ({' '.join(header.wavelengths)}); a time course is the raw data of one "
+                "wavelength: export that",
+                file=path,
+                line=block.line,
+            )
+        reads = _kinetic_reads(header, block, path)
+        if len(reads) != header.n_reads:
+            raise InputError(
+                f"the Plate: line of {header.name!r} announces {header.n_reads} reads, its block holds "
+                f"{len(reads)}: the file is truncated or malformed",
+                file=path,
+                line=block.line,
+            )
+        seconds = _read_seconds([(time, line) for time, line, _ in reads], header, path)
+        metadata = {"label": _label(header, 0, False, 1), "time_origin": _SOFTMAX_ORIGIN}
+        scans = []
+        for (time, line, cells), second in zip(reads, seconds):
+            time_h = second / 3600
+            scans.append(
+                measurement_from_cells(
+                    f"{header.name}: read at {time} ({time_h:g} h)",
+                    cells,
+                    path=path,
+                    geometry=header.geometry,
+                    metadata={**metadata, "time_h": time_h},
+                )
+            )
+        if len(scans) < 2:
+            raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
+        check_times([second / 3600 for second in seconds], [line for _, line, _ in reads], path=path)
+        return scans
+
+
+def _kinetic_reads(header: _PlateHeader, block: _Block, path: Path) -> list[tuple[str, int, dict]]:
+    """(time as written, 1-based line, cells) of each read of a Kinetic plate.
+    One table after the reads whose first cell is empty is the reduced data
+    (a number per well, not a read) and is left out."""
+    what = f"plate {header.name!r}"
+    tables = _tables(block.rows[1:], block.line)
+    if not tables:
+        raise InputError(f"{what} holds no data", file=path, line=block.line)
+    head_line, (head, *first) = tables[0]
+    groups = _column_groups(head)
+    if len(groups) != 1:
+        raise InputError(f"{what}: {len(groups)} data matrices for one wavelength", file=path, line=head_line)
+    if header.layout == "TimeFormat":
+        positions = {index: parse_well(label) for index, label in groups[0]}
+        chunks, rest = [(head_line + 1 + i, [row]) for i, row in enumerate(first)], tables[1:]
+    elif header.layout == "PlateFormat":
+        columns = {index: _column(label, path, head_line) for index, label in groups[0]}
+        chunks = [(head_line + 1, first), *tables[1:]]
+        end = next((i for i, (_, rows) in enumerate(chunks) if not rows[0][0].strip()), len(chunks))
+        chunks, rest = chunks[:end], chunks[end:]
+    else:
+        raise InputError(f"{what}: unknown layout {header.layout!r}", file=path, line=block.line)
+    if len(rest) > 1 or any(rows[0][0].strip() for _, rows in rest):
+        raise InputError(
+            f"{what}: a table after the reads that is neither a read nor the reduced data",
+            file=path,
+            line=rest[-1][0],
+        )
+    reads = []
+    for line, rows in chunks:
+        check_fields(rows, path=path, what=what, first_line=line, width=len(head))
+        time = rows[0][0].strip()
+        if header.layout == "TimeFormat":
+            reads.append((time, line, _take(rows[0], positions)))
+            continue
+        n_rows = header.geometry.n_rows if header.geometry else len(first)
+        if len(rows) != n_rows:
+            raise InputError(
+                f"{what}: the read at {time} has {len(rows)} matrix rows, expected {n_rows}", file=path, line=line
+            )
+        cells = {}
+        for row, values in enumerate(rows):
+            cells.update(_take(values, {index: (row, column) for index, column in columns.items()}))
+        reads.append((time, line, cells))
+    return reads
+
+
+def _read_seconds(times: list[tuple[str, int]], header: _PlateHeader, path: Path) -> list[float]:
+    """The reads' times in seconds. ``h:mm:ss`` is unambiguous; ``0:30`` is
+    minutes and seconds, or hours and minutes: it is read as the one of the two
+    whose first step between reads is the Plate: line's interval (seconds)."""
+    parts = []
+    for text, line in times:
+        match = _READ_TIME_RE.match(text)
+        if not match:
+            raise InputError(f"read time {text!r} is not h:mm:ss or m:ss", file=path, line=line)
+        parts.append(match.groups())
+    readings = [
+        [int(a) * 3600 + int(b) * 60 + int(c) if c else (int(a) * 60 + int(b)) * scale for a, b, c in parts]
+        for scale in (1, 60)  # a:b as minutes:seconds, then as hours:minutes
+    ]
+    if all(c for _, _, c in parts):
+        return readings[0]
+    try:
+        interval = float(header.interval)
+    except ValueError:
+        interval = None
+    fitting = [seconds for seconds in readings if len(seconds) > 1 and seconds[1] - seconds[0] == interval]
+    if len(fitting) != 1:
+        text, line = next((time for time, (a, b, c) in zip(times, parts) if not c and int(a) + int(b)), times[0])
+        raise InputError(
+            f"read time {text!r} could be minutes:seconds or hours:minutes, and the Plate: line's "
+            f"kinetic interval ({header.interval or 'none'} s) does not say which",
+            file=path,
+            line=line,
+        )
+    return fitting[0]

@@ -6,7 +6,12 @@ SparkControl writes the same sheet to XLSX and CSV: ``key ... value`` rows
 / settings section, ``Start Time``, the data table and ``End Time``. The data
 table starts with a ``<>`` corner cell: either a plate matrix (``<>,1,2,...``
 header, one row per plate row) or a list (``<>,Value,Time [ms]``, one row per
-well). A kinetic loop writes a ``Cycle Nr.`` table instead, and is refused.
+well). A kinetic loop writes a ``Cycle Nr.`` table instead: the endpoint
+readers refuse it and the time-course reader ``tecan_spark_kinetic`` reads it,
+one scan per cycle at the cycle's ``Time [s]`` (seconds from the loop's first
+cycle). The table has one line per cycle (``Cycle Nr.``, ``Time [s]``,
+``Temp. [°C]``, then a column per well, empty for a well outside the read's
+``Part of Plate``) or, transposed, one column per cycle.
 
 Magellan's list export has one row per well (``Well positions`` column) with
 one value column per label, in column-major or row-major order, followed by
@@ -24,8 +29,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..geometry import PlateGeometry, geometry_for, parse_well, row_index
-from ..textfiles import read_text, split_rows
+from ..textfiles import decimal_mark, number_style, read_text, split_rows
 from .base import (
+    FileSample,
     Measurement,
     Reader,
     cell_at,
@@ -37,6 +43,7 @@ from .base import (
     refuse_kinetic,
     register,
 )
+from .timecourse import check_times, register_time_course
 
 _APPLICATION_RE = re.compile(r"^Application:\s*(SparkControl|Tecan i-control)", re.IGNORECASE)
 _PLATE_SIZE_RE = re.compile(r"(1536|384|96)")
@@ -59,6 +66,10 @@ def _geometry_from(text: str) -> PlateGeometry | None:
 
 def _is_spark(first_cells: list[str]) -> bool:
     return any(_APPLICATION_RE.match(cell) for cell in first_cells)
+
+
+def _is_spark_csv(text: str | None) -> bool:
+    return bool(text) and _is_spark([line.split(",", 1)[0] for line in text.splitlines()[:5]])
 
 
 def _spark_measurements(rows: list[list[object]], path: Path) -> list[Measurement]:
@@ -213,13 +224,161 @@ class TecanSparkCsvReader(Reader):
     description = "Tecan SparkControl / i-control CSV export ('<>' plate matrix or well list)"
 
     def sniff(self, sample) -> bool:
-        text = sample.text
-        return bool(text) and _is_spark([line.split(",", 1)[0] for line in text.splitlines()[:5]])
+        return _is_spark_csv(sample.text)
 
     def read(self, path: Path) -> list[Measurement]:
         path = Path(path)
         # Comma or, with a European list separator, semicolon.
         return _spark_measurements(split_rows(read_text(path)), path)
+
+
+# --- SparkControl kinetic loop: a time course -----------------------------------
+
+_CYCLE, _TIME, _TEMPERATURE = "Cycle Nr.", "Time [s]", "Temp."
+_SPARK_ORIGIN = "Tecan Spark Time [s]: the kinetic loop's first cycle"
+
+
+def _is_spark_kinetic(rows: list[list[object]]) -> bool:
+    firsts = [cell_text(cell_at(row, 0)) for row in rows]
+    return _is_spark(firsts) and (
+        _CYCLE in firsts
+        or any(first == "Mode" and cell_text(cell_at(row, 1)) == "Kinetic" for first, row in zip(firsts, rows))
+    )
+
+
+@register_time_course
+class TecanSparkKineticReader(Reader):
+    name = "tecan_spark_kinetic"
+    description = "Tecan SparkControl kinetic loop (XLSX or CSV 'Cycle Nr.' table), one scan per cycle"
+
+    def sniff(self, sample) -> bool:
+        if sample.is_xlsx:
+            return any(_is_spark_kinetic(rows) for rows in sample.sheets.values())
+        return _is_spark_csv(sample.text) and _is_spark_kinetic(split_rows(sample.text))
+
+    def read(self, path: Path) -> list[Measurement]:
+        path = Path(path)
+        if FileSample(path).is_xlsx:
+            sheets = [rows for rows in read_xlsx(path).values() if _is_spark_kinetic(rows)]
+        else:
+            sheets = [split_rows(read_text(path))]
+        if len(sheets) != 1:
+            raise InputError(f"{len(sheets)} sheets hold a Spark kinetic loop; a time course is one", file=path)
+        return _spark_time_course(sheets[0], path)
+
+
+def _spark_time_course(rows: list[list[object]], path: Path) -> list[Measurement]:
+    header = _spark_header(rows)
+    geometry = _geometry_from(header.pop("plate", ""))
+    tables, section = [], {}
+    for index, row in enumerate(rows):
+        key = cell_text(cell_at(row, 0))
+        if key in ("Mode", "Name") and cell_text(cell_at(row, 1)):
+            section[key] = cell_text(row[1])
+        elif key == "Start Time":
+            section["read_time"] = cell_text(cell_at(row, _VALUE_COLUMN))
+        elif key == _CYCLE:
+            tables.append((index, section.get("Name") or f"label {len(tables) + 1}", section.get("read_time")))
+    if not tables:
+        raise InputError("a Spark kinetic loop without its 'Cycle Nr.' table of values", file=path)
+    if len(tables) > 1:
+        raise InputError(
+            f"the file holds {len(tables)} 'Cycle Nr.' tables ({', '.join(name for _, name, _ in tables)}); "
+            "a time course is one label: export each label to its own file",
+            file=path,
+        )
+    start, label, read_time = tables[0]
+    cycles, cycle_lines, end = _cycle_lines(rows, start, label, path)
+    _expect_end_time(rows, end, label, path)
+    wells = _cycle_header_wells(cycles[0], start, path)
+    metadata = {**header, "read_time": read_time, "label": label, "time_origin": _SPARK_ORIGIN}
+    scans, times, lines = [], [], []
+    for offset, (cycle, line) in enumerate(zip(cycles[1:], cycle_lines[1:]), start=1):
+        number = cell_text(cycle[0])
+        if number != str(offset):
+            raise InputError(
+                f"cycle {number} where cycle {offset} belongs: cycles were lost or repeated", file=path, line=line
+            )
+        scans.append(
+            measurement_from_cells(
+                f"cycle {number}",
+                {well: cell_at(cycle, j) for j, well in wells},
+                path=path,
+                geometry=geometry,
+                metadata=metadata,
+            )
+        )
+        times.append(cycle[1])
+        lines.append(line)
+    if len(scans) < 2:
+        raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
+    times_h = [seconds / 3600 for seconds in _cycle_seconds(times, lines, scans, path)]
+    for scan, time_h in zip(scans, times_h):
+        scan.name = f"{scan.name} at {time_h:g} h"
+        scan.metadata["time_h"] = str(time_h)
+    check_times(times_h, lines, path=path)
+    return scans
+
+
+def _cycle_lines(
+    rows: list[list[object]], start: int, label: str, path: Path
+) -> tuple[list[list[object]], list[int], int]:
+    """The 'Cycle Nr.' table at ``start`` with one line per cycle (a transposed
+    table, one column per cycle, is turned around), the 1-based line of each
+    cycle's time, and the index after the table."""
+    end = start + 1
+    while end < len(rows) and cell_text(cell_at(rows[end], 0)):
+        end += 1
+    table = [list(row) for row in rows[start:end]]
+    check_fields(table, path=path, what=f"the 'Cycle Nr.' table of {label!r}", first_line=start + 1)
+    if cell_text(cell_at(table[0], 1)) == _TIME:
+        return table, list(range(start + 1, end + 1)), end
+    if len(table) > 1 and cell_text(cell_at(table[1], 0)) == _TIME:
+        width = max(len(row) for row in table)
+        while width and all(cell_text(cell_at(row, width - 1)) == "" for row in table):
+            width -= 1
+        return [[cell_at(row, j) for row in table] for j in range(width)], [start + 2] * width, end
+    raise InputError("a 'Cycle Nr.' table without its 'Time [s]' next to it", file=path, line=start + 1)
+
+
+def _cycle_header_wells(header: list[object], start: int, path: Path) -> list[tuple[int, tuple[int, int]]]:
+    """(column, well) of each well the 'Cycle Nr.' header names; the
+    temperature column is left out, any other column name refused."""
+    wells, seen = [], set()
+    for j in range(2, len(header)):
+        name = cell_text(header[j])
+        if not name or (j == 2 and name.startswith(_TEMPERATURE)):
+            continue
+        if not _WELL_RE.match(name):
+            raise InputError(f"the 'Cycle Nr.' table has a column {name!r}, not a well", file=path, line=start + 1)
+        well = parse_well(name)
+        if well in seen:
+            raise InputError(f"well {name} has two columns in the 'Cycle Nr.' table", file=path, line=start + 1)
+        seen.add(well)
+        wells.append((j, well))
+    if not wells:
+        raise InputError("the 'Cycle Nr.' table names no well", file=path, line=start + 1)
+    return wells
+
+
+def _cycle_seconds(cells: list[object], lines: list[int], scans: list[Measurement], path: Path) -> list[float]:
+    """Each cycle's ``Time [s]``: a workbook number, or text in the CSV, where
+    ``29,849`` takes the decimal mark of the file's values."""
+    styles = [None if isinstance(cell, (int, float)) else number_style(cell_text(cell)) for cell in cells]
+    mark = None
+    if "ambiguous" in styles:
+        mark = decimal_mark(set().union(*(s.styles for s in scans)) | set(styles) - {None, "ambiguous"}, file=path)
+    seconds = []
+    for cell, style, line in zip(cells, styles, lines):
+        text = cell_text(cell)
+        if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+            seconds.append(float(cell))
+        elif style in ("plain", "point", "comma") or (style == "ambiguous" and mark):
+            comma = style == "comma" or mark == ","
+            seconds.append(float(text.replace(",", ".") if comma else text.replace(",", "")))
+        else:
+            raise InputError(f"Time [s] {text!r} is not a number of seconds", file=path, line=line)
+    return seconds
 
 
 # --- Magellan list export (XLSX) ----------------------------------------------
