@@ -50,15 +50,43 @@ def cherry_pick_map(tmp_path: Path) -> Path:
     return source_map(tmp_path, lines)
 
 
-def test_every_dispenser_log_is_recognised_and_the_survey_files_are_not_layouts(real_world):
+def test_every_dispenser_log_is_recognised(real_world):
     kinds = {path.name: detect_layout(path) for path in (real_world / ECHO_REFORMAT).iterdir()}
     assert set(kinds.values()) == {"echo"}
     assert detect_layout(real_world / CHERRY_PICK) == "echo"
     assert detect_layout(real_world / D300) == "d300"
     assert detect_layout(real_world / D300E) == "d300e_csv"
-    for survey in (real_world / "dispenser" / "echo-survey-xml").iterdir():
-        with pytest.raises(InputError, match="unknown layout format"):
-            detect_layout(survey)
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [("platesurvey.xml", "plate survey (<platesurvey> XML)"), ("surveyreport-cp.xml", "survey report")],
+)
+def test_echo_survey_files_are_refused_as_surveys_not_layouts(real_world, tmp_path, name, what):
+    survey = real_world / "dispenser" / "echo-survey-xml" / name
+    for path in (survey, tmp_path / "layout.txt"):  # the content tells, not the name
+        if path != survey:
+            path.write_bytes(survey.read_bytes())
+        with pytest.raises(InputError) as refusal:
+            detect_layout(path)
+        message = str(refusal.value)
+        assert str(path) in message
+        assert f"not a layout: this is an Echo {what}" in message
+        assert "the measured liquid volumes in a source plate's wells, not a transfer report" in message
+        assert "the Echo transfer report (kind echo) with a source-plate map" in message
+        assert "unknown layout format" not in message
+        with pytest.raises(InputError, match="not a layout: this is an Echo"):
+            read_layout(path)
+
+
+def test_an_echo_xml_report_with_destination_wells_is_not_called_a_survey(tmp_path):
+    path = tmp_path / "transfer.xml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<report><reportbody><record><SrcWell>A1</SrcWell><DestWell>B2</DestWell>'
+        "<SurveyFluidVolume>50</SurveyFluidVolume></record></reportbody></report>\n"
+    )
+    with pytest.raises(InputError, match="unknown layout format"):
+        detect_layout(path)
 
 
 def test_echo_cherry_pick_concentrations_by_hand(real_world, tmp_path):

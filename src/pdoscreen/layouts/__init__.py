@@ -44,6 +44,7 @@ listed twice is an error.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +66,14 @@ def detect_layout(path: str | Path, text: str | None = None) -> str:
     text = _decoded(path) if text is None else text
     matches = [name for name, kind in KINDS.items() if kind.sniff(text)]
     if not matches:
+        survey = _echo_survey(text)
+        if survey:
+            raise InputError(
+                f"not a layout: this is an Echo {survey}, the measured liquid volumes in a source plate's wells, "
+                "not a transfer report; the layout of an Echo-dosed plate is the Echo transfer report "
+                "(kind echo) with a source-plate map (sample-sheet column source_map)",
+                file=path,
+            )
         raise InputError(
             f"unknown layout format: no kind recognises this file's content (known kinds: {', '.join(sorted(KINDS))})",
             file=path,
@@ -109,6 +118,25 @@ def read_layout(
         raise InputError(f"cannot be read as a {name} layout: {type(error).__name__}: {error}", file=path) from error
     size = KINDS[name].size
     return build_layout(records, file=path, geometry=geometry, stated=size(text) if size else None)
+
+
+# The root element of an XML file, past its declaration, comments and doctype.
+_XML_ROOT = re.compile(r"\A\ufeff?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<([A-Za-z_][\w.:-]*)", re.S)
+
+
+def _echo_survey(text: str) -> str:
+    """What kind of Echo survey the content is ("" if none): the native plate
+    survey (root ``<platesurvey>`` with ``<w>`` wells) or an application's
+    survey report (root ``<report>`` whose records hold ``<SurveyFluidVolume>``
+    and no destination well, which a transfer report's records would)."""
+    root = _XML_ROOT.match(text)
+    if root is None:
+        return ""
+    if root.group(1) == "platesurvey" and re.search(r"<w[\s>]", text):
+        return "plate survey (<platesurvey> XML)"
+    if root.group(1) == "report" and "<SurveyFluidVolume" in text and "<DestWell" not in text:
+        return "survey report (<report> XML with Survey Fluid Volume records)"
+    return ""
 
 
 def _check_end(path: Path) -> None:
