@@ -276,3 +276,19 @@ def test_cli_names_a_missing_screen(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pdoscreen", *command], capture_output=True, text=True)
     assert run.returncode == 1
     assert f"file {tmp_path / 'nope.zarr'}: screen store not found" in run.stderr
+
+
+def test_cli_readers_lists_endpoint_then_time_course_readers(capsys):
+    from pdoscreen.cli import main
+    from pdoscreen.readers import REGISTRY, TIME_COURSE_REGISTRY
+
+    assert main(["readers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    heading = lines.index("time-course readers (read_time_course):")
+    assert lines[heading - 1] == ""
+    endpoint = [line.split()[0] for line in lines[:heading - 1]]
+    course = [line.split()[0] for line in lines[heading + 1:]]
+    assert endpoint == sorted(REGISTRY) and course == sorted(TIME_COURSE_REGISTRY)
+    assert "incucyte" in course and "incucyte" not in endpoint
+    incucyte = lines[heading + 1 + course.index("incucyte")]
+    assert incucyte == f"{'incucyte':24s} {TIME_COURSE_REGISTRY['incucyte'].description}"

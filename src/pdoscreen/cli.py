@@ -399,9 +399,13 @@ def _configure_jax(cache_dir: str | None) -> None:
 
 
 def _readers(args: argparse.Namespace) -> None:
-    from .readers import REGISTRY
+    from .readers import REGISTRY, TIME_COURSE_REGISTRY
 
     for name, reader in sorted(REGISTRY.items()):
+        print(f"{name:24s} {reader.description}")
+    print()
+    print("time-course readers (read_time_course):")
+    for name, reader in sorted(TIME_COURSE_REGISTRY.items()):
         print(f"{name:24s} {reader.description}")
 
 
@@ -583,7 +587,7 @@ def parser() -> argparse.ArgumentParser:
     prov.add_argument("--out", required=True)
     prov.set_defaults(run=_provenance)
 
-    readers = commands.add_parser("readers", help="list the plate-reader formats")
+    readers = commands.add_parser("readers", help="list the plate-reader formats (endpoint, then time-course)")
     readers.set_defaults(run=_readers)
     return main
 
