@@ -26,6 +26,7 @@ def test_valid_sheet_types_and_paths(tmp_path):
     path = write_sheet(
         tmp_path,
         "007\tP1\tL1\tplate.csv\tauto\tlayout.csv\t2\t\t0",
+        "008\tP1\tL1\tplate.csv\tauto\tlayout.csv\t2\t\t72",
         header=HEADER + "\treplicate\tbatch\ttimepoint_h",
     )
     sheet = load_sample_sheet(path)
@@ -50,6 +51,21 @@ def test_schema_rejects(tmp_path, row, complaint):
     with pytest.raises(WorkflowError, match="row 0") as caught:
         validate(sheet, SCHEMA)
     assert re.search(complaint, " ".join(map(str, caught.value.args)))
+
+
+@pytest.mark.parametrize("later", ["", "0"])  # the line's other plate: no time point, or time zero too
+def test_a_time_zero_plate_needs_a_later_plate_of_its_line(tmp_path, later):
+    path = write_sheet(
+        tmp_path,
+        "t0\tP1\tL1\tplate.csv\tauto\tlayout.csv\t0",
+        f"p1\tP1\tL1\tplate.csv\tauto\tlayout.csv\t{later}",
+        "p2\tP1\tL2\tplate.csv\tauto\tlayout.csv\t72",
+        header=HEADER + "\ttimepoint_h",
+    )
+    unmatched = "t0, p1" if later == "0" else "t0"
+    expected = rf"plate t0: time-zero plate\(s\) {unmatched} \(timepoint_h 0\) of line\(s\) L1,"
+    with pytest.raises(InputError, match=expected):
+        load_sample_sheet(path)
 
 
 def test_schema_rejects_negative_timepoint(tmp_path):

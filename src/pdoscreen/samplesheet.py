@@ -95,6 +95,7 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
             f"duplicate plate id(s) {', '.join(duplicated)}: each plate read needs its own id",
             file=path,
         )
+    _check_time_zero_plates(sheet, path)
     base = path.resolve().parent
     sheet = sheet.copy()
     sheet["file_path"] = [str(base / f) for f in sheet["file"]]
@@ -120,6 +121,22 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
             if target and not Path(target).is_file():
                 raise InputError(f"{what} {target} not found", file=path, plate=row.plate)
     return sheet
+
+
+def _check_time_zero_plates(sheet: pd.DataFrame, path: Path) -> None:
+    """A time-zero plate is the starting level of its line's GR values, so its
+    line needs a plate read later; without one it is most likely a mistyped
+    line or time point, and would be read for nothing."""
+    later = set(sheet.loc[sheet["timepoint_h"] > 0, "line"])
+    unmatched = sheet[(sheet["timepoint_h"] == 0) & ~sheet["line"].isin(later)]
+    if len(unmatched):
+        raise InputError(
+            f"time-zero plate(s) {', '.join(unmatched['plate'])} (timepoint_h 0) of line(s) "
+            f"{', '.join(unmatched['line'].unique())}, which have no plate read later (timepoint_h above 0) "
+            "for their GR values",
+            file=path,
+            plate=unmatched["plate"].iloc[0],
+        )
 
 
 def load_sample_sheet(path: str | Path) -> pd.DataFrame:
