@@ -1,13 +1,15 @@
-"""GR50 and GRmax (Hafner et al. 2016) from per-curve fits of GR values, where
-a screen has time-zero plates."""
+"""GR50, GRmax and GR_AOC (Hafner et al. 2016) from per-curve fits of GR values,
+where a screen has time-zero plates; DIP rates (Harris et al. 2016) and their
+EC50 and Emax; both recovered from simulated time courses with known rates."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import seeded
-from pdoscreen.baselines import gr_metrics, per_curve_gr
-from pdoscreen.simulate import Design, screen
+from pdoscreen.baselines import dip_metrics, gr_metrics, per_curve_gr
+from pdoscreen.growth import dip_rates, gr_values
+from pdoscreen.simulate import Design, GrowthCurve, dip_rate_truth, gr_truth, growth_course, screen
 from pdoscreen.summarize import _point_estimate_rows
 
 X = np.repeat(np.linspace(-9, -5, 9), 3)
@@ -46,9 +48,70 @@ def test_per_curve_gr_needs_time_zero_plates():
 
 def test_gr_rows_in_the_tables():
     gr = pd.DataFrame({"line": ["P1-L1", "P1-L2", "P2-L1"], "patient": ["P1", "P1", "P2"], "drug": "drugA",
-                       "log10_gr50": [-7.0, -6.0, np.nan], "grmax": [-0.2, 0.0, 0.7]})
+                       "log10_gr50": [-7.0, -6.0, np.nan], "grmax": [-0.2, 0.0, 0.7], "gr_aoc": [0.9, 0.6, 0.1]})
     (line_rows,), (patient_rows,) = _point_estimate_rows(None, gr)
-    assert set(line_rows.metric) == {"log10_gr50", "grmax"} and (line_rows["flags"] == "per_curve_fit").all()
+    assert set(line_rows.metric) == {"log10_gr50", "grmax", "gr_aoc"}
+    assert (line_rows["flags"] == "per_curve_fit").all()
     patients = patient_rows.set_index(["patient", "metric"])["mean"]
     assert patients["P1", "log10_gr50"] == pytest.approx(-6.5) and patients["P1", "grmax"] == pytest.approx(-0.1)
     assert np.isnan(patients["P2", "log10_gr50"])  # a line without GR50: no patient GR50
+
+
+# --- A simulated time course with known growth rates (simulate.GrowthCurve) -------------------
+
+CYTOTOXIC = GrowthCurve()  # kills at high dose: the DIP rate reaches -1/60 per hour, GR below 0
+CYTOSTATIC = GrowthCurve(min_rate=1 / 150, log10_ec50=-6.5, hill=1.5)  # slows growth, never kills
+
+
+@pytest.fixture(scope="module", params=[CYTOTOXIC, CYTOSTATIC], ids=["cytotoxic", "cytostatic"])
+def course(request):
+    return request.param, growth_course(request.param, seed=seeded(11))
+
+
+def test_dip_rates_recover_the_simulated_rates(course):
+    curve, counts = course
+    rates = dip_rates(counts, delay_h=curve.delay_h)
+    truth = dip_rate_truth(curve, counts.concentration_molar.values)
+    assert (rates.dip_flag == "").all() and (rates.n_time_points == 13).all()  # 24 to 120 h in 8 h steps
+    # Per well: 13 log2-counts with sd 0.03 / ln 2, 8 h apart, give a slope sd
+    # of 4.0e-4 per hour; 5 sd is exceeded with probability 6e-7 per well.
+    np.testing.assert_allclose(rates.dip_rate.values, truth, atol=5 * 4.0e-4)
+
+
+def test_dip_ec50_and_emax_recover_the_simulated_curve(course):
+    curve, counts = course
+    rates = dip_rates(counts, delay_h=curve.delay_h)
+    treated = counts.role.values == "treated"
+    control = float(rates.dip_rate.values[~treated].mean())
+    fit = dip_metrics(np.log10(counts.concentration_molar.values[treated]), rates.dip_rate.values[treated], control)
+    assert not fit["failed"]
+    # Tolerances: 5 sd of the estimates over seeds 0-199 (log10 EC50 sd 0.010,
+    # Emax sd 1.9e-4 per hour, for the two curves at most).
+    assert fit["dip_log10_ec50"] == pytest.approx(curve.log10_ec50, abs=0.05)
+    assert fit["dip_emax"] == pytest.approx(curve.min_rate, abs=1e-3)
+
+
+def test_gr_values_and_metrics_recover_the_simulated_curve(course):
+    curve, counts = course
+    treated = counts.role.values == "treated"
+    end = counts.signal.isel(time=-1).values
+    # x0 and x_ctrl as the screen store takes them: medians of the vehicle wells at 0 h and at the read
+    x0 = np.median(counts.signal.isel(time=0).values[~treated])
+    x_ctrl = np.median(end[~treated])
+    gr = gr_values(end[None, :], np.array([x0]), np.array([x_ctrl]))[0]
+    concentration = counts.concentration_molar.values
+    true_gr = gr_truth(curve, concentration, at_h=curve.hours[-1])
+    # A well's GR comes from three noisy counts (x, and the medians x0, x_ctrl):
+    # the largest error of any well over seeds 0-199 was 0.057.
+    np.testing.assert_allclose(gr[treated], true_gr[treated], atol=0.1)
+    x = np.log10(concentration[treated])
+    fit = gr_metrics(x, gr[treated])
+    doses = np.unique(x)
+    expected_aoc = np.trapezoid(1 - gr_truth(curve, 10.0**doses, curve.hours[-1]), doses) / (doses[-1] - doses[0])
+    # 5 sd over seeds 0-199: GR_AOC sd 5.5e-3, GRmax 5.5e-3, log10 GR50 0.013.
+    assert fit["gr_aoc"] == pytest.approx(expected_aoc, abs=0.03)
+    assert fit["grmax"] == pytest.approx(gr_truth(curve, np.array([curve.top_molar]), curve.hours[-1])[0], abs=0.03)
+    # The truth's GR50: where its GR first falls below 0.5 on a fine grid (both curves do).
+    grid = np.linspace(-10, -4, 60001)
+    below = gr_truth(curve, 10.0**grid, curve.hours[-1]) < 0.5
+    assert below.any() and fit["log10_gr50"] == pytest.approx(grid[np.argmax(below)], abs=0.065)

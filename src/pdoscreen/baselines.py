@@ -53,18 +53,46 @@ def gr_metrics(x: np.ndarray, gr: np.ndarray) -> dict:
     params = _fit_sigmoid(x, gr, [x.min() - 1, 0.1, -1.0], [x.max() + 1, 5.0, 1.0],
                           [np.median(x), 1.0, float(np.clip(gr.min(), -0.99, 0.9))])
     if params is None:
-        return {"log10_gr50": np.nan, "grmax": np.nan, "grinf": np.nan, "failed": True}
+        return {"log10_gr50": np.nan, "grmax": np.nan, "grinf": np.nan, "gr_aoc": gr_aoc(x, gr), "failed": True}
     c, h, grinf = params
     with np.errstate(invalid="ignore", divide="ignore"):
         log10_gr50 = c + np.log10(0.5 / (0.5 - grinf)) / h if grinf < 0.5 else np.nan
     grmax = _sigmoid(x.max(), c, h, grinf)
-    return {"log10_gr50": float(log10_gr50), "grmax": float(grmax), "grinf": float(grinf), "failed": False}
+    return {"log10_gr50": float(log10_gr50), "grmax": float(grmax), "grinf": float(grinf),
+            "gr_aoc": gr_aoc(x, gr), "failed": False}
+
+
+def gr_aoc(x: np.ndarray, gr: np.ndarray) -> float:
+    """GR_AOC (GRmetrics): the area over the GR curve across the tested range,
+    1 - GR averaged over log10 concentration by the trapezoid rule on each
+    dose's mean GR; from the data, not the fitted curve."""
+    doses = np.unique(x)
+    mean_gr = np.array([gr[x == dose].mean() for dose in doses])
+    return float(np.trapezoid(1.0 - mean_gr, doses) / (doses[-1] - doses[0]))
+
+
+def dip_metrics(x: np.ndarray, rate: np.ndarray, control_rate: float) -> dict:
+    """DIP-rate EC50 and Emax (Harris et al. 2016, as thunor reports them) from
+    a sigmoid fitted to one curve's DIP rates relative to its vehicle wells'
+    rate, top fixed at 1: rate / control_rate = E + (1 - E) / (1 + 10^(h (x - c))).
+    ``dip_log10_ec50`` is c; ``dip_emax`` = E * control_rate, the rate the
+    curve tends to at high dose (doublings per hour, below 0 where the drug kills)."""
+    if not control_rate > 0:
+        raise ValueError(f"the vehicle wells' DIP rate is {control_rate:g}: they did not grow, so rates "
+                         "relative to them are undefined")
+    relative = rate / control_rate
+    params = _fit_sigmoid(x, relative, [x.min() - 1, 0.1, -10.0], [x.max() + 1, 5.0, 1.0],
+                          [np.median(x), 1.0, float(np.clip(relative.min(), -9.9, 0.9))])
+    if params is None:
+        return {"dip_log10_ec50": np.nan, "dip_hill": np.nan, "dip_emax": np.nan, "failed": True}
+    c, h, emax = params
+    return {"dip_log10_ec50": float(c), "dip_hill": float(h), "dip_emax": float(emax * control_rate), "failed": False}
 
 
 def per_curve_gr(screen: xr.Dataset) -> pd.DataFrame:
-    """GR50 and GRmax per (line, drug) where the screen has GR values (time-zero plates)."""
+    """GR50, GRmax and GR_AOC per (line, drug) where the screen has GR values (time-zero plates)."""
     if "gr_value" not in screen or not np.isfinite(screen.gr_value.values).any():
-        return pd.DataFrame(columns=["line", "patient", "drug", "log10_gr50", "grmax", "grinf", "failed"])
+        return pd.DataFrame(columns=["line", "patient", "drug", "log10_gr50", "grmax", "grinf", "gr_aoc", "failed"])
     frame = screen.gr_value.rename("gr").to_dataframe().reset_index()
     frame = frame[(frame.role == "treated") & np.isfinite(frame.gr)]
     frame["x"] = np.log10(frame.concentration_molar)

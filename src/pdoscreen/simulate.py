@@ -209,3 +209,73 @@ def with_failed_wells(screen: xr.Dataset, role: str, n_per_plate: int, factor: f
     for i, roles in enumerate(screen["role"].values):
         hit[i, rng.choice(np.flatnonzero(roles == role), size=n_per_plate, replace=False)] = True
     return screen.assign(signal=screen["signal"].where(~hit, screen["signal"] * factor))
+
+
+# ---------------------------------------------------------------- growth over time
+
+
+@dataclass(frozen=True)
+class GrowthCurve:
+    """Cells of one line under one drug, counted over time (hours after drug
+    addition). Untreated cells double ``control_rate`` times per hour. From
+    ``delay_h`` on, the drug moves a well's rate towards ``min_rate`` (below 0:
+    the drug kills) along a Hill curve in concentration: the drug-induced
+    proliferation (DIP) rate of Harris et al. 2016. Before it, every well grows
+    as the vehicle wells do. Counts carry multiplicative noise (``noise_cv``)."""
+
+    control_rate: float = 1 / 30  # doublings per hour
+    min_rate: float = -1 / 60
+    log10_ec50: float = -7.0
+    hill: float = 1.0
+    n_doses: int = 9
+    top_molar: float = 1e-5
+    dilution: float = 3.0
+    replicates: int = 3
+    n_vehicle: int = 8
+    hours: tuple[float, ...] = tuple(float(h) for h in range(0, 121, 8))
+    delay_h: float = 24.0
+    start_count: float = 1000.0
+    noise_cv: float = 0.03
+
+
+def dip_rate_truth(curve: GrowthCurve, concentration_molar: np.ndarray) -> np.ndarray:
+    """The true DIP rate (doublings per hour) at each concentration (0: vehicle)."""
+    with np.errstate(divide="ignore"):
+        x = np.log10(np.asarray(concentration_molar, dtype=float))
+    return curve.min_rate + (curve.control_rate - curve.min_rate) / (1 + 10 ** (curve.hill * (x - curve.log10_ec50)))
+
+
+def _doublings(curve: GrowthCurve, rate: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """log2 of the count over the start count, per (well, time)."""
+    before = np.minimum(hours, curve.delay_h) * curve.control_rate
+    return before[None, :] + np.maximum(hours - curve.delay_h, 0)[None, :] * np.asarray(rate)[:, None]
+
+
+def gr_truth(curve: GrowthCurve, concentration_molar: np.ndarray, at_h: float) -> np.ndarray:
+    """The true GR value at ``at_h`` against the count at time 0 (Hafner et al.
+    2016): 2^(log2(x / x0) / log2(x_ctrl / x0)) - 1."""
+    hours = np.array([at_h], dtype=float)
+    treated = _doublings(curve, dip_rate_truth(curve, concentration_molar), hours)[:, 0]
+    control = _doublings(curve, np.array([curve.control_rate]), hours)[0, 0]
+    return 2.0 ** (treated / control) - 1.0
+
+
+def growth_course(curve: GrowthCurve, seed: int) -> xr.Dataset:
+    """One curve's time course: ``signal`` (counts) over (``well``, ``time``),
+    time in hours after drug addition, as ``growth.dip_rates`` takes it; the
+    vehicle wells first, then each dose's replicates, with ``role`` and
+    ``concentration_molar`` (0 for vehicle) per well."""
+    rng = np.random.default_rng(seed)
+    doses = curve.top_molar / curve.dilution ** np.arange(curve.n_doses)
+    concentration = np.concatenate([np.zeros(curve.n_vehicle), np.repeat(doses, curve.replicates)])
+    hours = np.asarray(curve.hours, dtype=float)
+    log2_count = np.log2(curve.start_count) + _doublings(curve, dip_rate_truth(curve, concentration), hours)
+    counts = 2.0**log2_count * np.exp(rng.normal(0.0, curve.noise_cv, size=log2_count.shape))
+    return xr.Dataset(
+        {"signal": (("well", "time"), counts)},
+        coords={
+            "time": ("time", hours, {"units": "h", "origin": "drug addition"}),
+            "role": ("well", np.where(concentration > 0, "treated", "vehicle")),
+            "concentration_molar": ("well", concentration),
+        },
+    )

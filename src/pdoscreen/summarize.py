@@ -69,7 +69,7 @@ LINE_TABLE_METRICS = (
 )
 # Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and GR
 # metrics (per-curve fits of GR values, baselines.per_curve_gr).
-GR_METRICS = ("log10_gr50", "grmax")
+GR_METRICS = ("log10_gr50", "grmax", "gr_aoc")
 LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GR_METRICS
 # Relative to the cohort: flagged ``cohort_too_small`` when too few patients carry the drug.
 RELATIVE_METRICS = ("sdss2", "p_more_sensitive_than_cohort", "rank", "p_top3")
@@ -592,7 +592,7 @@ def summarize(
     ``max_draws`` caps the draws kept per drug (see :func:`metric_draws_dataset`).
     ``shrinkage`` (``hierarchy.shrinkage`` rows of every drug) adds each line's
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
-    ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50`` and ``grmax`` per
+    ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50``, ``grmax`` and ``gr_aoc`` per
     line and, as the mean of its lines, per patient: point estimates of per-curve
     fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
     ``min_cohort_patients``: see :func:`summary_tables`. ``check_flags``
