@@ -7,15 +7,20 @@ from datetime import datetime
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 import scipy.stats
 import xarray as xr
 
 from pdoscreen.errors import InputError
 from pdoscreen.growth import dip_rates, gr_values
+from pdoscreen.ingest import ingest_plate
 from pdoscreen.readers import TIME_COURSE_REGISTRY, detect, read_measurements, read_time_course
 from pdoscreen.readers.base import FileSample
 from pdoscreen.readers.timecourse import detect_time_course
+from pdoscreen.samplesheet import load_sample_sheet
+from pdoscreen.screen import build_screen, open_screen, plate_course
+from pdoscreen.store import write_zarr_atomic
 
 INCUCYTE = "raw-screen-dataset/thunor-hts007/test_incucyte_minimal.txt"
 
@@ -524,3 +529,72 @@ def test_lost_cycles_and_reads_are_refused(tmp_path):
     softmax.write_bytes(softmax.read_bytes().replace(b"\t3\t60\t30\t", b"\t4\t60\t30\t"))
     with pytest.raises(InputError, match=r"line 2\): the Plate: line of 'Plate#1' announces 4 reads, its block holds"):
         read_time_course(softmax)
+
+
+# --- A time course as a sample-sheet plate -------------------------------------------------------
+
+
+def _course_sheet(tmp_path, incucyte, extra: dict[str, str]):
+    """A one-plate sample sheet for thunor's IncuCyte file (column 1 counted):
+    A1 empty, B1-C1 vehicle, D1-H1 one drug at five doses."""
+    layout = tmp_path / "layout.csv"
+    layout.write_text("well,role,drug,concentration,unit\nB1,vehicle,DMSO,,\nC1,vehicle,DMSO,,\n"
+                      + "".join(f"{w}1,treated,drugX,{c},uM\n" for w, c in zip("DEFGH", [10, 3, 1, 0.3, 0.1])))
+    columns = {"plate": "IC1", "patient": "P1", "line": "P1-L1", "file": incucyte.name, "reader": "auto",
+               "layout": "layout.csv", **extra}
+    sheet = tmp_path / "sample_sheet.tsv"
+    sheet.write_text("\t".join(columns) + "\n" + "\t".join(columns.values()) + "\n")
+    return load_sample_sheet(sheet)
+
+
+def test_a_time_course_plate_keeps_its_scans_in_the_screen_store(tmp_path, incucyte):
+    sheet = _course_sheet(tmp_path, incucyte, {"timepoint_h": "120", "drug_added_h": "16"})
+    plate = ingest_plate(sheet.iloc[0])
+    # The endpoint is the scan 120 h after drug addition: 136 h on the instrument's clock, its last.
+    np.testing.assert_array_equal(plate.signal.sel(column=1), [17, 8807, 9184, 10757, 8975, 11681, 6994, 5112])
+    assert plate.attrs["measurement"] == "scan at 120 h after drug addition"
+    screen = build_screen(sheet, {"IC1": plate})
+    assert screen.course_signal.dims == ("plate", "time", "well")
+    np.testing.assert_array_equal(screen.time_h.sel(plate="IC1"), np.arange(0, 137, 8) - 16)
+    a1 = screen.course_signal.sel(plate="IC1", well="A01")
+    assert a1.isel(time=0) == 3 and a1.isel(time=-1) == 17
+    assert (screen.course_flag.sel(plate="IC1", well="A02") == "not_measured").all()
+    # DIP rates from the stored course: the file's, on the time axis after drug addition.
+    stored_rates = dip_rates(plate_course(screen, "IC1"), delay_h=24)
+    file_course = read_time_course(incucyte)
+    file_rates = dip_rates(file_course.assign_coords(time=file_course.time - 16), delay_h=24)
+    np.testing.assert_array_equal(stored_rates.dip_rate.sel(well="C01"), file_rates.dip_rate.sel(row="C", column=1))
+    assert stored_rates.n_time_points.sel(well="C01") == 13  # 24 to 120 h after drug addition
+    assert "units" not in stored_rates.n_time_points.attrs  # not the signal's
+    write_zarr_atomic(screen, tmp_path / "screen.zarr")
+    stored = open_screen(tmp_path / "screen.zarr")
+    xr.testing.assert_equal(stored.course_signal.load(), screen.course_signal)
+    assert stored.time_h.attrs["description"] == "hours after drug addition"
+
+
+def test_an_endpoint_plate_beside_a_time_course_has_no_scans(tmp_path, incucyte):
+    sheet = _course_sheet(tmp_path, incucyte, {"timepoint_h": "120", "drug_added_h": "16"})
+    course = ingest_plate(sheet.iloc[0])
+    endpoint = course.drop_vars(["course_signal", "course_flag", "time_h"])
+    screen = build_screen(pd.concat([sheet, sheet.assign(plate="IC2", line="P1-L2")]),
+                          {"IC1": course, "IC2": endpoint})
+    assert screen.time_h.sel(plate="IC2").isnull().all()
+    assert (screen.course_flag.sel(plate="IC2") == "no_scan").all()
+    with pytest.raises(InputError, match="plate IC2 was read once, not over time"):
+        plate_course(screen, "IC2")
+    assert screen.course_signal.sel(plate="IC2").isnull().all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"timepoint_h": "120"}, r"a time course \(18 scans at 0 to 136 h .*drug_added_h column"),
+        ({"drug_added_h": "16"}, r"which scan is the endpoint read.*scans at -16, -8, 0, 8, .*, 120 h after"),
+        ({"timepoint_h": "70", "drug_added_h": "16"}, r"no scan at timepoint_h 70 h after drug addition"),
+        ({"timepoint_h": "120", "drug_added_h": "16", "measurement": "2"}, "a time course has one measurement"),
+    ],
+)
+def test_a_time_course_plate_needs_both_times(tmp_path, incucyte, extra, message):
+    sheet = _course_sheet(tmp_path, incucyte, extra)
+    with pytest.raises(InputError, match=rf"incucyte.txt; plate IC1: (.*){message}"):
+        ingest_plate(sheet.iloc[0])

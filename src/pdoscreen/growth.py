@@ -61,6 +61,7 @@ def dip_rates(course: xr.Dataset, delay_h: float) -> xr.Dataset:
         input_core_dims=[["time"]],
         output_core_dims=[[], [], []],
         vectorize=True,
+        keep_attrs=False,  # the signal's units are not the rate's
         output_dtypes=[float, int, object],
     )
     origin = course["time"].attrs.get("origin", "not stated")

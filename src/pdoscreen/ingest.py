@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .errors import InputError
-from .plate import read_plate
+from .plate import read_course_plate, read_plate, time_course_reader
 from .screen import plate_layout
 from .store import write_zarr_atomic
 
@@ -17,11 +18,20 @@ log = logging.getLogger(__name__)
 
 
 def ingest_plate(row: pd.Series) -> xr.Dataset:
-    """One sample-sheet row (with ``file_path``) -> the plate's Dataset."""
+    """One sample-sheet row (with ``file_path``) -> the plate's Dataset; a time
+    course also keeps its scans (plate.read_course_plate)."""
     try:
-        ds = read_plate(
-            row["file_path"], reader=row["reader"], measurement=row["measurement"] or None, plate=row["plate"]
-        )
+        course_reader = time_course_reader(row["file_path"], row["reader"])
+        if course_reader and row["measurement"]:
+            raise InputError(f"a time course has one measurement; leave the measurement column empty "
+                             f"(it says {row['measurement']!r})", file=row["file_path"])
+        if course_reader:
+            ds = read_course_plate(row["file_path"], course_reader, drug_added_h=row.get("drug_added_h", np.nan),
+                                   timepoint_h=row["timepoint_h"], plate=row["plate"])
+        else:
+            ds = read_plate(
+                row["file_path"], reader=row["reader"], measurement=row["measurement"] or None, plate=row["plate"]
+            )
     except InputError as error:
         raise error.located(plate=row["plate"]) from None
     ds.attrs["plate"] = row["plate"]

@@ -1,4 +1,6 @@
-"""One plate read as a labelled xarray Dataset (dims ``row``, ``column``)."""
+"""One plate read as a labelled xarray Dataset (dims ``row``, ``column``); a
+plate read over time also keeps its time course (dims ``time``, ``row``,
+``column``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import xarray as xr
 
 from . import __version__
 from .errors import InputError
-from .readers import Measurement, read_measurements
+from .readers import TIME_COURSE_REGISTRY, Measurement, detect_time_course, read_measurements, read_time_course
 from .readers.base import missing_wells
 
 log = logging.getLogger(__name__)
@@ -104,3 +106,80 @@ def read_plate(
         which = f", measurement {chosen.name!r}" if len(measurements) > 1 else ""
         log.warning("%s%s: %s not in the export; read as not measured", source, which, missing)
     return measurement_dataset(chosen, path=path, reader=name)
+
+
+# A scan is the endpoint read when its time is within a minute of timepoint_h.
+SCAN_TIME_TOLERANCE_H = 1 / 60
+
+
+def time_course_reader(path: str | Path, reader: str = "auto") -> str | None:
+    """The time-course reader of a sample-sheet plate's file, or None for an endpoint read."""
+    if reader in TIME_COURSE_REGISTRY:
+        return reader
+    return detect_time_course(Path(path)) if reader == "auto" else None
+
+
+def read_course_plate(
+    path: str | Path, reader: str, *, drug_added_h: float, timepoint_h: float, plate: str | None = None
+) -> xr.Dataset:
+    """A plate read over time: its scans as ``course_signal`` and ``course_flag``
+    over (``time``, ``row``, ``column``) with ``time_h`` in hours after drug
+    addition (the instrument's time minus ``drug_added_h``, the sample sheet's
+    time of drug addition on the instrument's clock), and the scan at
+    ``timepoint_h`` hours after drug addition as the plate's endpoint ``signal``
+    and ``flag``. Neither time is guessed: without them, or without a scan at
+    ``timepoint_h``, the plate is refused."""
+    path = Path(path)
+    course = read_time_course(path, reader)
+    clock = course["time"].values.astype(float)
+    span = f"{len(clock)} scans at {clock[0]:g} to {clock[-1]:g} h on the instrument's clock"
+    if not np.isfinite(drug_added_h):
+        raise InputError(
+            f"a time course ({span}): say when the drug was added, on that clock, in the sample sheet's "
+            "drug_added_h column",
+            file=path,
+        )
+    after = clock - drug_added_h
+    if not np.isfinite(timepoint_h):
+        raise InputError(
+            f"a time course ({span}): say which scan is the endpoint read, in hours after drug addition, in the "
+            f"sample sheet's timepoint_h column (scans at {_hours(after)} h after drug addition)",
+            file=path,
+        )
+    at = np.flatnonzero(np.abs(after - timepoint_h) <= SCAN_TIME_TOLERANCE_H)
+    if len(at) != 1:
+        raise InputError(
+            f"no scan at timepoint_h {timepoint_h:g} h after drug addition (drug_added_h {drug_added_h:g}); "
+            f"the scans are at {_hours(after)} h",
+            file=path,
+        )
+    endpoint = course.isel(time=at[0])
+    missing = missing_wells(endpoint["flag"].values)
+    if missing:
+        log.warning("%s (%s): %s not in the export; read as not measured", plate or path.name, path.name, missing)
+    attrs = {
+        "reader": course.attrs["reader"],
+        "reader_version": f"pdoscreen {__version__}",
+        "measurement": f"scan at {after[at[0]]:g} h after drug addition",
+        "source_file": path.name,
+        "source_sha256": sha256(path),
+        "n_rows": course.sizes["row"],
+        "n_columns": course.sizes["column"],
+        "n_wells": course.sizes["row"] * course.sizes["column"],
+        "time_course_origin": course["time"].attrs.get("origin", ""),
+    }
+    return xr.Dataset(
+        {
+            "signal": (("row", "column"), endpoint["signal"].values.astype(np.float64)),
+            "flag": (("row", "column"), endpoint["flag"].values.astype(str)),
+            "course_signal": (("time", "row", "column"), course["signal"].values.astype(np.float64)),
+            "course_flag": (("time", "row", "column"), course["flag"].values.astype(str)),
+        },
+        coords={"row": course["row"].values, "column": course["column"].values,
+                "time_h": ("time", after, {"units": "h", "description": "hours after drug addition"})},
+        attrs=attrs,
+    )
+
+
+def _hours(times: np.ndarray) -> str:
+    return ", ".join(f"{t:g}" for t in times)

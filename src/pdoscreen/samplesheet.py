@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .readers import REGISTRY
+from .readers import REGISTRY, TIME_COURSE_REGISTRY
 from .readers.base import decode
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,8 @@ OPTIONAL_TEXT = ["batch", "lot", "measurement", "exclude", "dispense_plate", "so
 
 def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     """The sheet as typed columns: text stays text ("007" is not 7), empty cells
-    are empty strings, ``replicate``, ``timepoint_h`` and ``assay_volume_ul``
-    are numbers (NaN if absent)."""
+    are empty strings, ``replicate``, ``timepoint_h``, ``drug_added_h`` and
+    ``assay_volume_ul`` are numbers (NaN if absent)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("sample sheet not found", file=path)
@@ -52,7 +52,7 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     for column in OPTIONAL_TEXT:
         if column not in sheet.columns:
             sheet[column] = ""
-    for column in ["replicate", "timepoint_h", "assay_volume_ul"]:
+    for column in ["replicate", "timepoint_h", "drug_added_h", "assay_volume_ul"]:
         sheet[column] = _numbers(sheet, column, path)
     return sheet
 
@@ -110,9 +110,10 @@ def check_sample_sheet(sheet: pd.DataFrame, path: str | Path) -> pd.DataFrame:
                 f" (measurement {measurement!r})" if measurement else "",
             )
     for row in sheet.itertuples():
-        if row.reader != "auto" and row.reader not in REGISTRY:
+        if row.reader != "auto" and row.reader not in REGISTRY | TIME_COURSE_REGISTRY:
             raise InputError(
-                f"unknown reader {row.reader!r}; use auto or one of {', '.join(sorted(REGISTRY))}",
+                f"unknown reader {row.reader!r}; use auto or one of {', '.join(sorted(REGISTRY))}, "
+                f"or for a time course {', '.join(sorted(TIME_COURSE_REGISTRY))}",
                 file=path,
                 plate=row.plate,
             )

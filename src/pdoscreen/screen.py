@@ -1,5 +1,6 @@
 """The screen store: every plate over (plate, well), with the layout and the
-sample sheet joined as coordinates."""
+sample sheet joined as coordinates; plates read over time add their scans over
+(plate, time, well)."""
 
 from __future__ import annotations
 
@@ -105,7 +106,55 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Datas
     screen["signal"].attrs["units"] = "instrument units (raw reading)"
     screen["concentration_molar"].attrs["units"] = "mol/L"
     screen = add_normalised(screen)
-    return screen
+    return screen.assign(time_courses([plates[p] for p in order]))
+
+
+def time_courses(plates: list[xr.Dataset]) -> dict[str, xr.Variable]:
+    """The plates' scans over (plate, time, well), ``time`` counting each
+    plate's scans from 0, with ``time_h`` (hours after drug addition) per plate
+    and scan; a plate with fewer scans, or an endpoint read, is NaN (signal,
+    ``time_h``) and ``no_scan`` (flag) past its last. Empty without time courses."""
+    courses = [plate for plate in plates if "course_signal" in plate]
+    if not courses:
+        return {}
+    n_scans = max(plate.sizes["time"] for plate in courses)
+    n_wells = plates[0].sizes["row"] * plates[0].sizes["column"]
+    signal = np.full((len(plates), n_scans, n_wells), np.nan)
+    flag = np.full((len(plates), n_scans, n_wells), NO_SCAN, dtype=object)
+    time_h = np.full((len(plates), n_scans), np.nan)
+    for i, plate in enumerate(plates):
+        if "course_signal" in plate:
+            n = plate.sizes["time"]
+            signal[i, :n] = plate["course_signal"].values.reshape(n, n_wells)
+            flag[i, :n] = plate["course_flag"].values.reshape(n, n_wells)
+            time_h[i, :n] = plate["time_h"].values
+    dims = ("plate", "time", "well")
+    return {
+        "course_signal": xr.Variable(dims, signal, {"units": "instrument units (raw reading)",
+                                                    "description": "the plate's scans over time"}),
+        "course_flag": xr.Variable(dims, flag.astype(str)),
+        "time_h": xr.Variable(("plate", "time"), time_h, {"units": "h", "description": "hours after drug addition"}),
+    }
+
+
+NO_SCAN = "no_scan"  # past a plate's last scan, or a plate read once
+
+
+def plate_course(screen: xr.Dataset, plate: str) -> xr.Dataset:
+    """One plate's time course from the screen store, as ``growth.dip_rates``
+    takes it: ``signal`` and ``flag`` over (``time``, ``well``), ``time`` in
+    hours after drug addition, its scans only."""
+    if "time_h" not in screen:
+        raise InputError("the screen store holds no time courses")
+    time_h = screen["time_h"].sel(plate=plate).values
+    scans = np.flatnonzero(np.isfinite(time_h))
+    if not len(scans):
+        raise InputError(f"plate {plate} was read once, not over time")
+    return xr.Dataset(
+        {"signal": screen["course_signal"].sel(plate=plate).isel(time=scans).reset_coords(drop=True),
+         "flag": screen["course_flag"].sel(plate=plate).isel(time=scans).reset_coords(drop=True)},
+        coords={"time": ("time", time_h[scans], {"units": "h", "origin": "drug addition"})},
+    )
 
 
 def open_screen(path: str | Path) -> xr.Dataset:

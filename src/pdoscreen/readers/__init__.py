@@ -67,10 +67,9 @@ def detect(path: str | Path) -> str:
         raise InputError(f"cannot tell the file's format: {type(error).__name__}: {error}", file=path) from error
     if not matches and (course := detect_time_course(path)):
         raise InputError(
-            f"this is a time course ({TIME_COURSE_REGISTRY[course].description}); "
-            "a sample-sheet plate is one endpoint read. Read time courses with "
-            "pdoscreen.readers.read_time_course and their growth rates with pdoscreen.growth "
-            "(docs/growth.md)",
+            f"this is a time course ({TIME_COURSE_REGISTRY[course].description}), not one endpoint read: "
+            "read it with pdoscreen.readers.read_time_course, or as a sample-sheet plate with its "
+            "drug_added_h and timepoint_h columns (docs/growth.md)",
             file=path,
         )
     if not matches:
