@@ -5,9 +5,10 @@ EC50 and Emax; both recovered from simulated time courses with known rates."""
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from conftest import seeded
-from pdoscreen.baselines import dip_metrics, gr_metrics, per_curve_gr
+from pdoscreen.baselines import dip_metrics, gr_metrics, per_curve_dip, per_curve_gr, per_curve_growth
 from pdoscreen.growth import dip_rates, gr_values
 from pdoscreen.simulate import Design, GrowthCurve, dip_rate_truth, gr_truth, growth_course, screen
 from pdoscreen.summarize import _point_estimate_rows
@@ -50,7 +51,7 @@ def test_gr_rows_in_the_tables():
     gr = pd.DataFrame({"line": ["P1-L1", "P1-L2", "P2-L1"], "patient": ["P1", "P1", "P2"], "drug": "drugA",
                        "log10_gr50": [-7.0, -6.0, np.nan], "grmax": [-0.2, 0.0, 0.7], "gr_aoc": [0.9, 0.6, 0.1]})
     (line_rows,), (patient_rows,) = _point_estimate_rows(None, gr)
-    assert set(line_rows.metric) == {"log10_gr50", "grmax", "gr_aoc"}
+    assert set(line_rows.metric) == {"log10_gr50", "grmax", "gr_aoc"}  # no DIP columns, no DIP rows
     assert (line_rows["flags"] == "per_curve_fit").all()
     patients = patient_rows.set_index(["patient", "metric"])["mean"]
     assert patients["P1", "log10_gr50"] == pytest.approx(-6.5) and patients["P1", "grmax"] == pytest.approx(-0.1)
@@ -115,3 +116,42 @@ def test_gr_values_and_metrics_recover_the_simulated_curve(course):
     grid = np.linspace(-10, -4, 60001)
     below = gr_truth(curve, 10.0**grid, curve.hours[-1]) < 0.5
     assert below.any() and fit["log10_gr50"] == pytest.approx(grid[np.argmax(below)], abs=0.065)
+
+
+def test_per_curve_dip_metrics_from_a_screen_with_dip_rates():
+    """Two lines of one simulated curve each, as a screen store holds them
+    (dip_rate per plate and well); a flagged well is left out of the fit."""
+    curve = CYTOTOXIC
+    plates = []
+    for k, line in enumerate(["P1-L1", "P1-L2"]):
+        counts = growth_course(curve, seed=seeded(20 + k))
+        rates = dip_rates(counts, delay_h=curve.delay_h).dip_rate.values
+        plates.append(xr.Dataset(
+            {"dip_rate": (("plate", "well"), rates[None]),
+             "flag": (("plate", "well"), np.array([[""] * len(rates)], dtype=object))},
+            coords={"plate": [f"{line}-R1"], "line": ("plate", [line]), "patient": ("plate", ["P1"]),
+                    "role": (("plate", "well"), counts.role.values[None]),
+                    "drug": (("plate", "well"), np.where(counts.role.values == "treated", "drugA", "")[None]),
+                    "concentration_molar": (("plate", "well"), counts.concentration_molar.values[None])}))
+    screen = xr.concat(plates, dim="plate")
+    screen["dip_rate"][0, -1] = 10.0  # a wild well, flagged: must not reach the fit
+    screen["flag"][0, -1] = "overflow"
+    table = per_curve_dip(screen).set_index("line")
+    assert list(table.index) == ["P1-L1", "P1-L2"] and not table.failed.any()
+    # As in test_dip_ec50_and_emax_recover_the_simulated_curve: 5 sd over 200 seeds.
+    np.testing.assert_allclose(table.dip_log10_ec50, curve.log10_ec50, atol=0.05)
+    np.testing.assert_allclose(table.dip_emax, curve.min_rate, atol=1e-3)
+    (line_rows,), _ = _point_estimate_rows(None, per_curve_growth(screen))
+    assert set(line_rows.metric) == {"dip_log10_ec50", "dip_emax"}  # no GR values in this screen
+
+
+def test_per_curve_dip_refuses_controls_that_did_not_grow(caplog):
+    screen = xr.Dataset(
+        {"dip_rate": (("plate", "well"), [[-0.01, -0.01, -0.02, -0.03]]), "flag": (("plate", "well"), [[""] * 4])},
+        coords={"plate": ["p"], "line": ("plate", ["L1"]), "patient": ("plate", ["P1"]),
+                "role": (("plate", "well"), [["vehicle", "vehicle", "treated", "treated"]]),
+                "drug": (("plate", "well"), [["", "", "drugA", "drugA"]]),
+                "concentration_molar": (("plate", "well"), [[0.0, 0.0, 1e-7, 1e-6]])})
+    table = per_curve_dip(screen)
+    assert table.failed.item() and np.isnan(table.dip_log10_ec50.item())
+    assert "line L1, drug drugA: no DIP fit: the vehicle wells' DIP rate is -0.01" in caplog.text

@@ -566,6 +566,11 @@ def test_a_time_course_plate_keeps_its_scans_in_the_screen_store(tmp_path, incuc
     np.testing.assert_array_equal(stored_rates.dip_rate.sel(well="C01"), file_rates.dip_rate.sel(row="C", column=1))
     assert stored_rates.n_time_points.sel(well="C01") == 13  # 24 to 120 h after drug addition
     assert "units" not in stored_rates.n_time_points.attrs  # not the signal's
+    assert "dip_rate" not in screen  # no delay given, no DIP rates
+    with_dip = build_screen(sheet, {"IC1": plate}, dip_delay_h=24)
+    np.testing.assert_array_equal(with_dip.dip_rate.sel(plate="IC1"), stored_rates.dip_rate)
+    assert with_dip.dip_flag.sel(plate="IC1", well="A01") == "non_positive_signal"  # A1 counts 0 after 24 h
+    assert with_dip.dip_rate.attrs["delay_h"] == 24
     write_zarr_atomic(screen, tmp_path / "screen.zarr")
     stored = open_screen(tmp_path / "screen.zarr")
     xr.testing.assert_equal(stored.course_signal.load(), screen.course_signal)
@@ -582,6 +587,13 @@ def test_an_endpoint_plate_beside_a_time_course_has_no_scans(tmp_path, incucyte)
     assert (screen.course_flag.sel(plate="IC2") == "no_scan").all()
     with pytest.raises(InputError, match="plate IC2 was read once, not over time"):
         plate_course(screen, "IC2")
+    with_dip = build_screen(pd.concat([sheet, sheet.assign(plate="IC2", line="P1-L2")]),
+                            {"IC1": course, "IC2": endpoint}, dip_delay_h=24)
+    assert (with_dip.dip_flag.sel(plate="IC2") == "no_time_course").all()
+    assert with_dip.dip_rate.sel(plate="IC2").isnull().all()
+    with pytest.raises(InputError, match=r"plate IC1: the time course ends 120 h after drug addition, before the "
+                       r"DIP rate's delay \(growth.dip_delay_h 130 h\)"):
+        build_screen(sheet, {"IC1": course}, dip_delay_h=130)
     assert screen.course_signal.sel(plate="IC2").isnull().all()
 
 

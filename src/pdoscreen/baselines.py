@@ -3,12 +3,16 @@ per line and drug on per-plate normalised viability (scipy, bounded TRF)."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.optimize import curve_fit
 
 from .metrics import aac
+
+log = logging.getLogger(__name__)
 
 
 def normalised_viability(screen: xr.Dataset) -> xr.DataArray:
@@ -101,6 +105,41 @@ def per_curve_gr(screen: xr.Dataset) -> pd.DataFrame:
          **gr_metrics(wells.x.to_numpy(), wells.gr.to_numpy())}
         for (line, drug), wells in frame.groupby(["line", "drug"])
     ])
+
+
+def per_curve_dip(screen: xr.Dataset) -> pd.DataFrame:
+    """DIP EC50 and Emax per (line, drug) where the screen has DIP rates (plates
+    read over time): each line's control rate is the mean DIP rate of its
+    vehicle wells; flagged wells are left out. A line whose vehicle wells did
+    not grow gets no fit (``failed``), with a warning naming it."""
+    columns = ["line", "patient", "drug", "dip_log10_ec50", "dip_hill", "dip_emax", "failed"]
+    if "dip_rate" not in screen or not np.isfinite(screen.dip_rate.values).any():
+        return pd.DataFrame(columns=columns)
+    frame = screen.dip_rate.where(screen.flag == "").rename("rate").to_dataframe().reset_index()
+    frame = frame[np.isfinite(frame.rate)]
+    rows = []
+    for line, wells in frame.groupby("line"):
+        control_rate = wells.loc[wells.role == "vehicle", "rate"].mean()
+        for drug, curve in wells[wells.role == "treated"].groupby("drug"):
+            x = np.log10(curve.concentration_molar.to_numpy())
+            try:
+                fit = dip_metrics(x, curve.rate.to_numpy(), control_rate)
+            except ValueError as error:
+                log.warning("line %s, drug %s: no DIP fit: %s", line, drug, error)
+                fit = {"dip_log10_ec50": np.nan, "dip_hill": np.nan, "dip_emax": np.nan, "failed": True}
+            rows.append({"line": line, "patient": curve.patient.iloc[0], "drug": drug, **fit})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def per_curve_growth(screen: xr.Dataset) -> pd.DataFrame:
+    """The GR and DIP per-curve metrics side by side, one row per (line, drug)
+    that has either; a kind the screen has no data for adds no columns."""
+    keys = ["line", "patient", "drug"]
+    tables = [table.drop(columns="failed") for table in (per_curve_gr(screen), per_curve_dip(screen)) if len(table)]
+    if not tables:
+        return pd.DataFrame(columns=keys)
+    merged = tables[0] if len(tables) == 1 else tables[0].merge(tables[1], on=keys, how="outer")
+    return merged.sort_values(keys, ignore_index=True)
 
 
 def per_curve_fits(screen: xr.Dataset) -> pd.DataFrame:

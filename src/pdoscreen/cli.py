@@ -25,7 +25,7 @@ def _screen(args: argparse.Namespace) -> None:
 
     sheet = load_sample_sheet(args.sheet)
     plates = {p: open_zarr(Path(args.plates_dir) / f"{p}.zarr") for p in sheet["plate"]}
-    screen = build_screen(sheet, plates)
+    screen = build_screen(sheet, plates, dip_delay_h=args.dip_delay_h)
     write_zarr_atomic(screen, args.out)
     summary = f"screen store {args.out}: {summarise(screen)}"
     logging.getLogger("pdoscreen").info(summary)
@@ -240,16 +240,16 @@ def _summarize(args: argparse.Namespace) -> None:
         logging.getLogger("pdoscreen").warning("not fitted, left out of the summary: %s", ", ".join(skipped))
     import pandas as pd
 
-    from .baselines import per_curve_gr
+    from .baselines import per_curve_growth
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
-    gr = per_curve_gr(open_zarr(args.screen).sel(plate=_fit_plates(args.qc))) if args.screen else None
+    growth = per_curve_growth(open_zarr(args.screen).sel(plate=_fit_plates(args.qc))) if args.screen else None
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(
         fits, [fitstore.table_path(fit, "lines") for fit in fits],
-        [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, gr=gr,
+        [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, growth=growth,
         check_flags=checks,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
@@ -445,6 +445,9 @@ def parser() -> argparse.ArgumentParser:
     screen.add_argument("--plates-dir", required=True)
     screen.add_argument("--out", required=True)
     screen.add_argument("--summary", help="also write the one-line summary here")
+    screen.add_argument("--dip-delay-h", type=float,
+                        help="DIP rates of time-course plates from the scans this many hours after drug addition "
+                        "on (none computed without it)")
     screen.set_defaults(run=_screen)
 
     qc = commands.add_parser("qc", help="per-plate QC metrics and pass/warn/fail from the control wells")
@@ -500,7 +503,7 @@ def parser() -> argparse.ArgumentParser:
     _fits_argument(summary)
     summary.add_argument("--out-dir", required=True)
     summary.add_argument("--shrinkage", help="shrinkage.tsv from `pdoscreen hierarchy`: adds the line metric")
-    summary.add_argument("--screen", help="the screen store: adds GR50 and GRmax where it has GR values")
+    summary.add_argument("--screen", help="the screen store: adds per-curve GR and DIP metrics where it has them")
     summary.add_argument("--qc", help="plates.tsv (with --screen): GR fits use the plates with fit=true")
     summary.add_argument("--line-checks", help="line_checks.tsv from `pdoscreen residual-checks`: adds its flags")
     _sensitivity_arguments(summary)

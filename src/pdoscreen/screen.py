@@ -14,6 +14,7 @@ import xarray as xr
 
 from .errors import InputError
 from .geometry import PlateGeometry, parse_well, row_label
+from .growth import dip_rates
 from .layouts import Dispensing, read_layout
 from .normalise import add_normalised
 from .store import open_zarr
@@ -68,8 +69,9 @@ def plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np
     return fields
 
 
-def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Dataset:
-    """Stack per-plate Datasets (in sample-sheet order) into one screen Dataset."""
+def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset], dip_delay_h: float | None = None) -> xr.Dataset:
+    """Stack per-plate Datasets (in sample-sheet order) into one screen Dataset;
+    with ``dip_delay_h``, plates read over time get DIP rates (:func:`add_dip_rates`)."""
     order = list(sheet["plate"])
     geometries = {plate_geometry(plates[p]) for p in order}
     if len(geometries) > 1:
@@ -106,7 +108,10 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset]) -> xr.Datas
     screen["signal"].attrs["units"] = "instrument units (raw reading)"
     screen["concentration_molar"].attrs["units"] = "mol/L"
     screen = add_normalised(screen)
-    return screen.assign(time_courses([plates[p] for p in order]))
+    screen = screen.assign(time_courses([plates[p] for p in order]))
+    if "time_h" in screen and dip_delay_h is not None:
+        screen = add_dip_rates(screen, dip_delay_h)
+    return screen
 
 
 def time_courses(plates: list[xr.Dataset]) -> dict[str, xr.Variable]:
@@ -138,6 +143,38 @@ def time_courses(plates: list[xr.Dataset]) -> dict[str, xr.Variable]:
 
 
 NO_SCAN = "no_scan"  # past a plate's last scan, or a plate read once
+
+
+def add_dip_rates(screen: xr.Dataset, delay_h: float) -> xr.Dataset:
+    """``dip_rate``, ``dip_n_time_points`` and ``dip_flag`` per plate and well
+    (``growth.dip_rates`` of each plate's course from ``delay_h`` hours after
+    drug addition on); plates read once are NaN, 0 and ``no_time_course``."""
+    shape = (screen.sizes["plate"], screen.sizes["well"])
+    rate, n_points = np.full(shape, np.nan), np.zeros(shape, dtype=int)
+    flag = np.full(shape, NO_TIME_COURSE, dtype=object)
+    for i, plate in enumerate(screen["plate"].values):
+        if not np.isfinite(screen["time_h"].values[i]).any():
+            continue
+        course = plate_course(screen, plate)
+        if course["time"].values[-1] < delay_h:
+            raise InputError(
+                f"the time course ends {course['time'].values[-1]:g} h after drug addition, before the DIP "
+                f"rate's delay (growth.dip_delay_h {delay_h:g} h)",
+                plate=str(plate),
+            )
+        rates = dip_rates(course, delay_h)
+        rate[i], n_points[i], flag[i] = (rates[name].values for name in ("dip_rate", "n_time_points", "dip_flag"))
+    description = (f"DIP rate: slope of log2(course_signal) over the scans at or after {delay_h:g} h after drug "
+                   "addition; doublings per hour")
+    return screen.assign(
+        dip_rate=(("plate", "well"), rate, {"units": "1/h", "delay_h": delay_h, "description": description}),
+        dip_n_time_points=(("plate", "well"), n_points, {"description": "scans the DIP rate was fitted to"}),
+        dip_flag=(("plate", "well"), flag.astype(str),
+                  {"description": "why a well has no DIP rate; empty when it has one"}),
+    )
+
+
+NO_TIME_COURSE = "no_time_course"  # a plate read once has no DIP rate
 
 
 def plate_course(screen: xr.Dataset, plate: str) -> xr.Dataset:

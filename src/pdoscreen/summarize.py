@@ -67,10 +67,10 @@ PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", 
 LINE_TABLE_METRICS = (
     "aac", "auc", "log10_ec50", "log10_ic50", "p_ic50_below_top_dose", "emax", "dss1", "dss2", "dss3",
 )
-# Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and GR
-# metrics (per-curve fits of GR values, baselines.per_curve_gr).
-GR_METRICS = ("log10_gr50", "grmax", "gr_aoc")
-LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GR_METRICS
+# Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and growth
+# metrics (per-curve fits of GR values and DIP rates, baselines.per_curve_growth).
+GROWTH_METRICS = ("log10_gr50", "grmax", "gr_aoc", "dip_log10_ec50", "dip_emax")
+LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GROWTH_METRICS
 # Relative to the cohort: flagged ``cohort_too_small`` when too few patients carry the drug.
 RELATIVE_METRICS = ("sdss2", "p_more_sensitive_than_cohort", "rank", "p_top3")
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
@@ -580,7 +580,7 @@ def summarize(
     out_dir: str | Path,
     max_draws: int | None = None,
     shrinkage: pd.DataFrame | None = None,
-    gr: pd.DataFrame | None = None,
+    growth: pd.DataFrame | None = None,
     activity_aac_floor: float = ACTIVITY_AAC_FLOOR,
     min_cohort_patients: int = MIN_COHORT_PATIENTS,
     check_flags: pd.DataFrame | None = None,
@@ -592,9 +592,10 @@ def summarize(
     ``max_draws`` caps the draws kept per drug (see :func:`metric_draws_dataset`).
     ``shrinkage`` (``hierarchy.shrinkage`` rows of every drug) adds each line's
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
-    ``gr`` (``baselines.per_curve_gr``) adds ``log10_gr50``, ``grmax`` and ``gr_aoc`` per
-    line and, as the mean of its lines, per patient: point estimates of per-curve
-    fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
+    ``growth`` (``baselines.per_curve_growth``) adds the GR metrics
+    (``log10_gr50``, ``grmax``, ``gr_aoc``) and DIP metrics (``dip_log10_ec50``,
+    ``dip_emax``) it holds per line and, as the mean of its lines, per patient:
+    point estimates of per-curve fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
     ``min_cohort_patients``: see :func:`summary_tables`. ``check_flags``
     (drug, line, flags; ``residuals.line_checks``) adds the residual checks'
     flags to the fits' own.
@@ -612,11 +613,11 @@ def summarize(
         failed_drugs_from_diagnostics(diagnostics_paths),
         activity_aac_floor, min_cohort_patients,
     )
-    line_rows, patient_rows = _point_estimate_rows(shrinkage, gr)
+    line_rows, patient_rows = _point_estimate_rows(shrinkage, growth)
     line_table = _sorted(pd.concat([line_table, *line_rows], ignore_index=True), ["patient", "line", "drug"],
                          LINE_TABLE_ORDER)
     patient_table = _sorted(pd.concat([patient_table, *patient_rows], ignore_index=True), ["patient", "drug"],
-                            PATIENT_TABLE_METRICS + GR_METRICS)
+                            PATIENT_TABLE_METRICS + GROWTH_METRICS)
     paths = {
         "patient_tsv": out_dir / "patient_drug.tsv",
         "line_tsv": out_dir / "line_drug.tsv",
@@ -633,15 +634,16 @@ def summarize(
     return paths
 
 
-def _point_estimate_rows(shrinkage, gr) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+def _point_estimate_rows(shrinkage, growth) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """Long-table rows (value in ``mean``) for the line and patient tables."""
     line_rows, patient_rows = [], []
     if shrinkage is not None and len(shrinkage):
         line_rows.append(shrinkage[["patient", "line", "drug"]].assign(
             metric="shrinkage", mean=shrinkage["shrinkage"], flags=""))
-    if gr is not None and len(gr):
-        long = gr.melt(id_vars=["patient", "line", "drug"], value_vars=list(GR_METRICS), var_name="metric",
-                       value_name="mean").assign(flags="per_curve_fit")
+    if growth is not None and len(growth):
+        metrics = [name for name in GROWTH_METRICS if name in growth]
+        long = growth.melt(id_vars=["patient", "line", "drug"], value_vars=metrics, var_name="metric",
+                           value_name="mean").assign(flags="per_curve_fit")
         line_rows.append(long)
         patient_mean = long.groupby(["patient", "drug", "metric"])["mean"].agg(
             lambda values: values.mean() if values.notna().all() else np.nan)

@@ -41,6 +41,8 @@ rule build_screen:
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        dip_delay_h=config["growth"]["dip_delay_h"],
     shell:
         "pdoscreen --log {log:q} screen --sheet {input.sheet:q} --plates-dir results/plates "
-        "--out {output.store:q} --summary {output.summary:q}"
+        "--out {output.store:q} --summary {output.summary:q} --dip-delay-h {params.dip_delay_h}"
