@@ -610,3 +610,47 @@ def test_a_time_course_plate_needs_both_times(tmp_path, incucyte, extra, message
     sheet = _course_sheet(tmp_path, incucyte, extra)
     with pytest.raises(InputError, match=rf"incucyte.txt; plate IC1: (.*){message}"):
         ingest_plate(sheet.iloc[0])
+
+
+def test_spark_kinetic_with_a_cycle_row_lost_is_refused(real_world, tmp_path):
+    """A mutant of tests/test_mutations.py: the real workbook without worksheet
+    row 70 (cycle 24). The table then stops at the gap, and cycles 25 to 61
+    below it were passed over on the way to 'End Time': 23 cycles read as if
+    the loop had ended there. Now refused, naming the first line past the gap."""
+    import re
+    import zipfile
+
+    source = zipfile.ZipFile(real_world / SPARK)
+    mutant = tmp_path / "spark_row_lost.xlsx"
+    with zipfile.ZipFile(mutant, "w") as target:
+        for item in source.infolist():
+            member = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                member, removed = re.subn(rb'<row [^>]*?r="70"[^>]*?(?:/>|>.*?</row>)', b"", member, flags=re.DOTALL)
+                assert removed == 1
+            target.writestr(item, member)
+    with pytest.raises(InputError, match=r"line 71\): the 'Cycle Nr.' table of 'Label 1' stops at an empty line"):
+        read_time_course(mutant)
+
+
+def test_x3_with_a_damaged_plate_cell_is_refused(real_world, tmp_path):
+    """A mutant of tests/test_mutations.py: a Plate cell '#1' in repeat 13's
+    C01 line ended the well list there, and repeats 13 to 17 were dropped
+    without a word (12 scans read). Now refused, naming the line."""
+    path = _x3_one_label(real_world, tmp_path, slice(4, 6))
+    path.write_bytes(path.read_bytes().replace(b"\n1\t13\tC01\t", b"\n#1\t13\tC01\t"))
+    with pytest.raises(InputError, match=r"well C01.*Plate '#1' is not a plate number"):
+        read_time_course(path)
+
+
+def test_x3_with_a_well_line_lost_is_refused(real_world, tmp_path):
+    """A mutant of tests/test_mutations.py: repeat 2 without its A01 line took
+    its time from A02, 0.32 s later, and was read without a flag on its wells."""
+    path = _x3_one_label(real_world, tmp_path, slice(4, 6))
+    lines = path.read_bytes().split(b"\r\n")
+    lost = [line for line in lines if line.startswith(b"1\t2\tA01\t")]
+    assert len(lost) == 1
+    lines.remove(lost[0])
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(InputError, match=r"repeats 1 and 2 do not read the same wells \(A01 is in one only\)"):
+        read_time_course(path)

@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 
 from pdoscreen.errors import InputError
 from pdoscreen.plate import choose_measurement
-from pdoscreen.readers import read_measurements
+from pdoscreen.readers import TIME_COURSE_REGISTRY, read_measurements, read_time_course
+from pdoscreen.readers.base import read_checked
+from pdoscreen.readers.timecourse import detect_time_course
 from pdoscreen.textfiles import decimal_mark
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +74,41 @@ def _reads(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
 def _mark(path: Path) -> str | None:
     """The file's decimal mark, as its reader settled it."""
     try:
-        _, measurements = read_measurements(path)
+        if path in COURSE_FILES:
+            measurements = read_checked(path, TIME_COURSE_REGISTRY[detect_time_course(path)])
+        else:
+            _, measurements = read_measurements(path)
     except InputError:
         return None
     return decimal_mark(set().union(*(m.styles for m in measurements)), file=path)
 
 
+def _course_files() -> list[Path]:
+    """The real time courses as read_time_course takes them (tests/test_kinetic.py):
+    the IncuCyte export with the line end its last line lacks, the VICTOR X3
+    file (two labels, refused as it is) as its one-label absorbance copy."""
+    from test_kinetic import INCUCYTE, NIVO, SOFTMAX, SPARK, _x3_one_label
+
+    folder = Path(tempfile.mkdtemp(prefix="courses-"))
+    incucyte = folder / "incucyte.txt"
+    incucyte.write_bytes((SCREENS.parent / INCUCYTE).read_bytes() + b"\r\n")
+    x3 = _x3_one_label(SCREENS.parent, folder, slice(4, 6))
+    return [incucyte, SCREENS.parent / SPARK, SCREENS.parent / NIVO, x3, SCREENS.parent / SOFTMAX]
+
+
+def _course(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(signal, flag over time, row and column; time in hours); None if refused."""
+    try:
+        course = read_time_course(path)
+    except InputError:
+        return None
+    return course.signal.values, course.flag.values, course["time"].values
+
+
 BASELINES = {path: _reads(path) for path in FILES}
-MARKS = {path: _mark(path) for path in FILES}
+COURSE_FILES = _course_files()
+COURSES = {path: _course(path) for path in COURSE_FILES}
+MARKS = {path: _mark(path) for path in FILES + COURSE_FILES}
 READABLE = [path for path, reads in BASELINES.items() if reads is not None]
 
 
@@ -231,14 +260,23 @@ XLSX_MUTATIONS = [truncate, xlsx_member, xlsx_drop_row, xlsx_drop_row, garble]
 XML_MUTATIONS = [truncate, line_ends, replace_number, garble]
 
 
+def _refused(mutant: Path, error: InputError) -> str:
+    assert error.file == str(mutant) and str(mutant) in str(error), error
+    return "refused"
+
+
+def _changed(got: np.ndarray, was: np.ndarray) -> np.ndarray:
+    """Where ``got`` differs from ``was`` (NaN equal to NaN)."""
+    return ~((got == was) | np.isnan(got) & np.isnan(was))
+
+
 def verdict(path: Path, mutant: Path, allowed: set[float] = frozenset()) -> str:
     """"refused", "same", "flagged" or "wrong: ..." for one mutant of ``path``;
     ``allowed``: the values a changed well may take (what the mutant writes)."""
     try:
         _, measurements = read_measurements(mutant)
     except InputError as error:
-        assert error.file == str(mutant) and str(mutant) in str(error), error
-        return "refused"
+        return _refused(mutant, error)
     outcome = "same"
     for name, (signal, flag) in BASELINES[path].items():
         try:
@@ -249,9 +287,7 @@ def verdict(path: Path, mutant: Path, allowed: set[float] = frozenset()) -> str:
             continue  # found by a looser match: another measurement's check
         if got.signal.shape != signal.shape:
             return f"wrong: measurement {name!r} is {got.signal.shape} instead of {signal.shape}"
-        same = (np.isclose(got.signal, signal, rtol=0, atol=0) | np.isnan(got.signal) & np.isnan(signal)) & (
-            got.flag == flag
-        )
+        same = ~_changed(got.signal, signal) & (got.flag == flag)
         unflagged = ~same & (got.flag == "") & ~np.isin(got.signal, list(allowed))
         if unflagged.any():
             r, c = np.argwhere(unflagged)[0]
@@ -259,6 +295,43 @@ def verdict(path: Path, mutant: Path, allowed: set[float] = frozenset()) -> str:
         if not same.all():
             outcome = "flagged"
     return outcome
+
+
+# Readers whose files do not say how many scans they hold: an IncuCyte export
+# ends with its last scan line and may scan at any schedule, so a file cut at a
+# line end, or without one scan line, is a shorter run's export as it stands.
+UNCOUNTED_SCANS = {"incucyte"}
+
+
+def course_verdict(path: Path, mutant: Path, allowed: set[float] = frozenset()) -> str:
+    """The same verdict for a time course: a changed value at any (time, well),
+    or a changed time stamp (every well of its scan then changed), unflagged is
+    wrong; so is a scan lost or gained that the reader did not refuse, but for
+    an UNCOUNTED_SCANS reader: "scans lost" if every scan read is one of the
+    file's, at its time, with its values."""
+    try:
+        course = read_time_course(mutant)
+    except InputError as error:
+        return _refused(mutant, error)
+    signal, flag, time = COURSES[path]
+    got_signal, got_flag, got_time = course.signal.values, course.flag.values, course["time"].values
+    lost = ""
+    if (course.attrs["reader"] in UNCOUNTED_SCANS and got_signal.shape[1:] == signal.shape[1:]
+            and len(got_time) < len(time) and np.isin(got_time, time).all()):
+        kept = np.isin(time, got_time)
+        signal, flag, time, lost = signal[kept], flag[kept], time[kept], "scans lost"
+    if got_signal.shape != signal.shape:
+        return f"wrong: signal is {got_signal.shape} instead of {signal.shape} (time, row, column)"
+    moved = _changed(got_time, time)
+    changed = _changed(got_signal, signal) & ~np.isin(got_signal, list(allowed))
+    unflagged = (changed | moved[:, None, None]) & (got_flag == "")
+    if unflagged.any():
+        t, r, c = np.argwhere(unflagged)[0]
+        return (f"wrong: scan {t} row {r} column {c}: {got_signal[t, r, c]} at {got_time[t]:g} h "
+                f"instead of {signal[t, r, c]} at {time[t]:g} h")
+    if (got_flag == flag).all() and not _changed(got_signal, signal).any():
+        return lost or "same"
+    return "flagged"
 
 
 def mutate(path: Path, data_strategy, tmp: Path) -> tuple[str, Path, set[float]]:
@@ -278,14 +351,16 @@ def mutate(path: Path, data_strategy, tmp: Path) -> tuple[str, Path, set[float]]
 
 
 def run(path: Path, tmp: Path, examples: int, record) -> None:
-    """Hypothesis draws ``examples`` mutants of ``path``; ``record(mutation, verdict)`` judges each."""
+    """Hypothesis draws ``examples`` mutants of ``path``; ``record(mutation, verdict)`` judges each
+    (a time course's by course_verdict)."""
+    judge = course_verdict if path in COURSES else verdict
 
     @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(data):
         mutation, mutant, allowed = mutate(path, data, tmp)
-        record(f"{mutation} of {path.name}", verdict(path, mutant, allowed))
+        record(f"{mutation} of {path.name}", judge(path, mutant, allowed))
 
     check()
 
@@ -296,6 +371,12 @@ def refuse_wrong(what: str, result: str) -> None:
 
 @pytest.mark.parametrize("path", READABLE, ids=[p.name for p in READABLE])
 def test_mutants_are_read_right_flagged_or_refused(path, tmp_path):
+    run(path, tmp_path, 20, refuse_wrong)
+
+
+@pytest.mark.parametrize("path", COURSE_FILES, ids=[p.name for p in COURSE_FILES])
+def test_time_course_mutants_are_read_right_flagged_or_refused(path, tmp_path):
+    assert COURSES[path] is not None, f"{path.name} is not read as a time course"
     run(path, tmp_path, 20, refuse_wrong)
 
 
@@ -330,6 +411,7 @@ def test_the_suite_covers_every_reader():
     from pdoscreen.readers import REGISTRY, detect
 
     assert {detect(p) for p in READABLE} == set(REGISTRY)
+    assert {detect_time_course(p) for p in COURSE_FILES} == set(TIME_COURSE_REGISTRY)
 
 
 if __name__ == "__main__":  # the longer run: the reliability figures of docs/readers.md
@@ -337,17 +419,23 @@ if __name__ == "__main__":  # the longer run: the reliability figures of docs/re
 
     logging.disable(logging.WARNING)  # partial-plate warnings, one per mutant
 
+    # python tests/test_mutations.py [N] [endpoints|courses]: N mutants per file, of
+    # the endpoint files, the time courses or (without a second argument) both.
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    tally: Counter = Counter()
-    wrong: list[str] = []
+    kinds = {"endpoints": READABLE, "time courses": COURSE_FILES}
+    if len(sys.argv) > 2:
+        kinds = {k: v for k, v in kinds.items() if sys.argv[2] in k}
+    for kind, paths in kinds.items():
+        tally: Counter = Counter()
+        wrong: list[str] = []
 
-    def record(what: str, result: str) -> None:
-        tally[result.split(":")[0]] += 1
-        if result.startswith("wrong"):
-            wrong.append(f"{what}: {result}")
+        def record(what: str, result: str) -> None:
+            tally[result.split(":")[0]] += 1
+            if result.startswith("wrong"):
+                wrong.append(f"{what}: {result}")
 
-    with tempfile.TemporaryDirectory() as folder:
-        for path in READABLE:
-            run(path, Path(folder), examples, record)
-    print(f"{sum(tally.values())} mutants of {len(READABLE)} files:", dict(tally))
-    print("\n".join(wrong))
+        with tempfile.TemporaryDirectory() as folder:
+            for path in paths:
+                run(path, Path(folder), examples, record)
+        print(f"{kind}: {sum(tally.values())} mutants of {len(paths)} files:", dict(tally))
+        print("\n".join(wrong))

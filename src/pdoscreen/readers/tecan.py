@@ -289,6 +289,7 @@ def _spark_time_course(rows: list[list[object]], path: Path) -> list[Measurement
         )
     start, label, read_time = tables[0]
     cycles, cycle_lines, end = _cycle_lines(rows, start, label, path)
+    _expect_nothing_before_end_time(rows, end, label, path)
     _expect_end_time(rows, end, label, path)
     wells = _cycle_header_wells(cycles[0], start, path)
     metadata = {**header, "read_time": read_time, "label": label, "time_origin": _SPARK_ORIGIN}
@@ -318,6 +319,21 @@ def _spark_time_course(rows: list[list[object]], path: Path) -> list[Measurement
         scan.metadata["time_h"] = str(time_h)
     check_times(times_h, lines, path=path)
     return scans
+
+
+def _expect_nothing_before_end_time(rows: list[list[object]], end: int, label: str, path: Path) -> None:
+    """The 'Cycle Nr.' table ends at its first empty line; a line lost inside
+    it leaves one there, and the cycles after it must not be passed over."""
+    for index in range(end, len(rows)):
+        if cell_text(cell_at(rows[index], 0)) in ("End Time", "Mode", "<>"):
+            return
+        if any(cell_text(cell) for cell in rows[index]):
+            raise InputError(
+                f"the 'Cycle Nr.' table of {label!r} stops at an empty line with more of it below, "
+                "before 'End Time': a line of the table was lost",
+                file=path,
+                line=index + 1,
+            )
 
 
 def _cycle_lines(

@@ -326,7 +326,20 @@ class VictorX3KineticReader(Reader):
         }
         metadata = {k: v for k, v in metadata.items() if v and v != "N/A"}
         scans, times, lines = [], [], []
-        for repeat, first, repeat_rows in _x3_repeats(body, path):
+        repeats = _x3_repeats(body, path)
+        first_wells = [row[2] for row in repeats[0][2]]
+        for repeat, first, repeat_rows in repeats:
+            # Every repeat reads the same wells; a lost line would also move the scan's time.
+            wells = [row[2] for row in repeat_rows]
+            if set(wells) != set(first_wells):
+                odd = next(w for w in first_wells + wells if (w in first_wells) != (w in wells))
+                raise InputError(
+                    f"repeats 1 and {repeat} do not read the same wells ({odd} is in one only): "
+                    "a line of the well list was lost",
+                    file=path,
+                    well=odd,
+                    line=first,
+                )
             seconds = min(
                 _clock_seconds(row[column - 1], path=path, well=row[2], line=first + offset)
                 for offset, row in enumerate(repeat_rows)
@@ -402,6 +415,8 @@ def _x3_list(rows, path: Path, width: int) -> list[list[str]]:
         raise InputError("VICTOR X3 list export without any well row", file=path)
     if end == len(rows):
         raise InputError("the file ends inside the well list (truncated?)", file=path, line=end)
+    if len(rows[end]) > 2 and re.fullmatch(r"[A-Z]{1,2}\d{1,2}", rows[end][2]):  # not the list's end: a damaged row
+        raise InputError(f"Plate {rows[end][0]!r} is not a plate number", file=path, well=rows[end][2], line=end + 1)
     return rows[1:end]
 
 
