@@ -654,3 +654,12 @@ def test_x3_with_a_well_line_lost_is_refused(real_world, tmp_path):
     path.write_bytes(b"\r\n".join(lines))
     with pytest.raises(InputError, match=r"repeats 1 and 2 do not read the same wells \(A01 is in one only\)"):
         read_time_course(path)
+
+
+def test_thunors_hdf5_dataset_is_refused_as_no_export(real_world):
+    """hts007.h5 holds a whole time-course screen as thunor stores it: no
+    instrument wrote it, and its pickled objects are unsafe to load."""
+    path = real_world / "raw-screen-dataset/thunor-hts007/hts007.h5"
+    for read in (detect, read_time_course):
+        with pytest.raises(InputError, match=r"hts007.h5: this is an HDF5 file, .*thunor.*not a plate reader's export"):
+            read(path)

@@ -34,6 +34,7 @@ from .base import (
     FileSample,
     Measurement,
     Reader,
+    not_an_export,
     read_checked,
 )
 
@@ -72,6 +73,8 @@ def detect(path: str | Path) -> str:
             "drug_added_h and timepoint_h columns (docs/growth.md)",
             file=path,
         )
+    if not matches and (reason := not_an_export(sample)):
+        raise InputError(f"this is {reason}", file=path)
     if not matches:
         raise InputError(
             "unknown plate-reader format: no reader recognises this file's content "

@@ -118,6 +118,19 @@ class FileSample:
         return {name: rows[:60] for name, rows in read_xlsx(self.path, max_rows=60).items()}
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def not_an_export(sample: FileSample) -> str | None:
+    """Why a file no reader claims is no instrument export, where its content
+    says so (else None), for the refusal to name."""
+    if sample.head.startswith(HDF5_SIGNATURE):
+        return ("an HDF5 file, as analysis tools store whole screens (thunor's datasets are pandas HDFStores "
+                "holding pickled objects, unsafe to load), not a plate reader's export: give the reads the "
+                "instrument exported")
+    return None
+
+
 def read_xlsx(path: Path, max_rows: int | None = None) -> dict[str, list[list[object]]]:
     """Every sheet of a workbook as rows of cell values (None for empty cells)."""
     import openpyxl

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-from .base import FileSample, Measurement, Reader, read_checked
+from .base import FileSample, Measurement, Reader, not_an_export, read_checked
 
 TIME_COURSE_REGISTRY: dict[str, Reader] = {}
 
@@ -59,6 +59,8 @@ def read_time_course(path: str | Path, reader: str = "auto") -> xr.Dataset:
     if not path.is_file():
         raise InputError("time-course file not found", file=path)
     name = detect_time_course(path) if reader == "auto" else reader
+    if name is None and (reason := not_an_export(FileSample(path))):
+        raise InputError(f"this is {reason}", file=path)
     if name not in TIME_COURSE_REGISTRY:
         raise InputError(
             "not a time-course export pdoscreen can read "
