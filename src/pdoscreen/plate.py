@@ -61,20 +61,25 @@ def choose_measurement(
     )
 
 
+def source_attrs(path: Path, reader: str, measurement: str, n_rows: int, n_columns: int) -> dict:
+    """What a plate's Dataset records of where its reading came from."""
+    return {
+        "reader": reader,
+        "reader_version": f"pdoscreen {__version__}",
+        "measurement": measurement,
+        "source_file": Path(path).name,
+        "source_sha256": sha256(path),
+        "n_rows": n_rows,
+        "n_columns": n_columns,
+        "n_wells": n_rows * n_columns,
+    }
+
+
 def measurement_dataset(
     measurement: Measurement, *, path: Path, reader: str
 ) -> xr.Dataset:
     geometry = measurement.geometry
-    attrs = {
-        "reader": reader,
-        "reader_version": f"pdoscreen {__version__}",
-        "measurement": measurement.name,
-        "source_file": Path(path).name,
-        "source_sha256": sha256(path),
-        "n_rows": geometry.n_rows,
-        "n_columns": geometry.n_columns,
-        "n_wells": geometry.n_wells,
-    }
+    attrs = source_attrs(path, reader, measurement.name, geometry.n_rows, geometry.n_columns)
     attrs.update({f"instrument_{k}" if k in attrs else k: v for k, v in measurement.metadata.items()})
     return xr.Dataset(
         {
@@ -157,17 +162,9 @@ def read_course_plate(
     missing = missing_wells(endpoint["flag"].values)
     if missing:
         log.warning("%s (%s): %s not in the export; read as not measured", plate or path.name, path.name, missing)
-    attrs = {
-        "reader": course.attrs["reader"],
-        "reader_version": f"pdoscreen {__version__}",
-        "measurement": f"scan at {after[at[0]]:g} h after drug addition",
-        "source_file": path.name,
-        "source_sha256": sha256(path),
-        "n_rows": course.sizes["row"],
-        "n_columns": course.sizes["column"],
-        "n_wells": course.sizes["row"] * course.sizes["column"],
-        "time_course_origin": course["time"].attrs.get("origin", ""),
-    }
+    attrs = source_attrs(path, course.attrs["reader"], f"scan at {after[at[0]]:g} h after drug addition",
+                         course.sizes["row"], course.sizes["column"])
+    attrs["time_course_origin"] = course["time"].attrs.get("origin", "")
     return xr.Dataset(
         {
             "signal": (("row", "column"), endpoint["signal"].values.astype(np.float64)),
