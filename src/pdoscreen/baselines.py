@@ -56,14 +56,15 @@ def gr_metrics(x: np.ndarray, gr: np.ndarray) -> dict:
     0.5 (GRinf >= 0.5); GRmax = the fitted GR at the top tested dose."""
     params = _fit_sigmoid(x, gr, [x.min() - 1, 0.1, -1.0], [x.max() + 1, 5.0, 1.0],
                           [np.median(x), 1.0, float(np.clip(gr.min(), -0.99, 0.9))])
+    area = gr_aoc(x, gr)  # from the data: there with or without a fit
     if params is None:
-        return {"log10_gr50": np.nan, "grmax": np.nan, "grinf": np.nan, "gr_aoc": gr_aoc(x, gr), "failed": True}
+        return {"log10_gr50": np.nan, "grmax": np.nan, "grinf": np.nan, "gr_aoc": area, "failed": True}
     c, h, grinf = params
     with np.errstate(invalid="ignore", divide="ignore"):
         log10_gr50 = c + np.log10(0.5 / (0.5 - grinf)) / h if grinf < 0.5 else np.nan
     grmax = _sigmoid(x.max(), c, h, grinf)
-    return {"log10_gr50": float(log10_gr50), "grmax": float(grmax), "grinf": float(grinf),
-            "gr_aoc": gr_aoc(x, gr), "failed": False}
+    return {"log10_gr50": float(log10_gr50), "grmax": float(grmax), "grinf": float(grinf), "gr_aoc": area,
+            "failed": False}
 
 
 def gr_aoc(x: np.ndarray, gr: np.ndarray) -> float:
@@ -73,6 +74,9 @@ def gr_aoc(x: np.ndarray, gr: np.ndarray) -> float:
     doses = np.unique(x)
     mean_gr = np.array([gr[x == dose].mean() for dose in doses])
     return float(np.trapezoid(1.0 - mean_gr, doses) / (doses[-1] - doses[0]))
+
+
+NO_DIP_FIT = {"dip_log10_ec50": np.nan, "dip_hill": np.nan, "dip_emax": np.nan, "failed": True}
 
 
 def dip_metrics(x: np.ndarray, rate: np.ndarray, control_rate: float) -> dict:
@@ -88,7 +92,7 @@ def dip_metrics(x: np.ndarray, rate: np.ndarray, control_rate: float) -> dict:
     params = _fit_sigmoid(x, relative, [x.min() - 1, 0.1, -10.0], [x.max() + 1, 5.0, 1.0],
                           [np.median(x), 1.0, float(np.clip(relative.min(), -9.9, 0.9))])
     if params is None:
-        return {"dip_log10_ec50": np.nan, "dip_hill": np.nan, "dip_emax": np.nan, "failed": True}
+        return dict(NO_DIP_FIT)
     c, h, emax = params
     return {"dip_log10_ec50": float(c), "dip_hill": float(h), "dip_emax": float(emax * control_rate), "failed": False}
 
@@ -112,7 +116,7 @@ def per_curve_dip(screen: xr.Dataset) -> pd.DataFrame:
     read over time): each line's control rate is the mean DIP rate of its
     vehicle wells; flagged wells are left out. A line whose vehicle wells did
     not grow gets no fit (``failed``), with a warning naming it."""
-    columns = ["line", "patient", "drug", "dip_log10_ec50", "dip_hill", "dip_emax", "failed"]
+    columns = ["line", "patient", "drug", *NO_DIP_FIT]
     if "dip_rate" not in screen or not np.isfinite(screen.dip_rate.values).any():
         return pd.DataFrame(columns=columns)
     frame = screen.dip_rate.where(screen.flag == "").rename("rate").to_dataframe().reset_index()
@@ -126,7 +130,7 @@ def per_curve_dip(screen: xr.Dataset) -> pd.DataFrame:
                 fit = dip_metrics(x, curve.rate.to_numpy(), control_rate)
             except ValueError as error:
                 log.warning("line %s, drug %s: no DIP fit: %s", line, drug, error)
-                fit = {"dip_log10_ec50": np.nan, "dip_hill": np.nan, "dip_emax": np.nan, "failed": True}
+                fit = dict(NO_DIP_FIT)
             rows.append({"line": line, "patient": curve.patient.iloc[0], "drug": drug, **fit})
     return pd.DataFrame(rows, columns=columns)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -26,7 +25,7 @@ def ingest_plate(row: pd.Series) -> xr.Dataset:
             raise InputError(f"a time course has one measurement; leave the measurement column empty "
                              f"(it says {row['measurement']!r})", file=row["file_path"])
         if course_reader:
-            ds = read_course_plate(row["file_path"], course_reader, drug_added_h=row.get("drug_added_h", np.nan),
+            ds = read_course_plate(row["file_path"], course_reader, drug_added_h=row["drug_added_h"],
                                    timepoint_h=row["timepoint_h"], plate=row["plate"])
         else:
             ds = read_plate(

@@ -105,12 +105,16 @@ def read_plate(
     path = Path(path)
     name, measurements = read_measurements(path, reader)
     chosen = choose_measurement(measurements, measurement, path=path)
-    missing = missing_wells(chosen.flag)
+    _warn_missing(chosen.flag, path, plate, f", measurement {chosen.name!r}" if len(measurements) > 1 else "")
+    return measurement_dataset(chosen, path=path, reader=name)
+
+
+def _warn_missing(flag: np.ndarray, path: Path, plate: str | None, which: str = "") -> None:
+    """A partial plate is legitimate, a silent one is not: name the wells the export lacks."""
+    missing = missing_wells(flag)
     if missing:
         source = f"{plate} ({path.name})" if plate else path.name
-        which = f", measurement {chosen.name!r}" if len(measurements) > 1 else ""
         log.warning("%s%s: %s not in the export; read as not measured", source, which, missing)
-    return measurement_dataset(chosen, path=path, reader=name)
 
 
 # A scan is the endpoint read when its time is within a minute of timepoint_h.
@@ -159,9 +163,7 @@ def read_course_plate(
             file=path,
         )
     endpoint = course.isel(time=at[0])
-    missing = missing_wells(endpoint["flag"].values)
-    if missing:
-        log.warning("%s (%s): %s not in the export; read as not measured", plate or path.name, path.name, missing)
+    _warn_missing(endpoint["flag"].values, path, plate)
     attrs = source_attrs(path, course.attrs["reader"], f"scan at {after[at[0]]:g} h after drug addition",
                          course.sizes["row"], course.sizes["column"])
     attrs["time_course_origin"] = course["time"].attrs.get("origin", "")

@@ -239,10 +239,12 @@ class GrowthCurve:
 
 
 def dip_rate_truth(curve: GrowthCurve, concentration_molar: np.ndarray) -> np.ndarray:
-    """The true DIP rate (doublings per hour) at each concentration (0: vehicle)."""
+    """The true DIP rate (doublings per hour) at each concentration (0: vehicle):
+    the control rate times the model's viability curve, whose residual is
+    min_rate / control_rate."""
     with np.errstate(divide="ignore"):
         x = np.log10(np.asarray(concentration_molar, dtype=float))
-    return curve.min_rate + (curve.control_rate - curve.min_rate) / (1 + 10 ** (curve.hill * (x - curve.log10_ec50)))
+    return curve.control_rate * viability(x, curve.log10_ec50, curve.hill, curve.min_rate / curve.control_rate)
 
 
 def _doublings(curve: GrowthCurve, rate: np.ndarray, hours: np.ndarray) -> np.ndarray:
