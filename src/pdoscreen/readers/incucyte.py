@@ -59,8 +59,6 @@ class IncucyteReader(Reader):
             )
             times.append(time_h)
             lines.append(line)
-        if len(scans) < 2:
-            raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
         check_times(times, lines, path=path)
         return scans
 

@@ -377,8 +377,6 @@ class SoftMaxProKineticReader(Reader):
                     metadata={**metadata, "time_h": time_h},
                 )
             )
-        if len(scans) < 2:
-            raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
         check_times([second / 3600 for second in seconds], [line for _, line, _ in reads], path=path)
         return scans
 

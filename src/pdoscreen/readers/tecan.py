@@ -311,8 +311,6 @@ def _spark_time_course(rows: list[list[object]], path: Path) -> list[Measurement
         )
         times.append(cycle[1])
         lines.append(line)
-    if len(scans) < 2:
-        raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
     times_h = [seconds / 3600 for seconds in _cycle_seconds(times, lines, scans, path)]
     for scan, time_h in zip(scans, times_h):
         scan.name = f"{scan.name} at {time_h:g} h"

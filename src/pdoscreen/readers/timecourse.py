@@ -39,8 +39,11 @@ def detect_time_course(path: Path) -> str | None:
 
 
 def check_times(times_h: list[float], lines: list[int], *, path: Path) -> None:
-    """Scans come in time order, each at its own time: a repeated or earlier
-    time stamp means scans of two runs were joined, or rows were reordered."""
+    """At least two scans, in time order, each at its own time: a repeated or
+    earlier time stamp means scans of two runs were joined, or rows were
+    reordered. Every time-course reader calls it on its scans' times."""
+    if len(times_h) < 2:
+        raise InputError(f"a time course needs at least two scans; the file has {len(times_h)}", file=path)
     for previous, time, line in zip(times_h, times_h[1:], lines[1:]):
         if time <= previous:
             what = "repeats" if time == previous else "comes before"

@@ -208,7 +208,6 @@ class VictorNivoKineticReader(Reader):
                     },
                 )
             )
-        _enough_scans(scans, path)
         check_times([s / 3600 for s in times_s], [start + 1] * len(times_s), path=path)
         return scans
 
@@ -235,11 +234,6 @@ def _check_cycle_numbers(rows, start: int, cycles: int, path: Path) -> None:
                     line=index + 1,
                 )
             return
-
-
-def _enough_scans(scans: list[Measurement], path: Path) -> None:
-    if len(scans) < 2:
-        raise InputError(f"a time course needs at least two scans; the file has {len(scans)}", file=path)
 
 
 def _is_x3(text: str | None) -> bool:
@@ -356,7 +350,6 @@ class VictorX3KineticReader(Reader):
             )
             times.append(time_h)
             lines.append(first)
-        _enough_scans(scans, path)
         check_times(times, lines, path=path)
         return scans
 
