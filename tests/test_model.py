@@ -10,7 +10,7 @@ from scipy.integrate import quad
 from conftest import fit_simulated as fit
 from conftest import seeded
 from pdoscreen import metrics
-from pdoscreen.checks import diagnostics, posterior_predictive_checks
+from pdoscreen.checks import diagnostics, draws_to_pass, posterior_predictive_checks
 from pdoscreen.fit import FitSettings, drug_seed, plate_priors
 from pdoscreen.simulate import Design, screen
 
@@ -133,29 +133,45 @@ def test_student_t_draws_take_one_df_per_posterior_draw():
     assert np.abs(draws[0]).max() > 50 and np.abs(draws[1]).max() < 7
 
 
-def test_a_fit_short_of_its_checks_is_extended_then_climbs_the_ladder():
-    """sampling.ladder with the checks scripted: short of ESS -> 50 more draws
-    per chain; then divergent -> the next rung (target 0.98), which passes."""
+def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
+    """sampling.ladder with the checks scripted: bulk ESS 20 after 50 draws per
+    chain would reach only 40 by max_draws 100 -> the next rung (target 0.98)
+    at once; there ESS 300 after 50 is on course -> 50 more draws, which pass."""
     from pdoscreen import sampling
     from pdoscreen.fit import drug_wells, model_data
 
     ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=seeded(5))
     data, _ = model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))
-    verdicts = iter([("lines", "bulk ESS 80 < 400"), ("sampler", "2 divergent transitions"), None])
+    verdicts = iter([20, 300, None])
     draws_seen = []
 
     def check(samples, stats):
         draws_seen.append(samples["mu_c"].shape)
-        verdict = next(verdicts)
-        return pd.DataFrame([{"group": verdict[0], "status": "fail", "reasons": verdict[1]}] if verdict
-                            else [{"group": "lines", "status": "pass", "reasons": ""}])
+        ess = next(verdicts)
+        if ess is None:
+            return pd.DataFrame([{"group": "lines", "status": "pass", "reasons": ""}])
+        return pd.DataFrame([{"group": "lines", "status": "fail", "reasons": f"bulk ESS {ess} < 400",
+                              "ess_bulk_min": ess, "ess_tail_min": 500}])
 
     settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=100, seed=1)
     samples, stats, chosen, record = sampling.sample_nuts(data, settings, 1, check)
-    assert draws_seen == [(2, 50), (2, 100), (2, 50)]
+    assert draws_seen == [(2, 50), (2, 50), (2, 100)]
     assert record["rung"] == 2 and record["checks"] == "pass"
     steps = record["path"].split(" | ")
-    assert steps[0].startswith("1. ") and "50 draws per chain" in steps[0] and "bulk ESS 80" in steps[0]
-    assert "100 draws per chain" in steps[1] and "2 divergent transitions" in steps[1]
-    assert steps[2].startswith("2. ") and "target 0.98" in steps[2] and steps[2].endswith("passed")
-    assert stats["diverging"].shape == (2, 50) and set(chosen.centred) == set(data.centred)
+    assert steps[0].startswith("1. ") and "50 draws per chain" in steps[0] and "bulk ESS 20" in steps[0]
+    assert steps[1].startswith("2. ") and "target 0.98" in steps[1] and "bulk ESS 300" in steps[1]
+    assert steps[2].startswith("2. ") and "100 draws per chain" in steps[2] and steps[2].endswith("passed")
+    assert stats["diverging"].shape == (2, 100) and set(chosen.centred) == set(data.centred)
+
+
+@pytest.mark.parametrize(("failed", "n_draws", "expected"), [
+    ([{"group": "lines", "ess_bulk_min": 100.0, "ess_tail_min": 200.0}], 250, 1000.0),  # 400 / 100 x 250
+    ([{"group": "lines", "ess_bulk_min": 500.0, "ess_tail_min": 450.0}], 250, 251.0),  # only R-hat short
+    ([{"group": "lines", "ess_bulk_min": 300.0, "ess_tail_min": 300.0},
+      {"group": "sampler", "ess_bulk_min": np.nan, "ess_tail_min": np.nan}], 250, np.inf),  # divergent
+    ([{"group": "scales", "ess_bulk_min": 0.0, "ess_tail_min": 3.0}], 250, np.inf),
+])
+def test_draws_to_pass_projects_the_ess_in_proportion_to_the_draws(failed, n_draws, expected):
+    passed = {"group": "population", "status": "pass", "ess_bulk_min": 1.0, "ess_tail_min": 1.0}
+    table = pd.DataFrame([row | {"status": "fail"} for row in failed] + [passed])
+    assert draws_to_pass(table, n_draws) == expected

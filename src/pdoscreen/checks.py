@@ -66,6 +66,22 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     return _table(rows + _fit_record(idata, idata.posterior.attrs.get("fit_checks")))
 
 
+def draws_to_pass(table: pd.DataFrame, n_draws: int) -> float:
+    """Draws per chain at which every group of a failed ``diagnostics`` table
+    would reach ESS_MIN, bulk and tail, if each group's ESS grows in proportion
+    to the draws, as it does once the chains mix. Infinite when the sampler
+    failed (divergent transitions, low E-BFMI), which more draws do not mend;
+    ``n_draws + 1`` (one more extension) when the ESS suffices and only R-hat
+    is short, since R-hat falls as mixing chains grow."""
+    failed = table[table.status == "fail"]
+    if (failed.group == "sampler").any():
+        return np.inf
+    ess = failed.reindex(columns=["ess_bulk_min", "ess_tail_min"]).to_numpy(dtype=float).ravel()
+    ess = ess[np.isfinite(ess)]
+    worst = ess.min() if ess.size else np.inf
+    return float(max(n_draws + 1, n_draws * ESS_MIN / worst) if worst > 0 else np.inf)
+
+
 def _table(rows: list[dict]) -> pd.DataFrame:
     """The rows as a table whose rung (on the fit row only) stays an integer."""
     table = pd.DataFrame(rows)

@@ -5,12 +5,13 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
     1. levels centred by data weight (parametrisation.py), chains and the
        diagonal mass matrix started from a short SVI fit, target acceptance
        ``target_accept``; a fit short of ESS or R-hat is extended by ``draws``
-       per chain up to ``max_draws``;
+       per chain while its ESS, grown in proportion to the draws, would pass
+       by ``max_draws`` (checks.draws_to_pass);
     2. the same at target acceptance 0.98, when 1 diverged or its E-BFMI was low,
-       or stayed short of ESS or R-hat at ``max_draws``;
+       or its ESS was not on course to pass by ``max_draws``;
     3. every level non-centred (pdoscreen 0.2's parametrisation, slow on
        data-rich designs but free of funnels) at 0.98, started and extended as
-       rung 1: every rung costs at most 4 x (200 + 1,000) iterations;
+       rung 1: every rung costs at most 4 x (200 + 2,000) iterations;
     4. a reported failure: the draws of rung 3, with their failed checks.
 
 The rung a fit ended on and the path up to it are returned with the draws.
@@ -43,6 +44,7 @@ from numpyro.infer.util import initialize_model, unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
+from .checks import draws_to_pass
 from .model import CENTRABLE, DETERMINISTIC_SITES, LEVEL_SITES, DrugData, Priors, dose_response
 
 log = logging.getLogger(__name__)
@@ -311,8 +313,9 @@ def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: st
             path.append(f"{number}. {rung.name} (target {rung.target_accept}): {n_draws} draws per chain, "
                         f"{steps:.0f} leapfrog steps per draw, "
                         + ("passed" if failed.empty else "failed: " + "; ".join(failed.reasons)))
-            sampler_failed = (failed.group == "sampler").any()
-            if failed.empty or sampler_failed or n_draws + rung.draws > rung.max_draws:
+            # extended only while its ESS is on course to pass by max_draws; else it climbs now
+            on_course = draws_to_pass(table, n_draws) <= rung.max_draws
+            if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
                 break
             samples, stats = _extend(mcmc, rung_data, samples, stats)
         log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
