@@ -79,7 +79,9 @@ def draws_to_pass(table: pd.DataFrame, n_draws: int) -> float:
     ess = failed.reindex(columns=["ess_bulk_min", "ess_tail_min"]).to_numpy(dtype=float).ravel()
     ess = ess[np.isfinite(ess)]
     worst = ess.min() if ess.size else np.inf
-    return float(max(n_draws + 1, n_draws * ESS_MIN / worst) if worst > 0 else np.inf)
+    if worst <= 0:
+        return np.inf
+    return max(n_draws + 1.0, n_draws * ESS_MIN / worst)
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
