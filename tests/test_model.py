@@ -164,6 +164,37 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
     assert stats["diverging"].shape == (2, 100) and set(chosen.centred) == set(data.centred)
 
 
+def test_flat_nuts_draws_what_nuts_over_the_sites_draws():
+    """sampling.FlatNUTS is numpyro's NUTS over one vector: from the same starts
+    and key, the same draws bit for bit, also for the second chain, which
+    reuses the first chain's setup of the model."""
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    from numpyro.infer import MCMC, NUTS, init_to_median
+    from numpyro.infer.util import initialize_model
+
+    from pdoscreen import sampling
+    from pdoscreen.fit import drug_wells, model_data
+
+    numpyro.enable_x64()  # as fit.fit_drug runs
+    ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=seeded(5))
+    data, _ = model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))
+    model = sampling.configured_model(FitSettings())
+    median = initialize_model(jax.random.PRNGKey(0), model, model_args=(data,),
+                              init_strategy=init_to_median(num_samples=15))[0].z
+    start = {site: jnp.stack([value, value + 0.1]) for site, value in median.items()}  # two chains
+    draws = {}
+    for kernel_class in (NUTS, sampling.FlatNUTS):
+        kernel = kernel_class(model, init_strategy=init_to_median(num_samples=15))
+        mcmc = MCMC(kernel, num_warmup=10, num_samples=10, num_chains=2, chain_method="sequential",
+                    progress_bar=False, jit_model_args=True)
+        mcmc.run(jax.random.PRNGKey(2), data, init_params=start)
+        draws[kernel_class] = mcmc.get_samples(group_by_chain=True)
+    for site, values in draws[NUTS].items():
+        np.testing.assert_array_equal(np.asarray(draws[sampling.FlatNUTS][site]), np.asarray(values), err_msg=site)
+
+
 @pytest.mark.parametrize(("failed", "n_draws", "expected"), [
     ([{"group": "lines", "ess_bulk_min": 100.0, "ess_tail_min": 200.0}], 250, 1000.0),  # 400 / 100 x 250
     ([{"group": "lines", "ess_bulk_min": 500.0, "ess_tail_min": 450.0}], 250, 251.0),  # only R-hat short
