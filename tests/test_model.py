@@ -133,15 +133,21 @@ def test_student_t_draws_take_one_df_per_posterior_draw():
     assert np.abs(draws[0]).max() > 50 and np.abs(draws[1]).max() < 7
 
 
+def _small_drug_data():
+    """One drug of a screen of 2 patients x 2 lines, one plate each, as a fit reads it."""
+    from pdoscreen.fit import drug_wells, model_data
+
+    ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=seeded(5))
+    return model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))[0]
+
+
 def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
     """sampling.ladder with the checks scripted: bulk ESS 20 after 50 draws per
     chain would reach only 40 by max_draws 100 -> the next rung (target 0.98)
     at once; there ESS 300 after 50 is on course -> 50 more draws, which pass."""
     from pdoscreen import sampling
-    from pdoscreen.fit import drug_wells, model_data
 
-    ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=seeded(5))
-    data, _ = model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))
+    data = _small_drug_data()
     verdicts = iter([20, 300, None])
     draws_seen = []
 
@@ -175,11 +181,9 @@ def test_flat_nuts_draws_what_nuts_over_the_sites_draws():
     from numpyro.infer.util import initialize_model
 
     from pdoscreen import sampling
-    from pdoscreen.fit import drug_wells, model_data
 
     numpyro.enable_x64()  # as fit.fit_drug runs
-    ds, _ = screen(Design(n_patients=2, lines_per_patient=2, plates_per_line=1), seed=seeded(5))
-    data, _ = model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))
+    data = _small_drug_data()
     model = sampling.configured_model(FitSettings())
     median = initialize_model(jax.random.PRNGKey(0), model, model_args=(data,),
                               init_strategy=init_to_median(num_samples=15))[0].z
