@@ -67,3 +67,26 @@ def test_report_writes_the_table_and_the_machine(results, tmp_path):
     for contender in CONTENDERS:
         assert f"| tiny | {contender} |" in printed and f"| tiny | {contender} |" in text
     assert "cores" in text and "GB RAM" in text and "jax" in text and "### Targets" in text
+
+
+def test_the_twelve_drug_screen_is_the_design_its_docstring_states(tmp_path):
+    """benchmarks/twelve_drugs.py's screen, read back by the package's readers:
+    33 plates of 11 lines, 12 drugs, each on 22 plates at 9 doses x 3 wells."""
+    import importlib.util
+
+    from pdoscreen.ingest import ingest_plate
+    from pdoscreen.samplesheet import load_sample_sheet
+    from pdoscreen.screen import build_screen
+
+    spec = importlib.util.spec_from_file_location("twelve_drugs", COMPARE.parent / "twelve_drugs.py")
+    twelve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twelve)
+    twelve.write_screen(tmp_path)
+    sheet = load_sample_sheet(tmp_path / "sample_sheet.tsv")
+    screen = build_screen(sheet, {row.plate: ingest_plate(row) for _, row in sheet.iterrows()})
+    assert (screen.sizes["plate"], sheet.line.nunique(), sheet.patient.nunique()) == (33, 11, 6)
+    treated = screen[["signal"]].to_dataframe().reset_index().query("role == 'treated'")
+    per_drug = treated.groupby("drug").agg(wells=("well", "size"), plates=("plate", "nunique"),
+                                           doses=("concentration_molar", "nunique"))
+    assert len(per_drug) == 12 and (per_drug.wells == 594).all() and (per_drug.plates == 22).all()
+    assert (per_drug.doses == 9).all() and np.isfinite(treated.signal).all()
