@@ -101,7 +101,7 @@ def write_screen(out: Path) -> pd.DataFrame:
 
 
 def run_workflow(out: Path, jax_cache: Path) -> tuple[float, subprocess.CompletedProcess]:
-    """The default workflow on the screen, in ``out / "work"``; its wall seconds."""
+    """The default workflow on the screen, in ``out / "work"``: the time it began, and the finished run."""
     bin_dir = Path(sys.executable).parent
     command = [str(bin_dir / "snakemake"), "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(out / "work"),

@@ -31,17 +31,18 @@ def results(tmp_path_factory) -> Path:
     return out
 
 
-def _load_compare():
+def _load_benchmark(name: str = "compare"):
+    """A script of benchmarks/ as a module."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("compare", COMPARE)
+    spec = importlib.util.spec_from_file_location(name, COMPARE.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_table_has_every_contender_with_finite_figures(results):
-    compare = _load_compare()
+    compare = _load_benchmark()
     raw = json.loads(results.read_text())
     rows = compare.table(raw).set_index("contender")
     assert list(rows.index) == CONTENDERS
@@ -72,16 +73,11 @@ def test_report_writes_the_table_and_the_machine(results, tmp_path):
 def test_the_twelve_drug_screen_is_the_design_its_docstring_states(tmp_path):
     """benchmarks/twelve_drugs.py's screen, read back by the package's readers:
     33 plates of 11 lines, 12 drugs, each on 22 plates at 9 doses x 3 wells."""
-    import importlib.util
-
     from pdoscreen.ingest import ingest_plate
     from pdoscreen.samplesheet import load_sample_sheet
     from pdoscreen.screen import build_screen
 
-    spec = importlib.util.spec_from_file_location("twelve_drugs", COMPARE.parent / "twelve_drugs.py")
-    twelve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(twelve)
-    twelve.write_screen(tmp_path)
+    _load_benchmark("twelve_drugs").write_screen(tmp_path)
     sheet = load_sample_sheet(tmp_path / "sample_sheet.tsv")
     screen = build_screen(sheet, {row.plate: ingest_plate(row) for _, row in sheet.iterrows()})
     assert (screen.sizes["plate"], sheet.line.nunique(), sheet.patient.nunique()) == (33, 11, 6)
