@@ -142,10 +142,11 @@ def _small_drug_data():
 
 
 def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
-    """sampling.ladder with the checks scripted: bulk ESS 20 after 50 draws per
-    chain would reach only 40 by max_draws 100 -> the next rung (target 0.98)
-    at once; there ESS 300 after 50 is on course -> 50 more draws, which pass."""
-    from pdoscreen import sampling
+    """sampling.ladder with the checks scripted, every level configured centred:
+    bulk ESS 20 after 50 draws per chain would reach only 40 by max_draws 100
+    -> the next rung (patients and line EC50s as z-scores) at once; there ESS
+    300 after 50 is on course -> 50 more draws, which pass."""
+    from pdoscreen import parametrisation, sampling
 
     data = _small_drug_data()
     verdicts = iter([20, 300, None])
@@ -159,15 +160,54 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
         return pd.DataFrame([{"group": "lines", "status": "fail", "reasons": f"bulk ESS {ess} < 400",
                               "ess_bulk_min": ess, "ess_tail_min": 500}])
 
-    settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=100, seed=1)
+    settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=100, seed=1, non_centred=())
     samples, stats, chosen, record = sampling.sample_nuts(data, settings, 1, check)
     assert draws_seen == [(2, 50), (2, 50), (2, 100)]
     assert record["rung"] == 2 and record["checks"] == "pass"
     steps = record["path"].split(" | ")
     assert steps[0].startswith("1. ") and "50 draws per chain" in steps[0] and "bulk ESS 20" in steps[0]
-    assert steps[1].startswith("2. ") and "target 0.98" in steps[1] and "bulk ESS 300" in steps[1]
+    assert steps[1].startswith("2. levels as configured, patients and line EC50s as z-scores (target 0.9)")
+    assert "bulk ESS 300" in steps[1]
     assert steps[2].startswith("2. ") and "100 draws per chain" in steps[2] and steps[2].endswith("passed")
-    assert stats["diverging"].shape == (2, 100) and set(chosen.centred) == set(data.centred)
+    assert stats["diverging"].shape == (2, 100)
+    # the draws came from rung 2's parametrisation, and the fit says so
+    for site, values in chosen.centred.items():
+        assert (values == float(site in parametrisation.MEASURED_SITES)).all(), site
+
+
+@pytest.mark.parametrize(("non_centred", "rungs_run"), [
+    ((), [(1, 0.9, "levels as configured"), (2, 0.9, "inferred"), (3, 0.98, "levels as configured"),
+          (4, 0.98, "none")]),
+    # every level a z-score already: rung 2 would rerun rung 1, and rung 4 rung 3
+    (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none")]),
+])
+def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred, rungs_run):
+    """_climb's bookkeeping with every rung's run scripted to fail: which rungs
+    run, at which target and centring, and the failure reported with the
+    parametrisation of the last rung that ran."""
+    from pdoscreen import parametrisation, sampling
+
+    data = _small_drug_data()
+    centred_by_kind = {"levels as configured": set(parametrisation.CENTRABLE), "none": set(),
+                       "inferred": set(parametrisation.MEASURED_SITES)}
+    ran = []
+
+    def run_rung(rung_data, settings, rung, number, check, key, progress):
+        centred = {site for site, values in rung_data.centred.items() if np.asarray(values).all()}
+        ran.append((number, rung.target_accept, next(k for k, v in centred_by_kind.items() if v == centred)))
+        return {"mu_c": np.zeros((1, 1))}, {"rung": number}, [f"{number}. scripted: failed"], False
+
+    monkeypatch.setattr(sampling, "_run_rung", run_rung)
+    samples, stats, used, record = sampling.sample_nuts(data, FitSettings(non_centred=non_centred), 1, check=None)
+    assert ran == rungs_run
+    assert record["rung"] == 5 and record["checks"] == "fail" and stats == {"rung": rungs_run[-1][0]}
+    steps = record["path"].split(" | ")
+    skipped = sorted({2, 4} - {number for number, _, _ in ran})
+    assert [step[0] for step in steps if step.endswith("skipped, the same as an earlier rung")] == \
+        [str(number) for number in skipped]
+    assert steps[-1] == "5. failed" and len(steps) == 5
+    last_centred = {site for site, values in used.centred.items() if values.all()}
+    assert last_centred == centred_by_kind[rungs_run[-1][2]]
 
 
 def test_flat_nuts_draws_what_nuts_over_the_sites_draws():

@@ -32,6 +32,12 @@ bound diverged on the example screen's 3 patients and 5 lines).
 
 and an element is centred when its kappa at tau_low exceeds 0.7. A level with
 df < 1 (one plate per line, one line per patient, one patient) stays non-centred.
+
+The curvature of the patients and of the line EC50s is not measured but carried
+up from the level below with a point estimate of its scale, so their kappa is
+the least sure: where it was too high, the centred element is a funnel where
+tau is small. ``inferred_as_z_scores`` writes those as z-scores and keeps the
+rest of the choice (sampling.ladder's second rung).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ from .model import CENTRABLE, LEVEL_SITES, DrugData
 
 KAPPA_CENTRE = 0.7  # centre an element whose data weight at tau_low exceeds this
 LOWER_QUANTILE = 0.05  # of tau, at which kappa is judged
+# The sites whose wells give their curvature directly; the others' is carried up from these.
+MEASURED_SITES = ("c_plate", "logit_E_line", "log_h_line")
+INFERRED_SITES = tuple(site for site in CENTRABLE if site not in MEASURED_SITES)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,23 @@ def fixed(data: DrugData, non_centred_levels) -> Parametrisation:
     centred = {site: np.full(len(data.centred[site]), float(site not in sites)) for site in CENTRABLE}
     kappa = {site: np.full(len(values), np.nan) for site, values in centred.items()}
     return Parametrisation(kappa, centred, "non-centred levels: " + (", ".join(non_centred_levels) or "none"))
+
+
+def as_z_scores(chosen: Parametrisation, sites, rule: str) -> Parametrisation:
+    """The choice with every element of ``sites`` written as a z-score; the data
+    weights stay on record."""
+    centred = {site: np.zeros_like(values) if site in sites else values for site, values in chosen.centred.items()}
+    return Parametrisation(chosen.kappa, centred, rule)
+
+
+def inferred_as_z_scores(chosen: Parametrisation) -> Parametrisation:
+    """The patients and the line EC50s as z-scores, the measured sites as chosen."""
+    return as_z_scores(chosen, INFERRED_SITES, f"{chosen.rule}, patients and line EC50s as z-scores")
+
+
+def every_level_as_z_scores(chosen: Parametrisation) -> Parametrisation:
+    """pdoscreen 0.2's parametrisation: free of funnels, slow where the data are rich."""
+    return as_z_scores(chosen, CENTRABLE, "non-centred levels: " + ", ".join(LEVEL_SITES))
 
 
 def degrees_of_freedom(data: DrugData) -> dict[str, int]:

@@ -7,13 +7,18 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
        ``target_accept``; a fit short of ESS or R-hat is extended by ``draws``
        per chain while its ESS, grown in proportion to the draws, would pass
        by ``max_draws`` (checks.draws_to_pass);
-    2. the same at target acceptance 0.98, when 1 diverged or its E-BFMI was low,
-       or its ESS was not on course to pass by ``max_draws``;
-    3. every level non-centred (pdoscreen 0.2's parametrisation, slow on
-       data-rich designs but free of funnels) at 0.98, started and extended as
-       rung 1: every rung costs at most 4 x (200 + 2,000) iterations;
-    4. a reported failure: the draws of rung 3, with their failed checks.
+    2. when 1 diverged or its E-BFMI was low, or its ESS was not on course to
+       pass by ``max_draws``: the same with the patients and the line EC50s,
+       whose data weights are the least sure, as z-scores
+       (parametrisation.inferred_as_z_scores);
+    3. rung 1's parametrisation at target acceptance 0.98;
+    4. every level non-centred (pdoscreen 0.2's parametrisation, slow on
+       data-rich designs but free of funnels) at 0.98; every rung starts and
+       extends as rung 1 and costs at most 4 x (200 + 2,000) iterations;
+    5. a reported failure: the draws of the last rung run, with their failed checks.
 
+A rung that would run what an earlier rung ran (the same parametrisation and
+target) is skipped, with the reason in the path.
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
 unconstrained parameters, the same draws at less cost per step.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -45,15 +51,12 @@ from numpyro.optim import Adam
 
 from . import parametrisation
 from .checks import draws_to_pass
-from .model import CENTRABLE, DETERMINISTIC_SITES, LEVEL_SITES, DrugData, Priors, dose_response
+from .model import CENTRABLE, DETERMINISTIC_SITES, DrugData, Priors, dose_response
 
 log = logging.getLogger(__name__)
 
 # Deterministic sites worth keeping beside the sampled ones.
 DERIVED_SITES = [*DETERMINISTIC_SITES, *CENTRABLE]
-# The sites the wells depend on directly: their curvature is measured, the
-# other levels' follows from it (parametrisation.from_data_weights).
-MEASURED_SITES = ("c_plate", "logit_E_line", "log_h_line")
 START_DRAWS = 200  # guide draws that give the chains' starts and the mass matrix
 FALLBACK_TARGET = 0.98
 EXTRA_FIELDS = ("diverging", "energy", "num_steps")
@@ -150,7 +153,7 @@ def _svi_program(settings) -> SviProgram:
             return jnp.sum(jnp.where(data.mask, pointwise, 0.0))
 
         curvature = {}
-        for site in MEASURED_SITES:
+        for site in parametrisation.MEASURED_SITES:
             name = f"{site}_decentered"  # with data centred throughout, the site's own value
             slope = jax.grad(lambda v, name=name: loglik(values | {name: v}))
             curvature[site] = -jax.jvp(slope, (values[name],), (jnp.ones_like(values[name]),))[1]
@@ -202,7 +205,8 @@ class Rung:
     warmup: int
     draws: int
     max_draws: int
-    fixed_non_centred: tuple[str, ...] | None = None  # None: the chosen parametrisation
+    # the rung's parametrisation from the one chosen for the drug
+    parametrise: Callable[[parametrisation.Parametrisation], parametrisation.Parametrisation] = lambda chosen: chosen
 
 
 def ladder(settings) -> list[Rung]:
@@ -210,10 +214,17 @@ def ladder(settings) -> list[Rung]:
                  settings.target_accept, settings.warmup, settings.draws, settings.max_draws)
     return [
         first,
+        replace(first, name=f"{first.name}, patients and line EC50s as z-scores",
+                parametrise=parametrisation.inferred_as_z_scores),
         replace(first, name=f"{first.name}, higher target acceptance", target_accept=FALLBACK_TARGET),
         replace(first, name="every level non-centred", target_accept=FALLBACK_TARGET,
-                fixed_non_centred=tuple(LEVEL_SITES)),
+                parametrise=parametrisation.every_level_as_z_scores),
     ]
+
+
+def _same_run(rung: Rung, used: parametrisation.Parametrisation) -> tuple:
+    """What makes two rungs' samplers the same: their target and every element's centring."""
+    return rung.target_accept, tuple(np.asarray(used.centred[site]).tobytes() for site in sorted(used.centred))
 
 
 class FlatNUTS(NUTS):
@@ -308,34 +319,44 @@ def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = Fal
 def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: str):
     key_choose, key = jax.random.split(jax.random.PRNGKey(seed))
     chosen = choose_parametrisation(data, settings, key_choose)
-    path = []
-    for number, rung in enumerate(ladder(settings), start=1):
-        # a fixed rung keeps the data weights on record beside its own choice
-        used = chosen if rung.fixed_non_centred is None else replace(
-            parametrisation.fixed(data, rung.fixed_non_centred), kappa=chosen.kappa)
-        rung_data = with_centring(data, used.centred)
-        begun = time.perf_counter()
+    rungs, path, runs = ladder(settings), [], []
+    for number, rung in enumerate(rungs, start=1):
+        used = rung.parametrise(chosen)
+        if _same_run(rung, used) in runs:
+            path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
+            continue
+        runs.append(_same_run(rung, used))
         key, key_rung = jax.random.split(key)
-        mcmc = _run_nuts(rung_data, settings, rung, key_rung, progress)
-        samples, stats = _collect(mcmc)
-        while True:
-            table = check(samples, stats)
-            failed = table[table.status == "fail"]
-            n_draws = samples["mu_c"].shape[1]
-            steps = float(stats["n_steps"].mean())
-            path.append(f"{number}. {rung.name} (target {rung.target_accept}): {n_draws} draws per chain, "
-                        f"{steps:.0f} leapfrog steps per draw, "
-                        + ("passed" if failed.empty else "failed: " + "; ".join(failed.reasons)))
-            # extended only while its ESS is on course to pass by max_draws; else it climbs now
-            on_course = draws_to_pass(table, n_draws) <= rung.max_draws
-            if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
-                break
-            samples, stats = _extend(mcmc, rung_data, samples, stats)
+        begun = time.perf_counter()
+        samples, stats, steps, passed = _run_rung(with_centring(data, used.centred), settings, rung, number,
+                                                 check, key_rung, progress)
+        path, ran_with = path + steps, used
         log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
-        if failed.empty:
+        if passed:
             return samples, stats, used, {"rung": number, "path": " | ".join(path), "checks": "pass"}
-    failure = len(ladder(settings)) + 1
-    return samples, stats, used, {"rung": failure, "path": " | ".join(path + [f"{failure}. failed"]), "checks": "fail"}
+    failure = len(rungs) + 1
+    path.append(f"{failure}. failed")
+    return samples, stats, ran_with, {"rung": failure, "path": " | ".join(path), "checks": "fail"}
+
+
+def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, progress: bool):
+    """One rung, extended while on course: its draws, statistics, one path entry
+    per check and whether the last check passed."""
+    mcmc = _run_nuts(data, settings, rung, key, progress)
+    samples, stats = _collect(mcmc)
+    steps = []
+    while True:
+        table = check(samples, stats)
+        failed = table[table.status == "fail"]
+        n_draws = samples["mu_c"].shape[1]
+        steps.append(f"{number}. {rung.name} (target {rung.target_accept}): {n_draws} draws per chain, "
+                     f"{float(stats['n_steps'].mean()):.0f} leapfrog steps per draw, "
+                     + ("passed" if failed.empty else "failed: " + "; ".join(failed.reasons)))
+        # extended only while its ESS is on course to pass by max_draws; else it climbs now
+        on_course = draws_to_pass(table, n_draws) <= rung.max_draws
+        if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
+            return samples, stats, steps, failed.empty
+        samples, stats = _extend(mcmc, data, samples, stats)
 
 
 # --- well-level draws ---------------------------------------------------------------------
