@@ -75,7 +75,11 @@ def fixed(data: DrugData, non_centred_levels) -> Parametrisation:
     sites = {site for level in non_centred_levels for site in LEVEL_SITES[level]}
     centred = {site: np.full(len(data.centred[site]), float(site not in sites)) for site in CENTRABLE}
     kappa = {site: np.full(len(values), np.nan) for site, values in centred.items()}
-    return Parametrisation(kappa, centred, "non-centred levels: " + (", ".join(non_centred_levels) or "none"))
+    return Parametrisation(kappa, centred, _levels_rule(non_centred_levels))
+
+
+def _levels_rule(non_centred_levels) -> str:
+    return "non-centred levels: " + (", ".join(non_centred_levels) or "none")
 
 
 def as_z_scores(chosen: Parametrisation, sites, rule: str) -> Parametrisation:
@@ -92,7 +96,7 @@ def inferred_as_z_scores(chosen: Parametrisation) -> Parametrisation:
 
 def every_level_as_z_scores(chosen: Parametrisation) -> Parametrisation:
     """pdoscreen 0.2's parametrisation: free of funnels, slow where the data are rich."""
-    return as_z_scores(chosen, CENTRABLE, "non-centred levels: " + ", ".join(LEVEL_SITES))
+    return as_z_scores(chosen, CENTRABLE, _levels_rule(LEVEL_SITES))
 
 
 def degrees_of_freedom(data: DrugData) -> dict[str, int]:

@@ -19,6 +19,7 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
 
 A rung that would run what an earlier rung ran (the same parametrisation and
 target) is skipped, with the reason in the path.
+
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
 unconstrained parameters, the same draws at less cost per step.
@@ -322,10 +323,11 @@ def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: st
     rungs, path, runs = ladder(settings), [], []
     for number, rung in enumerate(rungs, start=1):
         used = rung.parametrise(chosen)
-        if _same_run(rung, used) in runs:
+        run = _same_run(rung, used)
+        if run in runs:
             path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
             continue
-        runs.append(_same_run(rung, used))
+        runs.append(run)
         key, key_rung = jax.random.split(key)
         begun = time.perf_counter()
         samples, stats, steps, passed = _run_rung(with_centring(data, used.centred), settings, rung, number,
