@@ -178,13 +178,14 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
 @pytest.mark.parametrize(("non_centred", "rungs_run"), [
     ((), [(1, 0.9, "levels as configured"), (2, 0.9, "inferred"), (3, 0.98, "levels as configured"),
           (4, 0.98, "none")]),
-    # every level a z-score already: rung 2 would rerun rung 1, and rung 4 rung 3
-    (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none")]),
+    # every level a z-score already: rung 2 would rerun rung 1 and is skipped;
+    # rung 4 would rerun rung 3 and runs at a higher target instead
+    (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none"), (4, 0.995, "none")]),
 ])
 def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred, rungs_run):
     """_climb's bookkeeping with every rung's run scripted to fail: which rungs
-    run, at which target and centring, and the failure reported with the
-    parametrisation of the last rung that ran."""
+    run, at which target and centring, which are skipped, and the failure
+    reported with the parametrisation of the last rung that ran."""
     from pdoscreen import parametrisation, sampling
 
     data = _small_drug_data()

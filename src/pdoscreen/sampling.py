@@ -13,12 +13,14 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
        (parametrisation.inferred_as_z_scores);
     3. rung 1's parametrisation at target acceptance 0.98;
     4. every level non-centred (pdoscreen 0.2's parametrisation, slow on
-       data-rich designs but free of funnels) at 0.98; every rung starts and
-       extends as rung 1 and costs at most 4 x (200 + 2,000) iterations;
+       data-rich designs but free of funnels) at 0.98, or at 0.995 where that
+       is what rung 3 ran (flat curves, whose every level is a z-score already,
+       diverge at 0.98 without their level's centring to blame); every rung
+       starts and extends as rung 1 and costs at most 4 x (200 + 2,000) iterations;
     5. a reported failure: the draws of the last rung run, with their failed checks.
 
-A rung that would run what an earlier rung ran (the same parametrisation and
-target) is skipped, with the reason in the path.
+Otherwise a rung that would run what an earlier rung ran (the same
+parametrisation and target) is skipped, with the reason in the path.
 
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 DERIVED_SITES = [*DETERMINISTIC_SITES, *CENTRABLE]
 START_DRAWS = 200  # guide draws that give the chains' starts and the mass matrix
 FALLBACK_TARGET = 0.98
+LAST_TARGET = 0.995  # the last rung's, where it would repeat rung 3
 EXTRA_FIELDS = ("diverging", "energy", "num_steps")
 FLAT_SITE = "_flat"  # FlatNUTS's one site: every unconstrained latent value
 
@@ -208,6 +211,8 @@ class Rung:
     max_draws: int
     # the rung's parametrisation from the one chosen for the drug
     parametrise: Callable[[parametrisation.Parametrisation], parametrisation.Parametrisation] = lambda chosen: chosen
+    # the target it runs at where it would repeat an earlier rung; None: it is skipped
+    target_if_repeat: float | None = None
 
 
 def ladder(settings) -> list[Rung]:
@@ -219,7 +224,7 @@ def ladder(settings) -> list[Rung]:
                 parametrise=parametrisation.inferred_as_z_scores),
         replace(first, name=f"{first.name}, higher target acceptance", target_accept=FALLBACK_TARGET),
         replace(first, name="every level non-centred", target_accept=FALLBACK_TARGET,
-                parametrise=parametrisation.every_level_as_z_scores),
+                parametrise=parametrisation.every_level_as_z_scores, target_if_repeat=LAST_TARGET),
     ]
 
 
@@ -323,6 +328,8 @@ def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: st
     rungs, path, runs = ladder(settings), [], []
     for number, rung in enumerate(rungs, start=1):
         used = rung.parametrise(chosen)
+        if _same_run(rung, used) in runs and rung.target_if_repeat:
+            rung = replace(rung, target_accept=rung.target_if_repeat)
         run = _same_run(rung, used)
         if run in runs:
             path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
