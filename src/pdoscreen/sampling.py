@@ -49,7 +49,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
 from numpyro.infer.hmc import hmc
-from numpyro.infer.util import initialize_model, unconstrain_fn
+from numpyro.infer.util import get_potential_fn, unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
@@ -242,24 +242,24 @@ class FlatNUTS(NUTS):
     a leapfrog step. The vector is the one site FLAT_SITE of the kernel's state;
     the constrained draws come out per site as before.
 
-    Chains run one after another on CPU, and numpyro sets up each one outside
-    any compiled program, tracing the model operation by operation to find its
-    sites and a valid start. The sites are the same for every chain, and the
-    chains' starts are given (sampling._run_nuts), so that is done once per
-    kernel: 1.3 s less per rung of 4 chains on the example screen."""
+    The chains' starts are always given (sampling._run_nuts), so the kernel
+    skips numpyro's search for a valid start: that evaluated the model and its
+    gradient operation by operation outside any compiled program, about 4 s
+    per rung in a fresh process, where the first use of each small operation
+    compiles it. The potential and the postprocessing depend on the model
+    alone, so they are built once per kernel."""
 
     def _init_state(self, rng_key, model_args, model_kwargs, init_params):
-        if self._init_fn is None or init_params is None:
-            start = self._trace_model(rng_key, model_args, model_kwargs)
-            init_params = start if init_params is None else init_params
-        return {FLAT_SITE: ravel_pytree(init_params)[0]}
+        if init_params is None:
+            raise ValueError("FlatNUTS needs the chains' starts (init_params)")
+        flat, unravel = ravel_pytree(init_params)
+        if self._init_fn is None:
+            self._set_up(unravel)
+        return {FLAT_SITE: flat}
 
-    def _trace_model(self, rng_key, model_args, model_kwargs) -> dict:
-        """The potential and postprocessing over the vector; returns numpyro's start."""
-        start, potential_gen, postprocess_gen, _ = initialize_model(
-            rng_key, self._model, dynamic_args=True, init_strategy=self._init_strategy,
-            model_args=model_args, model_kwargs=model_kwargs)
-        _, unravel = ravel_pytree(start.z)
+    def _set_up(self, unravel) -> None:
+        """The potential and postprocessing over the vector."""
+        potential_gen, postprocess_gen = get_potential_fn(self._model, {}, replay_model=True, dynamic_args=True)
 
         def potential(*args, **kwargs):
             return lambda flat: potential_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
@@ -267,12 +267,9 @@ class FlatNUTS(NUTS):
         def postprocess(*args, **kwargs):
             return lambda flat: postprocess_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
 
-        if self._init_fn is None:
-            self._init_fn, self._sample_fn = hmc(potential_fn_gen=potential, kinetic_fn=self._kinetic_fn,
-                                                 algo=self._algo)
+        self._init_fn, self._sample_fn = hmc(potential_fn_gen=potential, kinetic_fn=self._kinetic_fn, algo=self._algo)
         self._potential_fn_gen, self._postprocess_fn = potential, postprocess
         self._inv_transforms, self._dynamic_support = {}, True  # constrain through postprocess
-        return start.z
 
 
 def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC:
@@ -282,7 +279,7 @@ def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC
     params, _ = program.optimise(key_fit, data)
     start, inverse_mass = program.start(key_start, params, data, settings.chains)
     kernel = FlatNUTS(configured_model(settings), target_accept_prob=rung.target_accept,
-                      inverse_mass_matrix=inverse_mass, init_strategy=init_to_median(num_samples=15))
+                      inverse_mass_matrix=inverse_mass)
     # On CPU, chains one after another: vectorized chains wait for the deepest tree.
     chain_method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
     mcmc = MCMC(kernel, num_warmup=rung.warmup, num_samples=rung.draws, num_chains=settings.chains,
