@@ -164,6 +164,8 @@ def sbc_table(results: list[dict]) -> list[dict]:
     from scipy.stats import chisquare
 
     sims = [r for r in results if r["task"] == "sbc"]
+    if not sims:  # a run of other tasks only (--tasks)
+        return []
     rows = []
     for name in SBC_PARAMETERS:
         ranks = np.array([r["ranks"][name] for r in sims])
@@ -212,11 +214,12 @@ def markdown(raw: dict) -> str:
     ladder = ", ".join(f"rung {int(rung)}: {count}" for rung, count in rungs.items())
     out = [f"Machine: {raw['machine']}. {fits} fits (NUTS with the default settings: 4 chains x 200 + 250, "
            f"extended while short of ESS or R-hat), median {seconds:.0f} s per fit, {divergent} with any divergent "
-           f"transition in the draws kept. Where the fits ended on the ladder of `sampling.py`: {ladder}.", "",
-           "### Simulation-based calibration", "",
-           "| parameter | simulations | rank counts in 10 bins | chi-square p (uniform) |", "|---|---|---|---|"]
-    out += [f"| {r['parameter']} | {r['simulations']} | {' '.join(map(str, r['counts']))} | {r['p_uniform']:.2f} |"
-            for r in sbc_table(results)]
+           f"transition in the draws kept. Where the fits ended on the ladder of `sampling.py`: {ladder}."]
+    if sbc := sbc_table(results):
+        out += ["", "### Simulation-based calibration", "",
+                "| parameter | simulations | rank counts in 10 bins | chi-square p (uniform) |", "|---|---|---|---|"]
+        out += [f"| {r['parameter']} | {r['simulations']} | {' '.join(map(str, r['counts']))} | {r['p_uniform']:.2f} |"
+                for r in sbc]
     out += ["", "### Coverage on realistic screens (target: 90% intervals 85-95%, 50% intervals 43-57%)", "",
             "| scenario | metric | lines | 90% coverage | 50% coverage | RMSE of median |", "|---|---|---|---|---|---|"]
     out += [f"| {r['scenario']} | {r['metric']} | {r['lines']} | {r['cover_90']:.0%} | {r['cover_50']:.0%} | "

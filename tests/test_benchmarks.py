@@ -86,3 +86,20 @@ def test_the_twelve_drug_screen_is_the_design_its_docstring_states(tmp_path):
                                            doses=("concentration_molar", "nunique"))
     assert len(per_drug) == 12 and (per_drug.wells == 594).all() and (per_drug.plates == 22).all()
     assert (per_drug.doses == 9).all() and np.isfinite(treated.signal).all()
+
+
+def test_the_calibration_report_of_a_run_without_sbc():
+    """benchmarks/calibration.py's report of a run of some tasks only (--tasks
+    flat): no SBC section, the flat lines counted, every fit's rung listed."""
+    calibration = _load_benchmark("calibration")
+
+    def flat_fit(seed, rung, aac_q95):
+        line = {"log10_ec50": {"truth": -6.0, "quantiles": [-8, -7, -6, -5, -4]},
+                "aac": {"truth": 0.0, "quantiles": [0.0, 0.001, 0.002, 0.004, aac_q95]}}
+        return {"task": "flat", "seed": seed, "divergences": 0, "rung": rung, "lines": [line, line], "seconds": 60.0}
+
+    raw = {"machine": "test", "results": [flat_fit(2000, 4, 0.01), flat_fit(2001, 5, 0.2)]}
+    text = calibration.markdown(raw)
+    assert "Simulation-based calibration" not in text
+    assert "rung 4: 1, rung 5: 1" in text
+    assert "2 of 4 lines have an AAC 95% quantile below 0.05" in text
