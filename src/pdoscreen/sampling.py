@@ -325,9 +325,10 @@ def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: st
     rungs, path, runs = ladder(settings), [], []
     for number, rung in enumerate(rungs, start=1):
         used = rung.parametrise(chosen)
-        if _same_run(rung, used) in runs and rung.target_if_repeat:
-            rung = replace(rung, target_accept=rung.target_if_repeat)
         run = _same_run(rung, used)
+        if run in runs and rung.target_if_repeat:
+            rung = replace(rung, target_accept=rung.target_if_repeat)
+            run = _same_run(rung, used)
         if run in runs:
             path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
             continue
