@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy.integrate import quad
 
 from conftest import seeded
+from pdoscreen import metrics as model_gr
 from pdoscreen.baselines import dip_metrics, gr_metrics, per_curve_dip, per_curve_gr, per_curve_growth
 from pdoscreen.growth import dip_rates, gr_values
+from pdoscreen.metrics import viability
 from pdoscreen.simulate import Design, GrowthCurve, dip_rate_truth, gr_truth, growth_course, screen
 from pdoscreen.summarize import _point_estimate_rows
 
@@ -51,11 +54,46 @@ def test_gr_rows_in_the_tables():
     gr = pd.DataFrame({"line": ["P1-L1", "P1-L2", "P2-L1"], "patient": ["P1", "P1", "P2"], "drug": "drugA",
                        "log10_gr50": [-7.0, -6.0, np.nan], "grmax": [-0.2, 0.0, 0.7], "gr_aoc": [0.9, 0.6, 0.1]})
     (line_rows,), (patient_rows,) = _point_estimate_rows(None, gr)
-    assert set(line_rows.metric) == {"log10_gr50", "grmax", "gr_aoc"}  # no DIP columns, no DIP rows
+    # no DIP columns, no DIP rows; named apart from the posterior's GR metrics
+    assert set(line_rows.metric) == {"log10_gr50_per_curve", "grmax_per_curve", "gr_aoc_per_curve"}
     assert (line_rows["flags"] == "per_curve_fit").all()
     patients = patient_rows.set_index(["patient", "metric"])["mean"]
-    assert patients["P1", "log10_gr50"] == pytest.approx(-6.5) and patients["P1", "grmax"] == pytest.approx(-0.1)
-    assert np.isnan(patients["P2", "log10_gr50"])  # a line without GR50: no patient GR50
+    assert patients["P1", "log10_gr50_per_curve"] == pytest.approx(-6.5)
+    assert patients["P1", "grmax_per_curve"] == pytest.approx(-0.1)
+    assert np.isnan(patients["P2", "log10_gr50_per_curve"])  # a line without GR50: no patient GR50
+
+
+# --- GR of the model's curves (metrics.gr_value and the metrics built on it) -------------------
+
+
+@pytest.mark.parametrize("c, h, e, floor, doublings", [
+    (-7.0, 1.2, 0.1, 0.03, 2.0),  # kills below the time-zero level: GR under 0 at the top dose
+    (-6.5, 0.8, 0.6, 0.02, 1.5),  # slows growth only: GR stays above 0.5
+    (-7.5, 2.5, 0.0, 0.0, 3.0),  # kills every cell: GR goes to -1
+])
+def test_gr_of_a_model_curve_is_the_gr_value_of_the_signal_it_predicts(c, h, e, floor, doublings):
+    x = np.linspace(-9, -5, 41)
+    gain = 5e4  # the vehicle wells' signal; the time-zero wells read gain / 2^doublings
+    signal = gain * (floor + (1 - floor) * viability(x, c, h, e))
+    expected = gr_values(signal[None, :], np.array([gain / 2**doublings]), np.array([gain]))[0]
+    np.testing.assert_allclose(model_gr.gr_value(x, c, h, e, floor, doublings), expected, rtol=1e-12, atol=1e-12)
+    assert model_gr.grmax(c, h, e, floor, doublings, -5.0) == pytest.approx(expected[-1], abs=1e-12)
+    area = quad(lambda t: 1 - model_gr.gr_value(t, c, h, e, floor, doublings), -9, -5)[0] / 4
+    assert model_gr.gr_aoc(c, h, e, floor, doublings, -9, -5) == pytest.approx(area, abs=1e-5)
+    gr50 = model_gr.log10_gr50(c, h, e, floor, doublings)
+    # GR50 exists where GR falls to 0.5 somewhere: below it at infinite dose
+    if model_gr.gr_value(np.inf, c, h, e, floor, doublings) < 0.5:
+        assert model_gr.gr_value(gr50, c, h, e, floor, doublings) == pytest.approx(0.5, abs=1e-10)
+    else:
+        assert np.isnan(gr50)
+
+
+def test_gr_is_undefined_where_the_vehicle_wells_did_not_grow():
+    assert np.isnan(model_gr.gr_value(-7.0, -7.0, 1.0, 0.1, 0.02, 0.0))
+    assert np.isnan(model_gr.log10_gr50(-7.0, 1.0, 0.1, 0.02, -0.5))
+    # vectorised over draws x lines, the doublings per line
+    out = model_gr.grmax(np.full((2, 3), -7.0), 1.0, 0.1, 0.02, np.array([[2.0], [np.nan]]), -5.0)
+    assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
 
 
 # --- A simulated time course with known growth rates (simulate.GrowthCurve) -------------------

@@ -5,6 +5,7 @@ it would fail by chance for a calibrated model; none more than 1 in 1,000."""
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy.integrate import quad
 
 from conftest import fit_simulated as fit
@@ -13,6 +14,7 @@ from pdoscreen import metrics
 from pdoscreen.checks import diagnostics, draws_to_pass, posterior_predictive_checks
 from pdoscreen.fit import FitSettings, drug_seed, plate_priors
 from pdoscreen.simulate import Design, screen
+from pdoscreen.summarize import GR_METRICS, line_metric_draws, metric_draws_dataset, summary_tables
 
 pytestmark = pytest.mark.usefixtures("jax_compilation_cache")
 
@@ -67,6 +69,40 @@ def test_posterior_predictive_checks_find_a_plate_gradient(recovery_fit):
     assert checks.loc[clean.plate[0], "status"] == "warn"
     assert "across columns" in checks.loc[clean.plate[0], "reasons"]
     assert checks.loc[clean.plate[0], "column_drift_sd"] > 2
+
+
+def test_gr_metrics_of_the_posterior_cover_the_true_curves_gr(recovery_fit):
+    ds, idata, summary = recovery_fit
+    post = idata.posterior
+    x_min, x_max = post.attrs["x_min_log10_molar"], post.attrs["x_max_log10_molar"]
+    truth = summary.set_index("line")
+    # Control doublings from 1 to 3 across the lines: GRmax from below 0 (the
+    # curves take the signal under the time-zero level) to above it.
+    doublings = dict(zip(truth.index, np.linspace(1.0, 3.0, len(truth))))
+    per_plate = xr.DataArray([doublings[line] for line in ds.line.values], coords={"plate": ds.plate.values})
+    draws = line_metric_draws(idata, control_doublings=per_plate)
+    # The truth table has no plate floors; the kill wells pin them, so the
+    # posterior mean of a line's floors stands in for the true one.
+    floors = 1 / (1 + np.exp(-post.logit_floor.mean(("chain", "draw")).to_series()))
+    covered = dict.fromkeys(GR_METRICS, 0)
+    for line, row in truth.iterrows():
+        floor = floors[ds.plate.values[ds.line.values == line]].mean()
+        true = (row.log10_ec50, row.hill, row.residual_viability, floor, doublings[line])
+        expected = {"log10_gr50": metrics.log10_gr50(*true), "grmax": metrics.grmax(*true, x_max),
+                    "gr_aoc": metrics.gr_aoc(*true, x_min, x_max)}
+        for name in GR_METRICS:
+            low, high = np.nanquantile(draws[name].sel(line=line).values, [0.05, 0.95])
+            covered[name] += bool(low <= expected[name] <= high)
+    assert np.nanmin(draws.grmax.values) < 0 < np.nanmax(draws.grmax.values)
+    # As for AAC: 3 or fewer of 8 lines covered at 90% has probability 4e-4.
+    assert min(covered.values()) >= 4, covered
+    # A line without time-zero plates gets no GR metrics, and its patient none (a mean over lines).
+    line = truth.index[0]
+    per_plate[ds.line.values == line] = np.nan
+    patients, lines = summary_tables(metric_draws_dataset([line_metric_draws(idata, control_doublings=per_plate)]))
+    with_gr = set(lines.loc[lines.metric == "grmax", "line"])
+    assert with_gr == set(truth.index) - {line}
+    assert set(patients.loc[patients.metric == "gr_aoc", "patient"]) == set(truth.patient) - {truth.patient[line]}
 
 
 def test_aac_closed_form_matches_numerical_integral():

@@ -14,8 +14,8 @@ import xarray as xr
 import yaml
 
 from pdoscreen.errors import InputError
-from pdoscreen.normalise import add_normalised
-from pdoscreen.qc import NO_KILL_REASON, Thresholds, plate_qc
+from pdoscreen.normalise import add_normalised, control_doublings
+from pdoscreen.qc import NO_KILL_REASON, TIME_ZERO_REASON, Thresholds, plate_qc
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = "ABCDEFGH"
@@ -268,6 +268,14 @@ def test_gr_value_with_time_zero_plates():
     # No time-zero plate for L2, and none for a time-zero plate itself.
     assert gr.sel(plate="L2-t72").isnull().all()
     assert gr.sel(plate="L1-t0").isnull().all()
+    # The same x0 and x_ctrl give the doublings the model's GR curves take.
+    doublings = control_doublings(screen)
+    assert float(doublings.sel(plate="L1-t72")) == pytest.approx(2.0)
+    assert doublings.sel(plate=["L1-t0", "L2-t72"]).isnull().all()
+    # Whatever its layout holds, a time-zero plate is not fitted: no drug had acted.
+    qc = plate_qc(screen).set_index("plate")
+    assert not qc.fit["L1-t0"] and qc.exclusion["L1-t0"] == TIME_ZERO_REASON
+    assert qc.fit["L1-t72"]
 
 
 def test_cli_names_a_missing_screen(tmp_path):

@@ -241,16 +241,19 @@ def _summarize(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .baselines import per_curve_growth
+    from .normalise import control_doublings
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
-    growth = per_curve_growth(open_zarr(args.screen).sel(plate=_fit_plates(args.qc))) if args.screen else None
+    screen = open_zarr(args.screen) if args.screen else None
+    # the time-zero plates, which are not fitted, give the curves' GR
+    growth = per_curve_growth(screen.sel(plate=_fit_plates(args.qc))) if screen is not None else None
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(
         fits, [fitstore.table_path(fit, "lines") for fit in fits],
         [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, growth=growth,
-        check_flags=checks,
+        check_flags=checks, control_doublings=control_doublings(screen) if screen is not None else None,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
     )

@@ -31,7 +31,10 @@ def control_levels(screen: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
     """x0 per plate: the median of the vehicle wells pooled over the time-zero
     plates (timepoint_h == 0) of the plate's line; NaN where the line has none,
-    and for the time-zero plates themselves."""
+    and for the time-zero plates themselves (and every plate of a screen
+    without ``timepoint_h``)."""
+    if "timepoint_h" not in screen.variables:
+        return np.full(screen.sizes["plate"], np.nan)
     timepoint = screen["timepoint_h"].values.astype(float)
     lines = screen["line"].values.astype(str)
     signal, role = screen["signal"].values, screen["role"].values
@@ -42,6 +45,20 @@ def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
         if len(pooled):
             x0[(lines == line) & (timepoint > 0)] = np.median(pooled)
     return x0
+
+
+def control_doublings(screen: xr.Dataset) -> xr.DataArray:
+    """Per plate: log2(x_ctrl / x0), how many times the vehicle wells doubled
+    between the line's time-zero read and this plate's read (x0 and x_ctrl as
+    the GR values take them); NaN where the line has no time-zero plate, and
+    for the time-zero plates themselves. The GR of the model's curves
+    (``metrics.gr_value``) takes it."""
+    median_vehicle = control_levels(screen)[3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        doublings = np.log2(median_vehicle / time_zero_levels(screen))
+    return xr.DataArray(np.where(np.isfinite(doublings), doublings, np.nan), dims="plate",
+                        coords={"plate": screen["plate"].values}, name="control_doublings",
+                        attrs={"units": "doublings", "description": "log2(x_ctrl / x0) per plate"})
 
 
 def add_normalised(screen: xr.Dataset) -> xr.Dataset:
@@ -59,10 +76,7 @@ def add_normalised(screen: xr.Dataset) -> xr.Dataset:
         if no_kill
         else "every plate has kill-control wells"
     )
-    if "timepoint_h" in screen.variables:
-        x0 = time_zero_levels(screen)
-    else:
-        x0 = np.full(screen.sizes["plate"], np.nan)
+    x0 = time_zero_levels(screen)
     dims = ("plate", "well")
     screen = screen.copy()
     screen["percent_of_control"] = xr.Variable(dims, poc, attrs=POC_ATTRS | {"kill_level": kill_note})

@@ -467,9 +467,13 @@ def classify(metrics: PlateMetrics, thresholds: Thresholds, outlier_checks=()) -
     return status, [reason for _, reason in checks if reason]
 
 
-def fit_decision(status: str, excluded: str, failed_reasons: list[str], thresholds: Thresholds) -> tuple[bool, str]:
+TIME_ZERO_REASON = "time-zero plate (timepoint_h 0): read before the drug acted, the starting level of its line's GR"
+
+
+def fit_decision(status: str, excluded: str, failed_reasons: list[str], thresholds: Thresholds,
+                 time_zero: bool = False) -> tuple[bool, str]:
     """Whether the model fits the plate, and why not."""
-    why = []
+    why = [TIME_ZERO_REASON] if time_zero else []
     if excluded:
         why.append(f"excluded in sample sheet: {excluded}")
     if status == "fail" and not thresholds.fit_failed_plates:
@@ -486,7 +490,8 @@ def plate_row(screen: xr.Dataset, plate: str, thresholds: Thresholds) -> tuple[d
     status, check_reasons = classify(metrics, thresholds, outlier_checks)
     excluded = str(screen["exclude"].sel(plate=plate).item())
     failed = [r for r in check_reasons if r.endswith("(fail)")]
-    fit, exclusion = fit_decision(status, excluded, failed, thresholds)
+    time_zero = "timepoint_h" in screen.variables and float(screen["timepoint_h"].sel(plate=plate)) == 0
+    fit, exclusion = fit_decision(status, excluded, failed, thresholds, time_zero)
     reasons = ([f"excluded in sample sheet: {excluded}"] if excluded else []) + check_reasons + metrics.notes
     row = asdict(metrics)
     row.pop("notes")

@@ -67,19 +67,28 @@ PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", 
 LINE_TABLE_METRICS = (
     "aac", "auc", "log10_ec50", "log10_ic50", "p_ic50_below_top_dose", "emax", "dss1", "dss2", "dss3",
 )
+# GR metrics of the posterior curves, where the screen has time-zero plates
+# (metrics.gr_value: each draw's curve with the line's control doublings).
+GR_METRICS = ("log10_gr50", "grmax", "gr_aoc")
 # Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and growth
-# metrics (per-curve fits of GR values and DIP rates, baselines.per_curve_growth).
-GROWTH_METRICS = ("log10_gr50", "grmax", "gr_aoc", "dip_log10_ec50", "dip_emax")
-LINE_TABLE_ORDER = LINE_TABLE_METRICS + ("shrinkage",) + GROWTH_METRICS
+# metrics (per-curve fits of GR values and DIP rates, baselines.per_curve_growth),
+# named here with the suffix of PER_CURVE_NAMES.
+PER_CURVE_NAMES = {name: f"{name}_per_curve" for name in GR_METRICS}
+GROWTH_METRICS = tuple(PER_CURVE_NAMES.values()) + ("dip_log10_ec50", "dip_emax")
+LINE_TABLE_ORDER = LINE_TABLE_METRICS + GR_METRICS + ("shrinkage",) + GROWTH_METRICS
 # Relative to the cohort: flagged ``cohort_too_small`` when too few patients carry the drug.
 RELATIVE_METRICS = ("sdss2", "p_more_sensitive_than_cohort", "rank", "p_top3")
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
     "p_aac_above_activity_floor", "aac_line_sd", "cohort_patients",
 ) + RELATIVE_METRICS
+PATIENT_TABLE_ORDER = PATIENT_TABLE_METRICS + GR_METRICS + GROWTH_METRICS
 STAT_COLUMNS = ("mean", "sd", "q05", "q50", "q95")
 INTERVAL = (0.05, 0.95)
-IC50_REACHED_FOR_CONDITIONAL = 0.95  # below this, the IC50 summary is conditional on reaching 50%
-IC50_REACHED_MIN = 0.5  # below this, no IC50 is reported
+# IC50 and GR50: below the first share of draws that reach the level, the
+# summary is conditional on reaching it; below the second, none is reported.
+IC50_REACHED_FOR_CONDITIONAL = 0.95
+IC50_REACHED_MIN = 0.5
+REACHED = {"log10_ic50": "ic50", "log10_gr50": "gr50"}
 TOP_RANKS = 3
 # Defaults of the config's `sensitivity` section (workflow/schemas/config.schema.yaml).
 ACTIVITY_AAC_FLOOR = 0.1
@@ -108,6 +117,11 @@ UNITS = {
              "(AAC above the activity floor) rank before the others", "1"),
     "sdss2": ("selective DSS2: patient DSS2 minus the mean DSS2 of the other patients carrying the drug",
               "score (-100 to 100)"),
+    "log10_gr50": ("log10 GR50, where the curve's GR value (Hafner et al. 2016) = 0.5; NaN where never reached",
+                   "log10 molar"),
+    "grmax": ("GRmax, the curve's GR value at the top tested dose (below 0: cells lost since time zero)",
+              "1 (-1 to 1)"),
+    "gr_aoc": ("GR_AOC, 1 - GR averaged over the drug's tested log10 range", "1"),
 }
 
 
@@ -119,10 +133,16 @@ def _strings(values) -> np.ndarray:
     return np.array([str(v) for v in np.asarray(values).tolist()], dtype=str)
 
 
-def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD) -> xr.Dataset:
+def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
+                      control_doublings: xr.DataArray | None = None) -> xr.Dataset:
     """Per line and posterior draw (chain x draw flattened, chain-major), the
     curve metrics over the drug's tested range. Dims (line, draw); coord
-    ``patient`` on line; attrs drug, x range, method, approximate."""
+    ``patient`` on line; attrs drug, x range, method, approximate.
+
+    With ``control_doublings`` (per plate, ``normalise.control_doublings``),
+    also the GR metrics (``GR_METRICS``) of each draw's curve: with the line's
+    doublings (the mean over its fitted plates) and floor (the mean of its
+    plates' floors on the draw); NaN for a line without time-zero plates."""
     post = idata.posterior
     attrs = post.attrs
     x_min, x_max = float(attrs["x_min_log10_molar"]), float(attrs["x_max_log10_molar"])
@@ -142,6 +162,13 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD) -> xr.Dat
         "emax": metrics.emax(c, h, e, x_max),
         **{f"dss{k}": metrics.dss(c, h, e, x_min, x_max, threshold, kind=k) for k in (1, 2, 3)},
     }
+    if control_doublings is not None:
+        floor, doublings = _line_floor_and_doublings(idata, lines, control_doublings)
+        values |= {
+            "log10_gr50": metrics.log10_gr50(c, h, e, floor, doublings),
+            "grmax": metrics.grmax(c, h, e, floor, doublings, x_max),
+            "gr_aoc": metrics.gr_aoc(c, h, e, floor, doublings, x_min, x_max),
+        }
     ds = xr.Dataset(
         {name: (("line", "draw"), np.asarray(v, dtype=float)) for name, v in values.items()},
         coords={
@@ -162,6 +189,21 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD) -> xr.Dat
     return ds
 
 
+def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.DataArray):
+    """Per line: its plates' mean floor per draw (line, draw) and mean control
+    doublings (line, 1), over the plates the fit holds."""
+    constant = idata.constant_data
+    line_of = dict(zip(_strings(constant.obs_plate.values), _strings(constant.obs_line.values)))
+    plates = _strings(idata.posterior.plate.values)
+    plate_line = np.array([line_of[p] for p in plates])
+    floors = 1.0 / (1.0 + np.exp(-idata.posterior["logit_floor"].stack(sample=("chain", "draw"))
+                                 .transpose("plate", "sample").values.astype(float)))
+    per_plate = control_doublings.reindex(plate=plates).values.astype(float)
+    floor = np.stack([floors[plate_line == line].mean(axis=0) for line in lines])
+    doublings = np.array([per_plate[plate_line == line].mean() for line in lines])[:, None]
+    return floor, doublings
+
+
 def _units(ds: xr.Dataset, prefix: str = "") -> None:
     for name in ds.data_vars:
         key = name.removeprefix(prefix)
@@ -177,7 +219,7 @@ def patient_metric_draws(lines: xr.Dataset) -> xr.Dataset:
     patient_of = lines.patient.values
     patients = np.array(sorted(set(patient_of.tolist())), dtype=str)
     out = {}
-    for name in CURVE_METRICS:
+    for name in _draw_metrics(lines):
         values = lines[name].transpose("line", "draw").values
         # a plain mean: NaN in any line (IC50 not reached) gives NaN
         out[name] = np.stack([values[patient_of == p].mean(axis=0) for p in patients])
@@ -193,6 +235,11 @@ def patient_metric_draws(lines: xr.Dataset) -> xr.Dataset:
     )
     _units(ds)
     return ds
+
+
+def _draw_metrics(ds: xr.Dataset, prefix: str = "") -> tuple[str, ...]:
+    """The curve metrics, and the GR metrics where ``ds`` holds them."""
+    return CURVE_METRICS + tuple(m for m in GR_METRICS if f"{prefix}{m}" in ds)
 
 
 def line_contrast_draws(lines: xr.Dataset) -> xr.DataArray:
@@ -339,7 +386,7 @@ def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None
     per_line, per_patient = [], []
     for ds in fits:
         pat = patient_metric_draws(ds)
-        lin = ds[list(CURVE_METRICS)].assign(aac_minus_other_lines=line_contrast_draws(ds))
+        lin = ds[list(_draw_metrics(ds))].assign(aac_minus_other_lines=line_contrast_draws(ds))
         per_line.append(lin.drop_vars("patient").reindex(line=lines))
         per_patient.append(pat.reindex(patient=patients))
     line_all = xr.concat(per_line, dim="drug", join="exact").assign_coords(drug=np.array(drugs, dtype=str))
@@ -400,11 +447,12 @@ def _mean_indicator(indicator: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else np.nan
 
 
-def _ic50_row(draws: np.ndarray) -> tuple[dict, list[str]]:
+def _reached_row(draws: np.ndarray, level: str) -> tuple[dict, list[str]]:
+    """An IC50 or GR50 (``level``), NaN on the draws that do not reach it."""
     reached = float(np.isfinite(draws).mean())
     if reached < IC50_REACHED_MIN:
-        return dict.fromkeys(STAT_COLUMNS, np.nan), ["ic50_not_reached"]
-    flags = ["ic50_conditional_on_reached"] if reached < IC50_REACHED_FOR_CONDITIONAL else []
+        return dict.fromkeys(STAT_COLUMNS, np.nan), [f"{level}_not_reached"]
+    flags = [f"{level}_conditional_on_reached"] if reached < IC50_REACHED_FOR_CONDITIONAL else []
     return _stats(draws), flags
 
 
@@ -415,8 +463,8 @@ def _rows(values: Mapping[str, np.ndarray], x_max: float, names: Iterable[str], 
     extra = extra or {}
     for metric in names:
         flags = list(base_flags)
-        if metric == "log10_ic50":
-            stats, own = _ic50_row(values["log10_ic50"])
+        if metric in REACHED:
+            stats, own = _reached_row(values[metric], REACHED[metric])
             flags += own
         elif metric == "p_ic50_below_top_dose":
             below = np.nan_to_num(values["log10_ic50"], nan=np.inf) < x_max
@@ -427,6 +475,12 @@ def _rows(values: Mapping[str, np.ndarray], x_max: float, names: Iterable[str], 
             stats = _stats(values[metric])
         rows.append({"metric": metric, **stats, "flags": ",".join(dict.fromkeys(flags))})
     return rows
+
+
+def _with_gr(names: tuple[str, ...], values: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """The table's metrics, and the GR metrics where the line or patient has
+    them (GRmax is defined on every draw where the doublings are)."""
+    return names + (GR_METRICS if "grmax" in values and np.isfinite(values["grmax"]).any() else ())
 
 
 def _split_flags(text) -> list[str]:
@@ -480,7 +534,7 @@ def summary_tables(
         drug_flags = (["approximate_fit"] if int(ds.approximate.values[d]) else []) + (
             ["fit_failed_diagnostics"] if drug in failed else []
         )
-        line_values = {m: ds[f"line_{m}"].values[d] for m in CURVE_METRICS}  # (line, draw)
+        line_values = {m: ds[f"line_{m}"].values[d] for m in _draw_metrics(ds, "line_")}  # (line, draw)
         carried_lines = ~np.isnan(line_values["aac"]).all(axis=1)
         disagree = disagrees(ds["line_aac_minus_other_lines"].values[d])
         for i, line in enumerate(ds.line.values.tolist()):
@@ -489,9 +543,9 @@ def summary_tables(
             flags = fit_flags.get((drug, line), []) + drug_flags
             flags += ["line_disagrees_with_patient"] if disagree[i] else []
             values = {m: v[i] for m, v in line_values.items()}
-            for row in _rows(values, x_max, LINE_TABLE_METRICS, flags):
+            for row in _rows(values, x_max, _with_gr(LINE_TABLE_METRICS, values), flags):
                 line_rows.append({"patient": str(line_patient[i]), "line": line, "drug": drug, **row})
-        patient_values = {m: ds[f"patient_{m}"].values[d] for m in CURVE_METRICS + ("aac_line_sd",)}
+        patient_values = {m: ds[f"patient_{m}"].values[d] for m in _draw_metrics(ds, "patient_") + ("aac_line_sd",)}
         for k, patient in enumerate(patients.tolist()):
             if np.isnan(patient_values["aac"][k]).all():
                 continue
@@ -508,15 +562,15 @@ def summary_tables(
             }
             values = {m: v[k] for m, v in patient_values.items()} | {"rank": ranks, "sdss2": sdss2[d, k]}
             small = ["cohort_too_small"] if n_cohort[d] < min_cohort_patients else []
-            for row in _rows(values, x_max, PATIENT_TABLE_METRICS, flags, extra):
+            for row in _rows(values, x_max, _with_gr(PATIENT_TABLE_METRICS, values), flags, extra):
                 if row["metric"] in RELATIVE_METRICS and small:
                     row["flags"] = ",".join(filter(None, [row["flags"], *small]))
                 patient_rows.append({"patient": patient, "drug": drug, **row})
     columns = ["drug", "metric", *STAT_COLUMNS, "flags"]
     patient_table = _sorted(pd.DataFrame(patient_rows, columns=["patient", *columns]), ["patient", "drug"],
-                            PATIENT_TABLE_METRICS)
+                            PATIENT_TABLE_ORDER)
     line_table = _sorted(pd.DataFrame(line_rows, columns=["patient", "line", *columns]),
-                         ["patient", "line", "drug"], LINE_TABLE_METRICS)
+                         ["patient", "line", "drug"], LINE_TABLE_ORDER)
     return patient_table, line_table
 
 
@@ -584,6 +638,7 @@ def summarize(
     activity_aac_floor: float = ACTIVITY_AAC_FLOOR,
     min_cohort_patients: int = MIN_COHORT_PATIENTS,
     check_flags: pd.DataFrame | None = None,
+    control_doublings: xr.DataArray | None = None,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
@@ -593,9 +648,12 @@ def summarize(
     ``shrinkage`` (``hierarchy.shrinkage`` rows of every drug) adds each line's
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
     ``growth`` (``baselines.per_curve_growth``) adds the GR metrics
-    (``log10_gr50``, ``grmax``, ``gr_aoc``) and DIP metrics (``dip_log10_ec50``,
-    ``dip_emax``) it holds per line and, as the mean of its lines, per patient:
-    point estimates of per-curve fits, flagged ``per_curve_fit``. ``activity_aac_floor`` and
+    (``log10_gr50_per_curve``, ``grmax_per_curve``, ``gr_aoc_per_curve``) and
+    DIP metrics (``dip_log10_ec50``, ``dip_emax``) it holds per line and, as
+    the mean of its lines, per patient: point estimates of per-curve fits,
+    flagged ``per_curve_fit``. ``control_doublings`` (per plate,
+    ``normalise.control_doublings``; None or all NaN without time-zero plates)
+    adds the posterior GR metrics (:func:`line_metric_draws`). ``activity_aac_floor`` and
     ``min_cohort_patients``: see :func:`summary_tables`. ``check_flags``
     (drug, line, flags; ``residuals.line_checks``) adds the residual checks'
     flags to the fits' own.
@@ -604,8 +662,11 @@ def summarize(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds = metric_draws_dataset((line_metric_draws(open_inference_data(p)) for p in fit_paths), max_draws,
-                              activity_aac_floor)
+    if control_doublings is not None and not np.isfinite(control_doublings.values).any():
+        control_doublings = None
+    ds = metric_draws_dataset(
+        (line_metric_draws(open_inference_data(p), control_doublings=control_doublings) for p in fit_paths),
+        max_draws, activity_aac_floor)
     # which fits the tables came from (results/fits, or results/refits), for results.open_fit
     ds.attrs["fits_folder"] = Path(fit_paths[0]).parent.name if fit_paths else "fits"
     patient_table, line_table = summary_tables(
@@ -617,7 +678,7 @@ def summarize(
     line_table = _sorted(pd.concat([line_table, *line_rows], ignore_index=True), ["patient", "line", "drug"],
                          LINE_TABLE_ORDER)
     patient_table = _sorted(pd.concat([patient_table, *patient_rows], ignore_index=True), ["patient", "drug"],
-                            PATIENT_TABLE_METRICS + GROWTH_METRICS)
+                            PATIENT_TABLE_ORDER)
     paths = {
         "patient_tsv": out_dir / "patient_drug.tsv",
         "line_tsv": out_dir / "line_drug.tsv",
@@ -641,6 +702,7 @@ def _point_estimate_rows(shrinkage, growth) -> tuple[list[pd.DataFrame], list[pd
         line_rows.append(shrinkage[["patient", "line", "drug"]].assign(
             metric="shrinkage", mean=shrinkage["shrinkage"], flags=""))
     if growth is not None and len(growth):
+        growth = growth.rename(columns=PER_CURVE_NAMES)
         metrics = [name for name in GROWTH_METRICS if name in growth]
         long = growth.melt(id_vars=["patient", "line", "drug"], value_vars=metrics, var_name="metric",
                            value_name="mean").assign(flags="per_curve_fit")
