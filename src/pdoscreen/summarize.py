@@ -358,7 +358,8 @@ def metric_draws_dataset(line_draws: Iterable[xr.Dataset], max_draws: int | None
     (:func:`thin`); the store holds drugs x lines x draws values per metric.
     Variables:
     ``line_<metric>`` (drug, line, draw) and ``patient_<metric>`` (drug,
-    patient, draw) for the curve metrics, ``patient_aac_line_sd``,
+    patient, draw) for the curve metrics (and the GR metrics, where the fits'
+    draws have them), ``patient_aac_line_sd``,
     ``line_aac_minus_other_lines``, ``patient_score`` and ``patient_rank``
     (active drugs first, by ``activity_aac_floor``: :func:`cohort_relative`);
     NaN where a line or patient does not carry the drug. Per-drug coords give
