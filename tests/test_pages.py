@@ -295,6 +295,24 @@ def test_small_cohort_page_says_why_relative_metrics_are_not_informative(small_c
     assert "Waterfall: DSS2 (the cohort is too small for a selective score)" in page
 
 
+def test_gr_columns_where_the_screen_has_time_zero_plates():
+    table = page_table("P1", 6)
+    assert "GR50" not in pages.patient_page("P1", pages.drug_table(table, "P1"), plates_qc_table("P1"), None, [])
+    gr = [dict(patient="P1", drug=drug, metric=metric, mean=q50, sd=0.1, q05=q50 - 0.1, q50=q50, q95=q50 + 0.1,
+               flags=flags)
+          for drug, gr50, grmax in [("Venetoclax", -8.0, -0.4), ("Olaparib", np.nan, 0.6)]
+          for metric, q50, flags in [("log10_gr50", gr50, "gr50_not_reached" if np.isnan(gr50) else ""),
+                                     ("grmax", grmax, ""), ("gr_aoc", 0.5, "")]]
+    drugs = pages.drug_table(pd.concat([table, pd.DataFrame(gr)]), "P1")
+    page = pages.patient_page("P1", drugs, plates_qc_table("P1"), None, [])
+    assert "GR50 [90% interval]" in page and "time-zero plates" in page
+    row = {drug: page[page.index(f"<td><b>{drug}</b>"):][:1200].split("</tr>")[0]
+           for drug in ["Venetoclax", "Olaparib", "SN-38"]}
+    assert "10 nM [7.94, 12.6]" in row["Venetoclax"] and "-0.40 [-0.50, -0.30]" in row["Venetoclax"]
+    assert "not reached" in row["Olaparib"] and "0.60 [0.50, 0.70]" in row["Olaparib"]
+    assert row["SN-38"].count(">–<") == 2  # no time-zero plates for its lines: no GR, not "not reached"
+
+
 def test_molar_units():
     assert pages.molar(np.log10(11.7e-9)) == "11.7 nM"
     assert pages.molar(-6.0, -6.5, -5.0) == "1 µM [0.316, 10]"
