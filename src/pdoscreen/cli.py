@@ -246,14 +246,24 @@ def _summarize(args: argparse.Namespace) -> None:
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
     screen = open_zarr(args.screen) if args.screen else None
-    # the time-zero plates, which are not fitted, give the curves' GR
-    growth = per_curve_growth(screen.sel(plate=_fit_plates(args.qc))) if screen is not None else None
+    growth = doublings = None
+    if screen is not None:
+        fitted = screen.sel(plate=_fit_plates(args.qc))
+        growth = per_curve_growth(fitted)
+        # from the whole screen: its time-zero plates, not fitted, give x0
+        doublings = control_doublings(screen)
+        stalled = fitted.plate.values[doublings.sel(plate=fitted.plate).values <= 0]
+        if len(stalled):
+            logging.getLogger("pdoscreen").warning(
+                "plate(s) %s: the vehicle wells read no higher than the line's time-zero plates "
+                "(log2 x_ctrl/x0 <= 0), so GR is undefined; their lines get no GR metrics",
+                ", ".join(map(str, stalled)))
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(
         fits, [fitstore.table_path(fit, "lines") for fit in fits],
         [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, growth=growth,
-        check_flags=checks, control_doublings=control_doublings(screen) if screen is not None else None,
+        check_flags=checks, control_doublings=doublings,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
     )

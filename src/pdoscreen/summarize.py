@@ -142,7 +142,8 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
     With ``control_doublings`` (per plate, ``normalise.control_doublings``),
     also the GR metrics (``GR_METRICS``) of each draw's curve: with the line's
     doublings (the mean over its fitted plates) and floor (the mean of its
-    plates' floors on the draw); NaN for a line without time-zero plates."""
+    plates' floors on the draw); NaN for a line without time-zero plates, or
+    with a plate whose vehicle wells did not grow (doublings <= 0)."""
     post = idata.posterior
     attrs = post.attrs
     x_min, x_max = float(attrs["x_min_log10_molar"]), float(attrs["x_max_log10_molar"])
@@ -199,6 +200,8 @@ def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.Da
     floors = 1.0 / (1.0 + np.exp(-idata.posterior["logit_floor"].stack(sample=("chain", "draw"))
                                  .transpose("plate", "sample").values.astype(float)))
     per_plate = control_doublings.reindex(plate=plates).values.astype(float)
+    # GR is undefined where the vehicle wells did not grow: no GR for the line
+    per_plate = np.where(per_plate > 0, per_plate, np.nan)
     floor = np.stack([floors[plate_line == line].mean(axis=0) for line in lines])
     doublings = np.array([per_plate[plate_line == line].mean() for line in lines])[:, None]
     return floor, doublings

@@ -218,33 +218,39 @@ def test_a_drug_with_nothing_to_fit_is_reported(example_run, tmp_path):
     assert collected.drug.iloc[0] == "Paclitaxel" and collected.status.iloc[0] == "not_fitted"
 
 
-def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path):
+def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path, caplog):
     """The example screen with a time-zero plate per line (each line's first
-    plate read at a quarter of its signal: the vehicle wells doubled twice),
-    summarised from the example's fits: the time-zero plates are in the
-    screen store only, not among the fitted plates of plates.tsv."""
+    plate read at a quarter of its signal: the vehicle wells doubled twice;
+    for the last line at twice its signal: they did not grow), summarised from
+    the example's fits: the time-zero plates are in the screen store only, not
+    among the fitted plates of plates.tsv."""
     from pdoscreen.normalise import control_doublings
     from pdoscreen.store import open_zarr, write_zarr_atomic
 
     workdir, _ = example_run
     screen = open_zarr(workdir / "results/screen.zarr")
     first = screen.isel(plate=np.unique(screen.line.values, return_index=True)[1])
-    time_zero = first.assign(signal=first.signal / 4).assign_coords(
+    stalled = str(first.line.values[-1])
+    factor = xr.DataArray(np.where(first.line.values == stalled, 2.0, 0.25), dims="plate")
+    time_zero = first.assign(signal=first.signal * factor).assign_coords(
         plate=[f"{line}-T0" for line in first.line.values], timepoint_h=("plate", np.zeros(first.sizes["plate"])))
     write_zarr_atomic(xr.concat([screen, time_zero], dim="plate").drop_encoding(), tmp_path / "screen.zarr")
     fits = [str(workdir / "results/fits" / f"{drug}.zarr") for drug in ("Afatinib", "Olaparib")]
     assert pdoscreen.cli.main(["summarize", "--out-dir", str(tmp_path / "summary"), "--fits", *fits,
                                "--screen", str(tmp_path / "screen.zarr"),
                                "--qc", str(workdir / "results/qc/plates.tsv")]) == 0
+    stalled_plates = sorted(screen.plate.values[screen.line.values == stalled])
+    assert f"plate(s) {', '.join(stalled_plates)}: the vehicle wells read no higher" in caplog.text
     lines = pd.read_csv(tmp_path / "summary/line_drug.tsv", sep="\t")
     median = lines.pivot_table(index=["line", "drug"], columns="metric", values="q50")
-    assert median.grmax.notna().all() and len(median) == 2 * len(first.line)  # every line of both drugs
-    assert median.gr_aoc.notna().all() and median.log10_gr50.notna().any()
+    # every line of both drugs, but the one whose vehicle wells did not grow
+    assert set(median.grmax.dropna().index.get_level_values("line")) == set(first.line.values) - {stalled}
+    assert median.gr_aoc.notna().sum() == 2 * (len(first.line) - 1) and median.log10_gr50.notna().any()
     # Each line's GRmax is its curve's at the top dose: the median of a monotone
     # function of the viability there is the function of its median, up to the
     # spread of the plates' floors (about 0.001 in GR).
     doublings = control_doublings(open_zarr(tmp_path / "screen.zarr")).to_series()
-    for (line, drug), row in median.iterrows():
+    for (line, drug), row in median.dropna(subset=["grmax"]).iterrows():
         post = open_inference_data(workdir / "results/fits" / f"{drug}.zarr").posterior
         plates = post.plate.values[post.plate.to_series().str.startswith(f"{line}-").to_numpy()]
         floor = float((1 / (1 + np.exp(-post.logit_floor.sel(plate=plates)))).mean())
