@@ -302,7 +302,8 @@ def test_gr_columns_where_the_screen_has_time_zero_plates():
                flags=flags)
           for drug, gr50, grmax in [("Venetoclax", -8.0, -0.4), ("Olaparib", np.nan, 0.6)]
           for metric, q50, flags in [("log10_gr50", gr50, "gr50_not_reached" if np.isnan(gr50) else ""),
-                                     ("grmax", grmax, ""), ("gr_aoc", 0.5, "")]]
+                                     ("grmax", grmax, ""), ("gr_aoc", 0.5, ""),
+                                     ("grmax_per_curve", grmax, "per_curve_fit")]]
     drugs = pages.drug_table(pd.concat([table, pd.DataFrame(gr)]), "P1")
     page = pages.patient_page("P1", drugs, plates_qc_table("P1"), None, [])
     assert "GR50 [90% interval]" in page and "time-zero plates" in page
@@ -311,6 +312,7 @@ def test_gr_columns_where_the_screen_has_time_zero_plates():
     assert "10 nM [7.94, 12.6]" in row["Venetoclax"] and "-0.40 [-0.50, -0.30]" in row["Venetoclax"]
     assert "not reached" in row["Olaparib"] and "0.60 [0.50, 0.70]" in row["Olaparib"]
     assert row["SN-38"].count(">–<") == 2  # no time-zero plates for its lines: no GR, not "not reached"
+    assert "per curve fit" not in page  # a flag of a row the page does not show
 
 
 def test_molar_units():

@@ -100,11 +100,13 @@ def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = Page
                          "rerun `pdoscreen summarize`")
     table = pd.DataFrame(index=wide.index)
     # the GR of the curves, where the screen has time-zero plates
-    for metric in TABLE_METRICS + tuple(m for m in GR_METRICS if m in wide["q50"].columns):
+    shown = TABLE_METRICS + tuple(m for m in GR_METRICS if m in wide["q50"].columns)
+    for metric in shown:
         table[metric] = wide["q50", metric]
         table[f"{metric}_q05"], table[f"{metric}_q95"] = wide["q05", metric], wide["q95", metric]
     table["rank_mean"] = wide["mean", "rank"]
-    table["flags"] = rows.groupby("drug")["flags"].agg(
+    # the flags of what the page shows (not, say, a per-curve fit's)
+    table["flags"] = rows[rows["metric"].isin(shown)].groupby("drug")["flags"].agg(
         lambda cells: list(dict.fromkeys(f for cell in cells for f in flag_list(cell))))
     relative = rows[rows["metric"].isin(RELATIVE_METRICS)]
     small = relative.groupby("drug")["flags"].agg(lambda cells: any("cohort_too_small" in flag_list(c) for c in cells))

@@ -678,6 +678,8 @@ def summarize(
         failed_drugs_from_diagnostics(diagnostics_paths),
         activity_aac_floor, min_cohort_patients,
     )
+    if growth is not None:  # per-curve fits cover every drug of the screen; the tables, the fitted ones
+        growth = growth[growth["drug"].isin(ds.drug.values)]
     line_rows, patient_rows = _point_estimate_rows(shrinkage, growth)
     line_table = _sorted(pd.concat([line_table, *line_rows], ignore_index=True), ["patient", "line", "drug"],
                          LINE_TABLE_ORDER)

@@ -224,7 +224,7 @@ def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path, caplog):
     for the last line at twice its signal: they did not grow), summarised from
     the example's fits: the time-zero plates are in the screen store only, not
     among the fitted plates of plates.tsv."""
-    from pdoscreen.normalise import control_doublings
+    from pdoscreen.normalise import add_normalised, control_doublings
     from pdoscreen.store import open_zarr, write_zarr_atomic
 
     workdir, _ = example_run
@@ -234,7 +234,9 @@ def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path, caplog):
     factor = xr.DataArray(np.where(first.line.values == stalled, 2.0, 0.25), dims="plate")
     time_zero = first.assign(signal=first.signal * factor).assign_coords(
         plate=[f"{line}-T0" for line in first.line.values], timepoint_h=("plate", np.zeros(first.sizes["plate"])))
-    write_zarr_atomic(xr.concat([screen, time_zero], dim="plate").drop_encoding(), tmp_path / "screen.zarr")
+    # the screen store's GR values, as ingest computes them: per-curve GR rows for every drug
+    write_zarr_atomic(add_normalised(xr.concat([screen, time_zero], dim="plate")).drop_encoding(),
+                      tmp_path / "screen.zarr")
     fits = [str(workdir / "results/fits" / f"{drug}.zarr") for drug in ("Afatinib", "Olaparib")]
     assert pdoscreen.cli.main(["summarize", "--out-dir", str(tmp_path / "summary"), "--fits", *fits,
                                "--screen", str(tmp_path / "screen.zarr"),
@@ -242,6 +244,8 @@ def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path, caplog):
     stalled_plates = sorted(screen.plate.values[screen.line.values == stalled])
     assert f"plate(s) {', '.join(stalled_plates)}: the vehicle wells read no higher" in caplog.text
     lines = pd.read_csv(tmp_path / "summary/line_drug.tsv", sep="\t")
+    # only the fitted drugs, though the per-curve GR fits cover all eight
+    assert set(lines.drug) == {"Afatinib", "Olaparib"} and "grmax_per_curve" in set(lines.metric)
     median = lines.pivot_table(index=["line", "drug"], columns="metric", values="q50")
     # every line of both drugs, but the one whose vehicle wells did not grow
     assert set(median.grmax.dropna().index.get_level_values("line")) == set(first.line.values) - {stalled}
