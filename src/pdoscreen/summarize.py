@@ -148,10 +148,7 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
     attrs = post.attrs
     x_min, x_max = float(attrs["x_min_log10_molar"]), float(attrs["x_max_log10_molar"])
 
-    def draws(name):
-        return post[name].stack(sample=("chain", "draw")).transpose("line", "sample").values.astype(float)
-
-    c, e, h = draws("c_line"), draws("E_line"), draws("h_line")
+    c, e, h = (_draws(post, name, "line") for name in ("c_line", "E_line", "h_line"))
     lines = _strings(post.line.values)
     constant = idata.constant_data
     patient_of = dict(zip(_strings(constant.line.values), _strings(constant.line_patient.values)))
@@ -190,6 +187,11 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
     return ds
 
 
+def _draws(post: xr.Dataset, name: str, dim: str) -> np.ndarray:
+    """A site's draws as (``dim``, chain x draw flattened, chain-major)."""
+    return post[name].stack(sample=("chain", "draw")).transpose(dim, "sample").values.astype(float)
+
+
 def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.DataArray):
     """Per line: its plates' mean floor per draw (line, draw) and mean control
     doublings (line, 1), over the plates the fit holds."""
@@ -197,8 +199,7 @@ def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.Da
     line_of = dict(zip(_strings(constant.obs_plate.values), _strings(constant.obs_line.values)))
     plates = _strings(idata.posterior.plate.values)
     plate_line = np.array([line_of[p] for p in plates])
-    floors = 1.0 / (1.0 + np.exp(-idata.posterior["logit_floor"].stack(sample=("chain", "draw"))
-                                 .transpose("plate", "sample").values.astype(float)))
+    floors = 1.0 / (1.0 + np.exp(-_draws(idata.posterior, "logit_floor", "plate")))
     per_plate = control_doublings.reindex(plate=plates).values.astype(float)
     # GR is undefined where the vehicle wells did not grow: no GR for the line
     per_plate = np.where(per_plate > 0, per_plate, np.nan)
