@@ -241,7 +241,7 @@ def _summarize(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .baselines import per_curve_growth
-    from .normalise import control_doublings
+    from .normalise import control_doublings, stalled
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
@@ -252,12 +252,12 @@ def _summarize(args: argparse.Namespace) -> None:
         growth = per_curve_growth(fitted)
         # from the whole screen: its time-zero plates, not fitted, give x0
         doublings = control_doublings(screen)
-        stalled = fitted.plate.values[doublings.sel(plate=fitted.plate).values <= 0]
-        if len(stalled):
+        stalled_plates = fitted.plate.values[stalled(doublings.sel(plate=fitted.plate))]
+        if len(stalled_plates):
             logging.getLogger("pdoscreen").warning(
                 "plate(s) %s: the vehicle wells read no higher than the line's time-zero plates "
                 "(log2 x_ctrl/x0 <= 0), so GR is undefined; their lines get no GR metrics",
-                ", ".join(map(str, stalled)))
+                ", ".join(map(str, stalled_plates)))
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(

@@ -100,8 +100,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .fit import plate_lines
 from .metrics import aac
 from .model import CENTRABLE, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES
+from .store import labels
 
 COMPONENTS = ("patient", "line", "plate")
 METRICS = ("log10_ec50", "aac")
@@ -109,11 +111,6 @@ DOMINANT_SHARE = 0.5
 QUANTILES = (0.05, 0.5, 0.95)
 # each level's EC50 scale: the scale of its first site (c_pat, c_line, c_plate)
 _TAU = {LEVEL_DIM[level]: CENTRABLE[sites[0]] for level, sites in LEVEL_SITES.items()}
-
-
-def _labels(values) -> np.ndarray:
-    """Plain str labels from stored ones (numpy StringDType, objects or str)."""
-    return np.asarray(values).astype(object).astype(str)
 
 
 @dataclass(frozen=True)
@@ -131,19 +128,16 @@ class _Structure:
 
 def _structure(idata) -> _Structure:
     post, const = idata.posterior, idata.constant_data
-    patients = _labels(post.patient.values)
-    lines = _labels(post.line.values)
-    plates = _labels(post.plate.values)
-    line_patient_labels = _labels(const.line_patient.values)
+    patients = labels(post.patient.values)
+    lines = labels(post.line.values)
+    plates = labels(post.plate.values)
+    line_patient_labels = labels(const.line_patient.values)
     if "line" in const.coords:  # the constant line coord is the posterior's, but check by name
-        order = dict(zip(_labels(const.line.values), line_patient_labels))
+        order = dict(zip(labels(const.line.values), line_patient_labels))
         line_patient_labels = np.array([order[l] for l in lines])
     patient_index = {p: i for i, p in enumerate(patients)}
-    obs_plate, obs_line = _labels(const.obs_plate.values), _labels(const.obs_line.values)
-    line_of_plate = dict(zip(obs_plate, obs_line))
-    missing = [p for p in plates if p not in line_of_plate]
-    if missing:
-        raise ValueError(f"plates without observations, their line is unknown: {missing}")
+    obs_line = labels(const.obs_line.values)
+    line_of_plate = plate_lines(idata)
     line_index = {l: i for i, l in enumerate(lines)}
     return _Structure(
         drug=str(post.attrs.get("drug", "")),
@@ -253,7 +247,7 @@ def shrinkage(idata, independent: pd.DataFrame) -> pd.DataFrame:
     centre = _draws(idata, "mu_c")[:, None] + _draws(idata, "tau_pat")[:, None] * _draws(idata, "z_pat")
     low, high = np.quantile(c_line, [QUANTILES[0], QUANTILES[-1]], axis=0)
 
-    rows = independent[_labels(independent["drug"]) == s.drug] if len(independent) else independent
+    rows = independent[labels(independent["drug"]) == s.drug] if len(independent) else independent
     by_line = {str(r["line"]): r for r in rows.to_dict("records")}
     records = []
     for i, line in enumerate(s.lines):
@@ -346,7 +340,7 @@ def batch_effects(idata) -> pd.DataFrame:
             tau = _draws(idata, f"{scale}_{factor}")
             rows.append({"drug": drug, "factor": factor, "level": "", "quantity": spread_name, **_summary(tau)})
             shifts = tau[:, None] * _draws(idata, f"{unit}_{factor}")
-            levels = _labels(idata.posterior[f"{factor}_level"].values)
+            levels = labels(idata.posterior[f"{factor}_level"].values)
             rows += [{"drug": drug, "factor": factor, "level": level, "quantity": shift_name,
                       **_summary(shifts[:, i])} for i, level in enumerate(levels)]
     return pd.DataFrame(rows, columns=["drug", "factor", "level", "quantity", "mean", "q05", "q50", "q95"])

@@ -61,6 +61,13 @@ def control_doublings(screen: xr.Dataset) -> xr.DataArray:
                         attrs={"units": "doublings", "description": "log2(x_ctrl / x0) per plate"})
 
 
+def stalled(doublings) -> np.ndarray:
+    """Per plate, whether its vehicle wells did not grow (``control_doublings`` <= 0):
+    GR is undefined there (log2 of x_ctrl/x0 <= 0), so such a plate gives no GR.
+    False where the doublings are NaN (no time-zero plate)."""
+    return np.asarray(doublings, dtype=float) <= 0
+
+
 def add_normalised(screen: xr.Dataset) -> xr.Dataset:
     """The screen with ``percent_of_control``, ``percent_inhibition`` and
     ``gr_value`` per plate and well (for people and baselines; the model works

@@ -40,6 +40,7 @@ import pandas as pd
 import xarray as xr
 
 from .geometry import parse_well, row_label, well_name
+from .store import labels
 
 # curve_misfit: |t_d| > 3 at one dose happens about 1 time in 370 without a
 # misfit (normal residuals); at two neighbouring doses on the same side, about
@@ -54,26 +55,22 @@ PERMUTATIONS = 999
 MIN_WELLS_FOR_SPATIAL = 20
 
 
-def _text(variable: xr.DataArray) -> np.ndarray:
-    return np.asarray(variable.values).astype(object).astype(str)
-
-
 def well_residuals(idata, vehicle_cv_pct: pd.Series) -> xr.Dataset:
     """One drug's treated wells (dim ``obs``) with ``residual_sd``, the
     residual in vehicle SDs (module docstring), and the observed signal and
     predictive median; ``vehicle_cv_pct`` by plate (``plates.tsv``'s
     ``vehicle_cv``)."""
     post, const = idata.posterior, idata.constant_data
-    plates = _text(const["obs_plate"])
+    plates = labels(const["obs_plate"])
     missing = sorted(set(plates) - set(vehicle_cv_pct.index))
     if missing:
         raise ValueError(f"no vehicle CV for plate(s) {', '.join(missing)}")
-    gain = pd.Series(np.exp(post["log_gain"].median(("chain", "draw")).values), index=_text(post["plate"]))
+    gain = pd.Series(np.exp(post["log_gain"].median(("chain", "draw")).values), index=labels(post["plate"]))
     vehicle_sd = vehicle_cv_pct.loc[plates].to_numpy() / 100 * gain.loc[plates].to_numpy() * float(
         post.attrs["signal_scale"])
     observed = idata.observed_data["y"].values
     predicted = np.median(idata.posterior_predictive["y"].values.reshape(-1, observed.size), axis=0)
-    rows, columns = np.array([parse_well(w) for w in _text(const["obs_well"])]).reshape(-1, 2).T
+    rows, columns = np.array([parse_well(w) for w in labels(const["obs_well"])]).reshape(-1, 2).T
     drug = str(post.attrs.get("drug", ""))
     return xr.Dataset(
         {
@@ -85,8 +82,8 @@ def well_residuals(idata, vehicle_cv_pct: pd.Series) -> xr.Dataset:
         coords={
             "drug": ("obs", np.full(observed.size, drug)),
             "plate": ("obs", plates),
-            "line": ("obs", _text(const["obs_line"])),
-            "well": ("obs", _text(const["obs_well"])),
+            "line": ("obs", labels(const["obs_line"])),
+            "well": ("obs", labels(const["obs_well"])),
             "row_index": ("obs", rows), "column_index": ("obs", columns),
             "log10_conc_molar": ("obs", const["log10_conc_molar"].values.astype(float)),
         },

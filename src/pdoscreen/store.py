@@ -11,6 +11,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 
@@ -21,6 +22,13 @@ def _variable_length_strings(ds: xr.Dataset) -> xr.Dataset:
         if var.dtype.kind == "U":
             ds[name] = var.astype(object)
     return ds
+
+
+def labels(values) -> np.ndarray:
+    """Plain numpy ``str`` labels from a DataArray or array: stored labels come back as StringDType or objects."""
+    if isinstance(values, xr.DataArray):
+        values = values.values
+    return np.asarray(values).astype(object).astype(str)
 
 
 @contextlib.contextmanager

@@ -61,6 +61,8 @@ import pandas as pd
 import xarray as xr
 
 from . import metrics
+from .normalise import stalled
+from .store import labels
 
 CURVE_METRICS = ("aac", "auc", "log10_ec50", "log10_ic50", "emax", "dss1", "dss2", "dss3")
 PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", "p_top3")
@@ -128,11 +130,6 @@ UNITS = {
 # --- one fit ------------------------------------------------------------------------
 
 
-def _strings(values) -> np.ndarray:
-    """Plain numpy unicode (fits may hold numpy StringDType or objects)."""
-    return np.array([str(v) for v in np.asarray(values).tolist()], dtype=str)
-
-
 def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
                       control_doublings: xr.DataArray | None = None) -> xr.Dataset:
     """Per line and posterior draw (chain x draw flattened, chain-major), the
@@ -149,9 +146,9 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
     x_min, x_max = float(attrs["x_min_log10_molar"]), float(attrs["x_max_log10_molar"])
 
     c, e, h = (_draws(post, name, "line") for name in ("c_line", "E_line", "h_line"))
-    lines = _strings(post.line.values)
+    lines = labels(post.line.values)
     constant = idata.constant_data
-    patient_of = dict(zip(_strings(constant.line.values), _strings(constant.line_patient.values)))
+    patient_of = dict(zip(labels(constant.line.values), labels(constant.line_patient.values)))
     values = {
         "aac": metrics.aac(c, h, e, x_min, x_max),
         "auc": metrics.auc(c, h, e, x_min, x_max),
@@ -195,14 +192,15 @@ def _draws(post: xr.Dataset, name: str, dim: str) -> np.ndarray:
 def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.DataArray):
     """Per line: its plates' mean floor per draw (line, draw) and mean control
     doublings (line, 1), over the plates the fit holds."""
-    constant = idata.constant_data
-    line_of = dict(zip(_strings(constant.obs_plate.values), _strings(constant.obs_line.values)))
-    plates = _strings(idata.posterior.plate.values)
+    from .fit import plate_lines  # here: fit.py imports jax, which summaries need not
+
+    line_of = plate_lines(idata)
+    plates = labels(idata.posterior.plate.values)
     plate_line = np.array([line_of[p] for p in plates])
     floors = 1.0 / (1.0 + np.exp(-_draws(idata.posterior, "logit_floor", "plate")))
     per_plate = control_doublings.reindex(plate=plates).values.astype(float)
     # GR is undefined where the vehicle wells did not grow: no GR for the line
-    per_plate = np.where(per_plate > 0, per_plate, np.nan)
+    per_plate = np.where(stalled(per_plate), np.nan, per_plate)
     floor = np.stack([floors[plate_line == line].mean(axis=0) for line in lines])
     doublings = np.array([per_plate[plate_line == line].mean() for line in lines])[:, None]
     return floor, doublings

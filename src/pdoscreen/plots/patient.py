@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..metrics import viability
+from ..store import labels
 from .style import MAX_OVERVIEW_WIDTH_IN, OKABE_ITO, STATUS_STYLE
 
 # Functions of fitted InferenceData (see docs/model.md) and of the summary tables
@@ -32,25 +33,20 @@ COHORT_GREY = "#888888"
 PATIENT_COLOUR = OKABE_ITO[0]
 
 
-def _text(variable: xr.DataArray) -> np.ndarray:
-    """Labels as numpy ``str`` (stores read back give StringDType, which does not cast directly)."""
-    return np.asarray(variable.values).astype(object).astype(str)
-
-
 def observed_viability(idata) -> pd.DataFrame:
     """Each observed well on the curve's scale, (y / s / A_p - r_p) / (1 - r_p), with
     A_p = exp(log_gain) and r_p = sigmoid(logit_floor) at their posterior medians;
     columns plate, line, x (log10 molar) and viability, in observation order."""
     post, const = idata.posterior, idata.constant_data
-    names = _text(post["plate"])
+    names = labels(post["plate"])
     gain = pd.Series(np.exp(post["log_gain"].median(("chain", "draw")).values), index=names)
     floor = pd.Series(1.0 / (1.0 + np.exp(-post["logit_floor"].median(("chain", "draw")).values)), index=names)
-    plates = _text(const["obs_plate"])
+    plates = labels(const["obs_plate"])
     a, r = gain.loc[plates].to_numpy(), floor.loc[plates].to_numpy()
     y = idata.observed_data["y"].values / float(post.attrs["signal_scale"])
     return pd.DataFrame({
         "plate": plates,
-        "line": _text(const["obs_line"]),
+        "line": labels(const["obs_line"]),
         "x": const["log10_conc_molar"].values.astype(float),
         "viability": (y / a - r) / (1.0 - r),
     })
@@ -70,12 +66,12 @@ def curve_band(idata, line: str, grid: np.ndarray, n_draws: int = CURVE_DRAWS) -
 
 
 def post_names(idata, dim: str) -> np.ndarray:
-    return _text(idata.posterior[dim])
+    return labels(idata.posterior[dim])
 
 
 def patient_lines(idata, patient: str) -> list[str]:
     """The patient's lines in a fit (none when the patient does not carry the drug)."""
-    owners = _text(idata.constant_data["line_patient"])
+    owners = labels(idata.constant_data["line_patient"])
     return [line for line, owner in zip(post_names(idata, "line"), owners) if owner == str(patient)]
 
 
@@ -107,10 +103,9 @@ def patient_curves(fits: dict, patient: str) -> plt.Figure:
 def _plate_styles(fits: dict, patient: str) -> dict:
     """Colour per line and (shade, marker) per plate, fixed across the patient's panels; keyed
     by ("line", name) and ("plate", name), since a line and a plate may share a name."""
-    pairs = set()
-    for idata in fits.values():
-        const = idata.constant_data
-        pairs |= set(zip(_text(const["obs_line"]), _text(const["obs_plate"])))
+    from ..fit import plate_lines  # here: fit.py imports jax, which figures need not
+
+    pairs = {(line, plate) for idata in fits.values() for plate, line in plate_lines(idata).items()}
     lines = sorted({line for idata in fits.values() for line in patient_lines(idata, patient)})
     styles = {}
     for i, line in enumerate(lines):
