@@ -17,7 +17,6 @@ import xarray as xr
 from .checks import diagnostics, draws_as_inference_data
 from .model import BATCH_LEVEL_SITES, LEVEL_DIM, LEVEL_SITES, SITES_BY_DIM, DrugData
 from .qc import MAD_TO_SD
-from .store import labels
 
 if TYPE_CHECKING:  # arviz is imported where a fit is made or read: it is slow to import
     import arviz as az
@@ -358,15 +357,3 @@ def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settin
     for group in idata.groups():
         getattr(idata, group).attrs.update(attrs)
     return idata
-
-
-def plate_lines(idata) -> dict[str, str]:
-    """Each plate of a fit (the posterior's ``plate`` coordinate, in its order) -> its line,
-    from the observations' ``obs_plate`` and ``obs_line`` (constant data, as written above)."""
-    const = idata.constant_data
-    line_of = dict(zip(labels(const["obs_plate"]), labels(const["obs_line"])))
-    plates = labels(idata.posterior["plate"])
-    missing = [p for p in plates if p not in line_of]
-    if missing:
-        raise ValueError(f"plates without observations, their line is unknown: {missing}")
-    return {p: line_of[p] for p in plates}

@@ -100,10 +100,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .fit import plate_lines
 from .metrics import aac
 from .model import CENTRABLE, DIAGNOSED_GROUPS, LEVEL_DIM, LEVEL_SITES
-from .store import labels
+from .store import labels, plate_lines
 
 COMPONENTS = ("patient", "line", "plate")
 METRICS = ("log10_ec50", "aac")

@@ -31,6 +31,18 @@ def labels(values) -> np.ndarray:
     return np.asarray(values).astype(object).astype(str)
 
 
+def plate_lines(idata) -> dict[str, str]:
+    """Each plate of a fit (the posterior's ``plate`` coordinate, in its order) -> its line,
+    from the observations' ``obs_plate`` and ``obs_line`` (constant data, as fit.py writes them)."""
+    const = idata.constant_data
+    line_of = dict(zip(labels(const["obs_plate"]), labels(const["obs_line"])))
+    plates = labels(idata.posterior["plate"])
+    missing = [p for p in plates if p not in line_of]
+    if missing:
+        raise ValueError(f"plates without observations, their line is unknown: {missing}")
+    return {p: line_of[p] for p in plates}
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """A temporary name beside ``path`` to write to, renamed onto ``path`` when

@@ -62,7 +62,7 @@ import xarray as xr
 
 from . import metrics
 from .normalise import stalled
-from .store import labels
+from .store import labels, plate_lines
 
 CURVE_METRICS = ("aac", "auc", "log10_ec50", "log10_ic50", "emax", "dss1", "dss2", "dss3")
 PROBABILITY_METRICS = ("p_ic50_below_top_dose", "p_more_sensitive_than_cohort", "p_top3")
@@ -192,7 +192,6 @@ def _draws(post: xr.Dataset, name: str, dim: str) -> np.ndarray:
 def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.DataArray):
     """Per line: its plates' mean floor per draw (line, draw) and mean control
     doublings (line, 1), over the plates the fit holds."""
-    from .fit import plate_lines  # here: fit.py imports jax, which summaries need not
 
     line_of = plate_lines(idata)
     plates = labels(idata.posterior.plate.values)

@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..metrics import viability
-from ..store import labels
+from ..store import labels, plate_lines
 from .style import MAX_OVERVIEW_WIDTH_IN, OKABE_ITO, STATUS_STYLE
 
 # Functions of fitted InferenceData (see docs/model.md) and of the summary tables
@@ -103,7 +103,6 @@ def patient_curves(fits: dict, patient: str) -> plt.Figure:
 def _plate_styles(fits: dict, patient: str) -> dict:
     """Colour per line and (shade, marker) per plate, fixed across the patient's panels; keyed
     by ("line", name) and ("plate", name), since a line and a plate may share a name."""
-    from ..fit import plate_lines  # here: fit.py imports jax, which figures need not
 
     pairs = {(line, plate) for idata in fits.values() for plate, line in plate_lines(idata).items()}
     lines = sorted({line for idata in fits.values() for line in patient_lines(idata, patient)})
