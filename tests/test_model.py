@@ -2,6 +2,8 @@
 fitted with the default settings. Each statistical assertion states how often
 it would fail by chance for a calibrated model; none more than 1 in 1,000."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,7 +221,7 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
     (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none"), (4, 0.995, "none")]),
 ])
 def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred, rungs_run):
-    """_climb's bookkeeping with every rung's run scripted to fail: which rungs
+    """The ladder's bookkeeping with every rung's run scripted to fail: which rungs
     run, at which target and centring, which are skipped, and the failure
     reported with the parametrisation of the last rung that ran."""
     from pdoscreen import parametrisation, sampling
@@ -274,6 +276,37 @@ def test_flat_nuts_draws_what_nuts_over_the_sites_draws():
         draws[kernel_class] = mcmc.get_samples(group_by_chain=True)
     for site, values in draws[NUTS].items():
         np.testing.assert_array_equal(np.asarray(draws[sampling.FlatNUTS][site]), np.asarray(values), err_msg=site)
+
+
+def test_a_kept_sampler_draws_for_the_next_drug_what_a_fresh_one_draws():
+    """A rung's sampler is kept and run again on the next drug of its shape
+    bucket (sampling._sampler): drug B's draws after drug A in one process are
+    bit for bit those of B alone in a fresh process, so a fit never depends on
+    what its process fitted before."""
+    import jax
+    import numpyro
+
+    from pdoscreen import sampling
+
+    numpyro.enable_x64()
+    drug_a = _small_drug_data()
+    drug_b = replace(drug_a, y=drug_a.y * 1.3)  # same shapes, another drug's readings
+    settings = FitSettings(warmup=30, draws=30, svi_steps=200)
+    rung = sampling.ladder(settings)[0]
+
+    def draws(data):
+        mcmc = sampling._run_nuts(data, settings, rung, jax.random.PRNGKey(3), progress=False)
+        return mcmc, {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+
+    sampling.clear_programs()
+    _, fresh = draws(drug_b)
+    sampling.clear_programs()
+    first, of_a = draws(drug_a)
+    kept, after_a = draws(drug_b)
+    assert kept is first  # the same compiled sampler ran both drugs
+    assert not np.array_equal(of_a["mu_c"], after_a["mu_c"])
+    for site, values in fresh.items():
+        np.testing.assert_array_equal(after_a[site], values, err_msg=site)
 
 
 @pytest.mark.parametrize(("failed", "n_draws", "expected"), [

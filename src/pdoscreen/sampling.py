@@ -30,7 +30,9 @@ draws from it; it is approximate and says so.
 
 Programs are compiled once per settings and shape bucket (the data are
 arguments, not constants), so later drugs of a process skip tracing and
-compiling, and later processes find them in the on-disk cache.
+compiling, and later processes find them in the on-disk cache. That includes
+NUTS: each rung's sampler (numpyro's MCMC, which compiles its loop once per
+object) is kept and run again on the next drug of its bucket.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ def configured_model(settings):
 
 
 _PROGRAMS: dict[tuple, object] = {}
+# Programs kept at most (about two shape buckets' worth); beyond it all go, with
+# JAX's caches, so a process fitting many differently shaped drugs stays bounded.
+MAX_PROGRAMS = 12
 
 
 def _program(kind: str, settings, build, data: DrugData):
@@ -87,8 +92,16 @@ def _program(kind: str, settings, build, data: DrugData):
     shapes = tuple(np.shape(leaf) for leaf in jax.tree_util.tree_leaves(data))
     key = (kind, repr(settings), jax.tree_util.tree_structure(data), shapes)
     if key not in _PROGRAMS:
+        if len(_PROGRAMS) >= MAX_PROGRAMS:
+            clear_programs()
         _PROGRAMS[key] = build(settings)
     return _PROGRAMS[key]
+
+
+def clear_programs() -> None:
+    """Every kept program and sampler, and JAX's compiled code behind them."""
+    _PROGRAMS.clear()
+    jax.clear_caches()
 
 
 def with_centring(data: DrugData, centred: dict) -> DrugData:
@@ -271,6 +284,29 @@ class FlatNUTS(NUTS):
         self._potential_fn_gen, self._postprocess_fn = potential, postprocess
         self._inv_transforms, self._dynamic_support = {}, True  # constrain through postprocess
 
+    def restart(self, inverse_mass_matrix) -> None:
+        """Warm up afresh from this diagonal inverse mass matrix on the next run.
+        The compiled loop does not hold the data or the mass matrix: the data are
+        its arguments (jit_model_args), the mass matrix is in the state init
+        builds, and numpyro's heuristic step-size search, the one part of the
+        warm-up that would keep the data of the run it was traced on, is off."""
+        assert not self._find_heuristic_step_size
+        self._inverse_mass_matrix = inverse_mass_matrix
+
+
+def _sampler(settings, rung: Rung, progress: bool, data: DrugData) -> MCMC:
+    """The rung's sampler for the data's shape bucket, kept for later drugs."""
+
+    def build(settings):
+        kernel = FlatNUTS(configured_model(settings), target_accept_prob=rung.target_accept)
+        # On CPU, chains one after another: vectorized chains wait for the deepest tree.
+        chain_method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
+        return MCMC(kernel, num_warmup=rung.warmup, num_samples=rung.draws, num_chains=settings.chains,
+                    chain_method=chain_method, progress_bar=progress, jit_model_args=True)
+
+    kind = f"nuts target {rung.target_accept}, {rung.warmup} + {rung.draws}, progress {progress}"
+    return _program(kind, settings, build, data)
+
 
 def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC:
     # chains and the diagonal mass matrix from an SVI fit of the rung's parametrisation
@@ -278,12 +314,9 @@ def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC
     key_fit, key_start, key = jax.random.split(key, 3)
     params, _ = program.optimise(key_fit, data)
     start, inverse_mass = program.start(key_start, params, data, settings.chains)
-    kernel = FlatNUTS(configured_model(settings), target_accept_prob=rung.target_accept,
-                      inverse_mass_matrix=inverse_mass)
-    # On CPU, chains one after another: vectorized chains wait for the deepest tree.
-    chain_method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
-    mcmc = MCMC(kernel, num_warmup=rung.warmup, num_samples=rung.draws, num_chains=settings.chains,
-                chain_method=chain_method, progress_bar=progress, jit_model_args=True)
+    mcmc = _sampler(settings, rung, progress, data)
+    mcmc.sampler.restart(inverse_mass)
+    mcmc.post_warmup_state = None  # a new run, not an extension of the last drug's
     mcmc.run(key, data, init_params=start, extra_fields=EXTRA_FIELDS)
     return mcmc
 
@@ -308,18 +341,6 @@ def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = Fal
     """Climb the ladder until ``check(samples, stats)`` (a diagnostics table with
     group and status) passes. Returns the draws, sampler statistics, the
     parametrisation of the last rung and a record of the path."""
-    try:
-        return _climb(data, settings, seed, check, progress, label)
-    finally:
-        # numpyro compiles its sampler anew for every run; in a process that fits
-        # many drugs the compiled code piles up until its memory mappings run out
-        # (after about 10 medium drugs). So every program goes, with the guides
-        # that hold their first trace; later drugs load them from the disk cache.
-        jax.clear_caches()
-        _PROGRAMS.clear()
-
-
-def _climb(data: DrugData, settings, seed: int, check, progress: bool, label: str):
     key_choose, key = jax.random.split(jax.random.PRNGKey(seed))
     chosen = choose_parametrisation(data, settings, key_choose)
     rungs, path, runs = ladder(settings), [], []
