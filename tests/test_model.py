@@ -278,11 +278,51 @@ def test_flat_nuts_draws_what_nuts_over_the_sites_draws():
         np.testing.assert_array_equal(np.asarray(draws[sampling.FlatNUTS][site]), np.asarray(values), err_msg=site)
 
 
-def test_a_kept_sampler_draws_for_the_next_drug_what_a_fresh_one_draws():
-    """A rung's sampler is kept and run again on the next drug of its shape
-    bucket (sampling._sampler): drug B's draws after drug A in one process are
-    bit for bit those of B alone in a fresh process, so a fit never depends on
-    what its process fitted before."""
+def test_the_chains_draw_what_numpyros_mcmc_draws():
+    """sampling.run_chains and extend run FlatNUTS chains as numpyro's MCMC runs
+    them one after another (and goes on with post_warmup_state): from the same
+    starts, mass matrix and key, the same draws and statistics bit for bit."""
+    import jax
+    import numpyro
+    from numpyro.infer import MCMC
+
+    from pdoscreen import sampling
+
+    numpyro.enable_x64()
+    data = _small_drug_data()
+    settings = FitSettings(warmup=20, draws=15, svi_steps=200)
+    rung = sampling.ladder(settings)[0]
+    program = sampling._program("svi", settings, sampling._svi_program, data)
+    params, _ = program.optimise(jax.random.PRNGKey(0), data)
+    start, inverse_mass = program.start(jax.random.PRNGKey(1), params, data, 2)
+    key = jax.random.PRNGKey(2)
+
+    chains = sampling._chains(settings, rung, data)
+    states, samples, stats = sampling.run_chains(chains, data, start, inverse_mass, key, "test")
+    _, samples, stats = sampling.extend(chains, states, data, samples, stats)
+
+    kernel = sampling.FlatNUTS(sampling.configured_model(settings), target_accept_prob=rung.target_accept,
+                               inverse_mass_matrix=inverse_mass)
+    mcmc = MCMC(kernel, num_warmup=20, num_samples=15, num_chains=2, chain_method="sequential",
+                progress_bar=False, jit_model_args=True)
+    mcmc.run(key, data, init_params=start, extra_fields=sampling.EXTRA_FIELDS)
+    first = mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+    mcmc.post_warmup_state = mcmc.last_state
+    mcmc.run(mcmc.post_warmup_state.rng_key, data, extra_fields=sampling.EXTRA_FIELDS)
+    second = mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+    for site in first[0]:
+        expected = np.concatenate([first[0][site], second[0][site]], axis=1)
+        np.testing.assert_array_equal(samples[site], expected, err_msg=site)
+    for field, name in [("diverging", "diverging"), ("energy", "energy"), ("num_steps", "n_steps")]:
+        np.testing.assert_array_equal(stats[name], np.concatenate([first[1][field], second[1][field]], axis=1))
+    assert samples["mu_c"].shape[:2] == (2, 30)
+
+
+def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw():
+    """A rung's compiled chains are kept and run again on the next drug of
+    their shape bucket (sampling._chains): drug B's draws after drug A in one
+    process are bit for bit those of B alone in a fresh process, so a fit never
+    depends on what its process fitted before."""
     import jax
     import numpyro
 
@@ -295,15 +335,15 @@ def test_a_kept_sampler_draws_for_the_next_drug_what_a_fresh_one_draws():
     rung = sampling.ladder(settings)[0]
 
     def draws(data):
-        mcmc = sampling._run_nuts(data, settings, rung, jax.random.PRNGKey(3), progress=False)
-        return mcmc, {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        return sampling._run_nuts(data, settings, rung, jax.random.PRNGKey(3), "test")[1]
 
     sampling.clear_programs()
-    _, fresh = draws(drug_b)
+    fresh = draws(drug_b)
     sampling.clear_programs()
-    first, of_a = draws(drug_a)
-    kept, after_a = draws(drug_b)
-    assert kept is first  # the same compiled sampler ran both drugs
+    of_a = draws(drug_a)
+    first = sampling._chains(settings, rung, drug_a)
+    after_a = draws(drug_b)
+    assert sampling._chains(settings, rung, drug_b) is first  # the same compiled chains ran both drugs
     assert not np.array_equal(of_a["mu_c"], after_a["mu_c"])
     for site, values in fresh.items():
         np.testing.assert_array_equal(after_a[site], values, err_msg=site)

@@ -199,7 +199,7 @@ def _fit_drug(args: argparse.Namespace) -> None:
     log.info("drug %s: fitting (%s)", args.drug, fit_settings.method)
     start = time.perf_counter()
     try:
-        idata = fit_drug(screen, args.drug, priors, plates, fit_settings, progress=True, left_out=left_out)
+        idata = fit_drug(screen, args.drug, priors, plates, fit_settings, left_out=left_out)
     except NothingToFit as reason:
         log.warning("%s: recorded as not fitted", reason)
         fitstore.write_not_fitted(args.drug, str(reason), out, current)

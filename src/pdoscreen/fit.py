@@ -235,8 +235,7 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
 # --- inference (sampling.py) --------------------------------------------------------
 
 
-def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, progress: bool = False,
-           label: str = "fit"):
+def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, label: str = "fit"):
     """Posterior draws (chain, draw, ...) of the padded model, sampler statistics,
     the parametrisation used and the record of how the fit was made. NUTS is
     checked with ``diagnostics`` as it samples (sampling.ladder)."""
@@ -245,7 +244,7 @@ def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, pr
     if settings.method != "nuts":
         return sampling.sample_svi(data, settings, seed, label)
     check = lambda samples, stats: diagnostics(draws_as_inference_data(unpad(samples, index), stats))  # noqa: E731
-    return sampling.sample_nuts(data, settings, seed, check, progress, label)
+    return sampling.sample_nuts(data, settings, seed, check, label)
 
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
@@ -266,7 +265,7 @@ class NothingToFit(ValueError):
 
 def fit_drug(
     screen: xr.Dataset, drug: str, priors: pd.DataFrame, plates: list[str], settings: FitSettings,
-    progress: bool = False, left_out: dict[str, str] | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> az.InferenceData:
     """Fit one drug across every given plate that carries it; ``left_out``
     names plates taken out of an earlier fit, with why, for the fit's record."""
@@ -285,7 +284,7 @@ def fit_drug(
         "drug %s: %d wells, %d plates, %d lines, %d patients; %s, seed %d",
         drug, len(wells), len(index.plates), len(index.lines), len(index.patients), settings.method, seed,
     )
-    samples, stats, chosen, record = sample(data, index, settings, seed, progress, label=f"drug {drug}")
+    samples, stats, chosen, record = sample(data, index, settings, seed, label=f"drug {drug}")
     loglik, y_rep = sampling.well_draws(samples, data, chosen, settings, seed, len(wells))
     idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
     if left_out:

@@ -31,8 +31,8 @@ draws from it; it is approximate and says so.
 Programs are compiled once per settings and shape bucket (the data are
 arguments, not constants), so later drugs of a process skip tracing and
 compiling, and later processes find them in the on-disk cache. That includes
-NUTS: each rung's sampler (numpyro's MCMC, which compiles its loop once per
-object) is kept and run again on the next drug of its bucket.
+NUTS: each rung's compiled chains (``Chains``) are kept and run again on the
+next drug of its bucket. Each chain's progress is logged as it finishes.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.example_libraries.optimizers import exponential_decay
 from jax.flatten_util import ravel_pytree
-from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
+from numpyro.infer import NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import get_potential_fn, unconstrain_fn
@@ -285,59 +285,96 @@ class FlatNUTS(NUTS):
         self._inv_transforms, self._dynamic_support = {}, True  # constrain through postprocess
 
     def restart(self, inverse_mass_matrix) -> None:
-        """Warm up afresh from this diagonal inverse mass matrix on the next run.
-        The compiled loop does not hold the data or the mass matrix: the data are
-        its arguments (jit_model_args), the mass matrix is in the state init
-        builds, and numpyro's heuristic step-size search, the one part of the
-        warm-up that would keep the data of the run it was traced on, is off."""
+        """Warm up afresh from this diagonal inverse mass matrix on the next init.
+        The compiled chains (_chains) do not hold the data or the mass matrix:
+        the data are their argument, the mass matrix is in the state init builds,
+        and numpyro's heuristic step-size search, the one part of the warm-up
+        that would keep the data of the run it was traced on, is off."""
         assert not self._find_heuristic_step_size
         self._inverse_mass_matrix = inverse_mass_matrix
 
 
-def _sampler(settings, rung: Rung, progress: bool, data: DrugData) -> MCMC:
-    """The rung's sampler for the data's shape bucket, kept for later drugs."""
+@dataclass(frozen=True)
+class Chains:
+    """A rung's kernel and its compiled runs of one chain, kept per shape bucket
+    (_program) and run again on later drugs. They do what numpyro's MCMC does
+    with chains one after another, the same draws bit for bit, but MCMC
+    compiles its loop anew on every run: about 12 loads of it from the disk
+    cache a drug, 0.4-0.5 s each."""
 
+    kernel: FlatNUTS
+    warmup: int  # iterations
+    warm_up: Callable  # (state, data) -> the state after the rung's warm-up iterations
+    draw: Callable  # (state, data) -> the state after ``draws`` more, and per draw every site and EXTRA_FIELDS
+
+
+def _chains(settings, rung: Rung, data: DrugData) -> Chains:
     def build(settings):
         kernel = FlatNUTS(configured_model(settings), target_accept_prob=rung.target_accept)
-        # On CPU, chains one after another: vectorized chains wait for the deepest tree.
-        chain_method = "parallel" if jax.local_device_count() >= settings.chains else "sequential"
-        return MCMC(kernel, num_warmup=rung.warmup, num_samples=rung.draws, num_chains=settings.chains,
-                    chain_method=chain_method, progress_bar=progress, jit_model_args=True)
 
-    kind = f"nuts target {rung.target_accept}, {rung.warmup} + {rung.draws}, progress {progress}"
-    return _program(kind, settings, build, data)
+        def iterate(n: int, record):
+            def step(state, data):
+                state = kernel.sample(state, (data,), {})
+                return state, record(state, data)
+
+            return jax.jit(lambda state, data: jax.lax.scan(lambda s, _: step(s, data), state, None, length=n))
+
+        def draw(state, data):
+            sites = kernel.postprocess_fn((data,), {})(state.z)
+            return sites | {field: getattr(state, field) for field in EXTRA_FIELDS}
+
+        warm_up = iterate(rung.warmup, lambda state, data: None)
+        return Chains(kernel, rung.warmup, lambda state, data: warm_up(state, data)[0], iterate(rung.draws, draw))
+
+    return _program(f"nuts target {rung.target_accept}, {rung.warmup} + {rung.draws}", settings, build, data)
 
 
-def _run_nuts(data: DrugData, settings, rung: Rung, key, progress: bool) -> MCMC:
-    # chains and the diagonal mass matrix from an SVI fit of the rung's parametrisation
+def _run_nuts(data: DrugData, settings, rung: Rung, key, label: str) -> tuple[list, dict, dict]:
+    """The rung's chains started from an SVI fit of its parametrisation: the
+    chains' starts and the diagonal mass matrix."""
     program = _program("svi", settings, _svi_program, data)
     key_fit, key_start, key = jax.random.split(key, 3)
     params, _ = program.optimise(key_fit, data)
     start, inverse_mass = program.start(key_start, params, data, settings.chains)
-    mcmc = _sampler(settings, rung, progress, data)
-    mcmc.sampler.restart(inverse_mass)
-    mcmc.post_warmup_state = None  # a new run, not an extension of the last drug's
-    mcmc.run(key, data, init_params=start, extra_fields=EXTRA_FIELDS)
-    return mcmc
+    return run_chains(_chains(settings, rung, data), data, start, inverse_mass, key, label)
 
 
-def _collect(mcmc: MCMC) -> tuple[dict, dict]:
-    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {"diverging": np.asarray(extra["diverging"]), "energy": np.asarray(extra["energy"]),
-             "n_steps": np.asarray(extra["num_steps"])}
-    return samples, stats
+def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, label: str) -> tuple[list, dict, dict]:
+    """Chains one after another from ``start`` (one row per chain), as numpyro's
+    MCMC runs them with chain_method "sequential" (on CPU, vectorized chains
+    wait for the deepest tree): their last states, draws and sampler statistics."""
+    chains.kernel.restart(inverse_mass)
+    n_chains = len(next(iter(start.values())))
+    states, runs = [], []
+    for chain, chain_key in enumerate(jax.random.split(key, n_chains)):
+        begun = time.perf_counter()
+        state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
+        state, draws = chains.draw(chains.warm_up(state, data), data)
+        states.append(state)
+        runs.append(draws)
+        log.info("%s: chain %d of %d, %d warm-up and %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent",
+                 label, chain + 1, n_chains, chains.warmup, len(draws["num_steps"]), time.perf_counter() - begun,
+                 float(np.mean(draws["num_steps"])), int(np.sum(draws["diverging"])))
+    return states, *_collect(runs)
 
 
-def _extend(mcmc: MCMC, data: DrugData, samples: dict, stats: dict) -> tuple[dict, dict]:
-    mcmc.post_warmup_state = mcmc.last_state
-    mcmc.run(mcmc.post_warmup_state.rng_key, data, extra_fields=EXTRA_FIELDS)
-    more_samples, more_stats = _collect(mcmc)
+def _collect(runs: list[dict]) -> tuple[dict, dict]:
+    """Draws per site and sampler statistics as (chain, draw, ...)."""
+    stacked = {k: np.stack([np.asarray(run[k]) for run in runs]) for k in runs[0]}
+    stats = {"diverging": stacked.pop("diverging"), "energy": stacked.pop("energy"),
+             "n_steps": stacked.pop("num_steps")}
+    return stacked, stats
+
+
+def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict) -> tuple[list, dict, dict]:
+    """``draws`` more per chain, each chain going on from its last state."""
+    states, runs = zip(*(chains.draw(state, data) for state in states))
+    more_samples, more_stats = _collect(list(runs))
     join = lambda a, b: {k: np.concatenate([a[k], b[k]], axis=1) for k in a}  # noqa: E731
-    return join(samples, more_samples), join(stats, more_stats)
+    return list(states), join(samples, more_samples), join(stats, more_stats)
 
 
-def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = False, label: str = "NUTS"):
+def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS"):
     """Climb the ladder until ``check(samples, stats)`` (a diagnostics table with
     group and status) passes. Returns the draws, sampler statistics, the
     parametrisation of the last rung and a record of the path."""
@@ -357,7 +394,7 @@ def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = Fal
         key, key_rung = jax.random.split(key)
         begun = time.perf_counter()
         samples, stats, steps, passed = _run_rung(with_centring(data, used.centred), settings, rung, number,
-                                                 check, key_rung, progress)
+                                                 check, key_rung, label)
         path, ran_with = path + steps, used
         log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
         if passed:
@@ -367,11 +404,10 @@ def sample_nuts(data: DrugData, settings, seed: int, check, progress: bool = Fal
     return samples, stats, ran_with, {"rung": failure, "path": " | ".join(path), "checks": "fail"}
 
 
-def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, progress: bool):
+def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, label: str):
     """One rung, extended while on course: its draws, statistics, one path entry
     per check and whether the last check passed."""
-    mcmc = _run_nuts(data, settings, rung, key, progress)
-    samples, stats = _collect(mcmc)
+    states, samples, stats = _run_nuts(data, settings, rung, key, f"{label}, rung {number}")
     steps = []
     while True:
         table = check(samples, stats)
@@ -384,7 +420,7 @@ def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, pro
         on_course = draws_to_pass(table, n_draws) <= rung.max_draws
         if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
             return samples, stats, steps, failed.empty
-        samples, stats = _extend(mcmc, data, samples, stats)
+        states, samples, stats = extend(_chains(settings, rung, data), states, data, samples, stats)
 
 
 # --- well-level draws ---------------------------------------------------------------------
