@@ -318,17 +318,20 @@ def test_the_chains_draw_what_numpyros_mcmc_draws():
     assert samples["mu_c"].shape[:2] == (2, 30)
 
 
-def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw():
+def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw(caplog):
     """A rung's compiled chains are kept and run again on the next drug of
     their shape bucket (sampling._chains): drug B's draws after drug A in one
     process are bit for bit those of B alone in a fresh process, so a fit never
-    depends on what its process fitted before."""
+    depends on what its process fitted before. Each chain logs a line."""
+    import logging
+
     import jax
     import numpyro
 
     from pdoscreen import sampling
 
     numpyro.enable_x64()
+    caplog.set_level(logging.INFO, logger="pdoscreen")
     drug_a = _small_drug_data()
     drug_b = replace(drug_a, y=drug_a.y * 1.3)  # same shapes, another drug's readings
     settings = FitSettings(warmup=30, draws=30, svi_steps=200)
@@ -347,6 +350,9 @@ def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw():
     assert not np.array_equal(of_a["mu_c"], after_a["mu_c"])
     for site, values in fresh.items():
         np.testing.assert_array_equal(after_a[site], values, err_msg=site)
+    chain_lines = [r.getMessage() for r in caplog.records if ": chain " in r.getMessage()]
+    assert len(chain_lines) == 3 * settings.chains
+    assert chain_lines[-1].startswith("test: chain 4 of 4, 30 warm-up and 30 draws in ")
 
 
 @pytest.mark.parametrize(("failed", "n_draws", "expected"), [

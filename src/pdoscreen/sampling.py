@@ -349,7 +349,8 @@ def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, l
     for chain, chain_key in enumerate(jax.random.split(key, n_chains)):
         begun = time.perf_counter()
         state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
-        state, draws = chains.draw(chains.warm_up(state, data), data)
+        # waited for, so the time logged is the chain's (JAX returns before it has run)
+        state, draws = jax.block_until_ready(chains.draw(chains.warm_up(state, data), data))
         states.append(state)
         runs.append(draws)
         log.info("%s: chain %d of %d, %d warm-up and %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent",
