@@ -179,6 +179,54 @@ def _small_drug_data():
     return model_data(drug_wells(ds, "drugA", list(ds.plate.values)), plate_priors(ds))[0]
 
 
+def test_wells_are_padded_by_at_most_a_quarter_to_four_sizes_an_octave():
+    from pdoscreen.fit import WELLS_PER_OCTAVE, _bucket
+
+    counts = np.arange(1, 16385)
+    sizes = np.array([_bucket(n, 64, WELLS_PER_OCTAVE) for n in counts])
+    assert (sizes >= counts).all()
+    assert ((sizes <= 1.25 * counts) | (sizes == 64)).all()
+    assert (np.diff(sizes) >= 0).all()
+    assert len(np.unique(sizes)) == 1 + 4 * 8  # 64, then 4 sizes per octave up to 16,384
+    assert [_bucket(n, 64, 4) for n in (270, 540, 3240)] == [320, 640, 3584]
+    assert [_bucket(n, 4) for n in (3, 4, 5, 10)] == [4, 4, 8, 16]  # whole octaves
+
+
+def test_padding_wells_change_neither_the_log_density_nor_its_gradient(monkeypatch):
+    """The same drug padded to 384 wells (quarter octaves) and to 512 (whole
+    octaves): at a draw from the prior, the same potential and gradient, so
+    the same posterior."""
+    import jax
+    import numpyro
+    from numpyro.infer.util import potential_energy, unconstrain_fn
+
+    from pdoscreen import fit as fitting
+    from pdoscreen import sampling
+
+    numpyro.enable_x64()
+    ds, _ = screen(Design(n_patients=2, lines_per_patient=3, plates_per_line=2, replicates=3), seed=seeded(5))
+    wells = fitting.drug_wells(ds, "drugA", list(ds.plate.values))
+    assert len(wells) == 324  # 6 lines x 2 plates x 9 doses x 3 replicates
+    model = sampling.configured_model(FitSettings())
+    padded = {}
+    for per_octave in (4, 1):
+        monkeypatch.setattr(fitting, "WELLS_PER_OCTAVE", per_octave)
+        data = fitting.model_data(wells, plate_priors(ds))[0]
+        padded[len(data.x)] = data
+    assert list(padded) == [384, 512]
+    trace = numpyro.handlers.trace(numpyro.handlers.seed(model, seeded(3))).get_trace(padded[384])
+    prior_draw = {name: site["value"] for name, site in trace.items()
+                  if site["type"] == "sample" and not site["is_observed"]}
+    point = unconstrain_fn(model, (padded[384],), {}, prior_draw)
+    energy = jax.jit(jax.value_and_grad(lambda p, data: potential_energy(model, (data,), {}, p)))
+    value, gradient = energy(point, padded[384])
+    value_more, gradient_more = energy(point, padded[512])
+    assert np.isfinite(value)
+    np.testing.assert_allclose(value_more, value, rtol=1e-12)
+    for site in gradient:
+        np.testing.assert_allclose(gradient_more[site], gradient[site], rtol=1e-10, atol=1e-12, err_msg=site)
+
+
 def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
     """sampling.ladder with the checks scripted, every level configured centred:
     bulk ESS 20 after 50 draws per chain would reach only 40 by max_draws 100
