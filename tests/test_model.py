@@ -326,10 +326,13 @@ def test_flat_nuts_draws_what_nuts_over_the_sites_draws():
         np.testing.assert_array_equal(np.asarray(draws[sampling.FlatNUTS][site]), np.asarray(values), err_msg=site)
 
 
-def test_the_chains_draw_what_numpyros_mcmc_draws():
+def test_the_chains_draw_what_numpyros_mcmc_draws(caplog):
     """sampling.run_chains and extend run FlatNUTS chains as numpyro's MCMC runs
     them one after another (and goes on with post_warmup_state): from the same
-    starts, mass matrix and key, the same draws and statistics bit for bit."""
+    starts, mass matrix and key, the same draws and statistics bit for bit.
+    An extension logs a line per chain, as the first run does."""
+    import logging
+
     import jax
     import numpyro
     from numpyro.infer import MCMC
@@ -337,6 +340,7 @@ def test_the_chains_draw_what_numpyros_mcmc_draws():
     from pdoscreen import sampling
 
     numpyro.enable_x64()
+    caplog.set_level(logging.INFO, logger="pdoscreen")
     data = _small_drug_data()
     settings = FitSettings(warmup=20, draws=15, svi_steps=200)
     rung = sampling.ladder(settings)[0]
@@ -347,7 +351,7 @@ def test_the_chains_draw_what_numpyros_mcmc_draws():
 
     chains = sampling._chains(settings, rung, data)
     states, samples, stats = sampling.run_chains(chains, data, start, inverse_mass, key, "test")
-    _, samples, stats = sampling.extend(chains, states, data, samples, stats)
+    _, samples, stats = sampling.extend(chains, states, data, samples, stats, "test")
 
     kernel = sampling.FlatNUTS(sampling.configured_model(settings), target_accept_prob=rung.target_accept,
                                inverse_mass_matrix=inverse_mass)
@@ -364,6 +368,9 @@ def test_the_chains_draw_what_numpyros_mcmc_draws():
     for field, name in [("diverging", "diverging"), ("energy", "energy"), ("num_steps", "n_steps")]:
         np.testing.assert_array_equal(stats[name], np.concatenate([first[1][field], second[1][field]], axis=1))
     assert samples["mu_c"].shape[:2] == (2, 30)
+    extended = [r.getMessage() for r in caplog.records if " extended by " in r.getMessage()]
+    assert [line.split(" in ")[0] for line in extended] == [
+        "test: chain 1 of 2 extended by 15 draws", "test: chain 2 of 2 extended by 15 draws"]
 
 
 def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw(caplog):

@@ -367,12 +367,20 @@ def _collect(runs: list[dict]) -> tuple[dict, dict]:
     return stacked, stats
 
 
-def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict) -> tuple[list, dict, dict]:
+def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict,
+           label: str) -> tuple[list, dict, dict]:
     """``draws`` more per chain, each chain going on from its last state."""
-    states, runs = zip(*(chains.draw(state, data) for state in states))
-    more_samples, more_stats = _collect(list(runs))
+    states, runs = list(states), []
+    for chain, state in enumerate(states):
+        begun = time.perf_counter()
+        states[chain], draws = jax.block_until_ready(chains.draw(state, data))
+        runs.append(draws)
+        log.info("%s: chain %d of %d extended by %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent",
+                 label, chain + 1, len(states), len(draws["num_steps"]), time.perf_counter() - begun,
+                 float(np.mean(draws["num_steps"])), int(np.sum(draws["diverging"])))
+    more_samples, more_stats = _collect(runs)
     join = lambda a, b: {k: np.concatenate([a[k], b[k]], axis=1) for k in a}  # noqa: E731
-    return list(states), join(samples, more_samples), join(stats, more_stats)
+    return states, join(samples, more_samples), join(stats, more_stats)
 
 
 def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS"):
@@ -421,7 +429,8 @@ def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, lab
         on_course = draws_to_pass(table, n_draws) <= rung.max_draws
         if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
             return samples, stats, steps, failed.empty
-        states, samples, stats = extend(_chains(settings, rung, data), states, data, samples, stats)
+        states, samples, stats = extend(_chains(settings, rung, data), states, data, samples, stats,
+                                        f"{label}, rung {number}")
 
 
 # --- well-level draws ---------------------------------------------------------------------
