@@ -370,7 +370,7 @@ def test_the_chains_draw_what_numpyros_mcmc_draws(caplog):
     assert samples["mu_c"].shape[:2] == (2, 30)
     extended = [r.getMessage() for r in caplog.records if " extended by " in r.getMessage()]
     assert [line.split(" in ")[0] for line in extended] == [
-        "test: chain 1 of 2 extended by 15 draws", "test: chain 2 of 2 extended by 15 draws"]
+        "test: chain 1 of 2, extended by 15 draws", "test: chain 2 of 2, extended by 15 draws"]
 
 
 def test_kept_chains_draw_for_the_next_drug_what_fresh_ones_draw(caplog):

@@ -168,7 +168,7 @@ def _bucket(n: int, step: int, per_octave: int = 1) -> int:
 # Wells are bucketed by quarter octaves: a sampler's step costs about in
 # proportion to the padded wells (benchmarks: 270 wells padded to 320 rather
 # than 512 took a fifth less per step), and padding wells add exactly nothing
-# to the log density, so the draws are the same at either size.
+# to the log density, so the posterior is the same at either size.
 WELLS_PER_OCTAVE = 4
 
 

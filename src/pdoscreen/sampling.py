@@ -347,16 +347,24 @@ def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, l
     n_chains = len(next(iter(start.values())))
     states, runs = [], []
     for chain, chain_key in enumerate(jax.random.split(key, n_chains)):
-        begun = time.perf_counter()
-        state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
-        # waited for, so the time logged is the chain's (JAX returns before it has run)
-        state, draws = jax.block_until_ready(chains.draw(chains.warm_up(state, data), data))
+        def run(chain=chain, chain_key=chain_key):
+            state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
+            return chains.draw(chains.warm_up(state, data), data)
+
+        state, draws = _logged_chain(run, f"{label}: chain {chain + 1} of {n_chains}, {chains.warmup} warm-up and")
         states.append(state)
         runs.append(draws)
-        log.info("%s: chain %d of %d, %d warm-up and %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent",
-                 label, chain + 1, n_chains, chains.warmup, len(draws["num_steps"]), time.perf_counter() - begun,
-                 float(np.mean(draws["num_steps"])), int(np.sum(draws["diverging"])))
     return states, *_collect(runs)
+
+
+def _logged_chain(run: Callable, begins: str) -> tuple:
+    """``run()`` waited for (JAX returns before the work is done), then a log
+    line with its seconds, draws, leapfrog steps per draw and divergences."""
+    begun = time.perf_counter()
+    state, draws = jax.block_until_ready(run())
+    log.info("%s %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent", begins, len(draws["num_steps"]),
+             time.perf_counter() - begun, float(np.mean(draws["num_steps"])), int(np.sum(draws["diverging"])))
+    return state, draws
 
 
 def _collect(runs: list[dict]) -> tuple[dict, dict]:
@@ -370,17 +378,12 @@ def _collect(runs: list[dict]) -> tuple[dict, dict]:
 def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict,
            label: str) -> tuple[list, dict, dict]:
     """``draws`` more per chain, each chain going on from its last state."""
-    states, runs = list(states), []
-    for chain, state in enumerate(states):
-        begun = time.perf_counter()
-        states[chain], draws = jax.block_until_ready(chains.draw(state, data))
-        runs.append(draws)
-        log.info("%s: chain %d of %d extended by %d draws in %.0f s, %.0f leapfrog steps per draw, %d divergent",
-                 label, chain + 1, len(states), len(draws["num_steps"]), time.perf_counter() - begun,
-                 float(np.mean(draws["num_steps"])), int(np.sum(draws["diverging"])))
-    more_samples, more_stats = _collect(runs)
+    states, runs = zip(*(_logged_chain(partial(chains.draw, state, data),
+                                       f"{label}: chain {chain + 1} of {len(states)}, extended by")
+                         for chain, state in enumerate(states)))
+    more_samples, more_stats = _collect(list(runs))
     join = lambda a, b: {k: np.concatenate([a[k], b[k]], axis=1) for k in a}  # noqa: E731
-    return states, join(samples, more_samples), join(stats, more_stats)
+    return list(states), join(samples, more_samples), join(stats, more_stats)
 
 
 def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS"):
