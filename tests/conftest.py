@@ -48,8 +48,6 @@ QUICK_RUN = (
     "--configfile", str(TEST_CONFIG),
     "--config", f"sample_sheet={EXAMPLE_SHEET}", f"fit={json.dumps({'seed': QUICK_FIT['seed']})}",
 )
-# Two active, two nearly flat; Nutlin-3a on plate 12PB0265 is the curve its wells disagree with.
-CLL_DRUGS = "[Ibrutinib, Idelalisib, Nutlin-3a, Venetoclax]"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -86,23 +84,6 @@ def example_run(tmp_path_factory):
     run = snakemake(workdir, *QUICK_RUN)
     assert run.returncode == 0, run.stderr[-4000:]
     return workdir, run
-
-
-@pytest.fixture(scope="session")
-def cll_run(tmp_path_factory, real_world):
-    """The workflow on the real CLL screen (config/examples/cll), once per session,
-    with quick fits of four of its 63 drugs."""
-    tmp = tmp_path_factory.mktemp("cll")
-    source = real_world / "raw-screen-dataset" / "drugscreenexplorer-cll-ctg384"
-    prepare = subprocess.run(
-        [sys.executable, REPO / "config/examples/cll/prepare.py", "--source", source, "--out", tmp / "cll"],
-        capture_output=True, text=True,
-    )
-    assert prepare.returncode == 0, prepare.stderr
-    run = snakemake(tmp / "work", "--config", f"sample_sheet={tmp / 'cll' / 'sample_sheet.tsv'}", QUICK_FITS,
-                    f"drugs={CLL_DRUGS}")
-    assert run.returncode == 0, run.stderr[-4000:]
-    return tmp / "work", run
 
 
 @pytest.fixture(scope="module")

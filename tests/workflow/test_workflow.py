@@ -16,12 +16,13 @@ import pdoscreen
 import pdoscreen.cli
 import pdoscreen.pages
 from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, REPO, UP_TO_QC
-from pdoscreen.qc import NO_KILL_REASON, read_plate_qc
+from pdoscreen.qc import read_plate_qc
 from pdoscreen.store import open_inference_data
 from test_qc import TSV_COLUMNS
 
 EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
-# The example_run and cll_run fixtures (tests/conftest.py) run the workflow once per session.
+# The example_run fixture (tests/conftest.py) runs the workflow once per session; the CLL screen has its
+# own file, test_cll.py.
 
 
 def test_example_summary_is_printed(example_run):
@@ -115,21 +116,6 @@ def test_lint_is_clean():
         capture_output=True, text=True, cwd=REPO,
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-
-
-def test_real_cll_screen(cll_run):
-    workdir, _ = cll_run
-    screen = pdoscreen.open_screen(workdir / "results" / "screen.zarr")
-    assert screen.sizes == {"plate": 6, "well": 384}
-    assert set(screen.patient.values) == {"P0007", "P0010"}
-    assert all("Results for" in m for m in screen.measurement.values)
-    # Plate 11PB0010, raw block, well A01 and A04, as written in the file.
-    assert screen.signal.sel(plate="11PB0010", well="A01") == 1083480
-    assert screen.signal.sel(plate="11PB0010", well="A04") == 21000
-    assert screen.role.sel(plate="11PB0010", well="A01") == "vehicle"
-    assert screen.drug.sel(plate="11PB0010", well="A03") == "A-1210477"
-    assert screen.concentration_molar.sel(plate="11PB0010", well="A03") == pytest.approx(10e-6)
-    assert (screen.role.values == "treated").sum(axis=1).min() > 300
 
 
 # ---------------------------------------------------------------- fits, summaries, report
@@ -262,49 +248,6 @@ def test_time_zero_plates_give_the_curves_gr(example_run, tmp_path, caplog):
         assert row.grmax == pytest.approx(2 ** (1 + np.log2(signal) / doublings[plates].mean()) - 1, abs=0.01)
 
 
-def test_real_cll_screen_per_patient_tables(cll_run):
-    workdir, _ = cll_run
-    table = pd.read_csv(workdir / "results/summary/patient_drug.tsv", sep="\t")
-    assert set(table.patient) == {"P0007", "P0010"}
-    assert set(table.drug) == {"Ibrutinib", "Idelalisib", "Nutlin-3a", "Venetoclax"}
-    aac = table[table.metric == "aac"].set_index(["patient", "drug"])
-    assert aac.q50.between(0, 1).all() and (aac.q05 < aac.q95).all()
-    lines = pd.read_csv(workdir / "results/summary/line_drug.tsv", sep="\t")
-    assert lines.line.nunique() == 6  # each CLL sample is its own line
-    # The issue-17 outcome: venetoclax active with its IC50 in nM, ibrutinib inactive, and
-    # the two-patient cohort too small for relative ranks.
-    assert table[table.metric.isin(["rank", "sdss2"])]["flags"].str.contains("cohort_too_small").all()
-    for patient in ["P0007", "P0010"]:
-        page = (workdir / "results/patients" / patient / f"{patient}.html").read_text(encoding="utf-8")
-        active = page[page.index('<table class="drugs active">'):]
-        active = active[: active.index("</table>")]
-        inactive = page[page.index('<table class="drugs inactive">'):]
-        assert "<b>Venetoclax</b>" in active and re.search(r"<td class=\"num\">[\d.]+ nM \[", active)
-        inactive = inactive[: inactive.index("</table>")]
-        assert "<b>Ibrutinib</b>" in inactive and "<b>Idelalisib</b>" in inactive
-        assert "not informative: 2 patient(s) carry this drug, at least 5 needed" in page
-
-
-def test_real_cll_screen_flags_the_curve_its_wells_disagree_with(cll_run):
-    """Issue 16: on plate 12PB0265 (patient P0007) an interior dim zone pulls
-    Nutlin-3a's four lowest doses to about half of vehicle while the curve stays
-    near 1; the residual checks flag that line's curve, and the page shows it."""
-    workdir, _ = cll_run
-    screen = pdoscreen.open_screen(workdir / "results" / "screen.zarr")
-    line = str(screen.line.sel(plate="12PB0265").values)
-    checks = pd.read_csv(workdir / "results/summary/line_checks.tsv", sep="\t", keep_default_na=False)
-    flagged = checks[checks["flags"].str.contains("curve_misfit")]
-    assert list(zip(flagged.drug, flagged.line)) == [("Nutlin-3a", line)]
-    page = (workdir / "results/patients/P0007/P0007.html").read_text(encoding="utf-8")
-    nutlin = page[page.index("<b>Nutlin-3a</b>"):]
-    assert "curve misfit" in nutlin[: nutlin.index("</tr>")]
-    # the caveat names the line and its doses, in the page's units
-    row = flagged.iloc[0]
-    doses = ", ".join(pdoscreen.pages.molar(float(x)) for x in row.misfit_log10_conc_molar.split(","))
-    assert row.misfit_side == "below"
-    assert f"{line}: {doses} read below the curve" in page
-
-
 def test_batch_check_covers_the_example_batches(example_run):
     """The example's sample sheet has seeding-date batches; no batch term is fitted."""
     workdir, _ = example_run
@@ -340,24 +283,6 @@ def test_workflow_writes_plate_qc(example_run, run_snakemake):
     dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={sheet}", "qc={z_prime_warn: 0.8}")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "rule plate_qc" in dry.stdout and "Params have changed" in dry.stdout
-
-
-def test_real_cll_screen_qc(cll_run):
-    workdir, _ = cll_run
-    table = read_plate_qc(workdir / "results/qc/plates.tsv").set_index("plate")
-    assert len(table) == 6
-    for column in ["z_prime", "z_prime_robust", "ssmd", "signal_window", "kill_cv"]:
-        assert table[column].isna().all(), column
-    assert table.reasons.str.contains(NO_KILL_REASON, regex=False).all()
-    assert table.vehicle_cv.notna().all() and table.edge_ratio.notna().all()
-    # The values written down in docs/qc.md.
-    assert table.loc["11PB0010", "vehicle_cv"] == pytest.approx(18.2454, abs=1e-3)
-    assert table.loc["11PB0010", "status"] == "warn"
-    assert (table.drop(index="11PB0010").status == "pass").all()
-    assert table.loc["13PB0658", "edge_ratio"] == pytest.approx(0.915344, abs=1e-5)
-    assert table.fit.all()
-    screen = pdoscreen.open_screen(workdir / "results/screen.zarr")
-    assert "use 0 as the kill level" in screen.percent_of_control.attrs["kill_level"]
 
 
 def _refit(workdir: Path, tmp_path: Path, flagged: list[str]) -> tuple[Path, str]:
