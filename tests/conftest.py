@@ -86,12 +86,18 @@ def example_run(tmp_path_factory):
     return workdir, run
 
 
-@pytest.fixture(scope="module")
-def jax_compilation_cache(tmp_path_factory):
-    """Fits of the same shape bucket in a test file reuse one compiled sampler."""
+@pytest.fixture(scope="session")
+def jax_compilation_cache(request, tmp_path_factory):
+    """One compile cache for the session's in-process fits: a fit whose program
+    (model, settings, shape bucket) another test file or worker compiled loads
+    it. pytest's cache folder (.pytest_cache, shared by the xdist workers and
+    kept between runs; empty on a fresh clone), or a temporary folder under
+    -p no:cacheprovider."""
     import jax
 
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax")))
+    cache = getattr(request.config, "cache", None)
+    directory = cache.mkdir("jax-compile") if cache is not None else tmp_path_factory.mktemp("jax")
+    jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 

@@ -96,6 +96,7 @@ def test_the_two_screens_agree(screens):
         assert echo.barcode.sel(plate=plate).item() == sheet.loc[plate, "dispense_plate"]
 
 
+@pytest.mark.usefixtures("jax_compilation_cache")
 def test_one_drug_fits_to_the_same_draws(screens):
     table, echo = screens
     settings = FitSettings(**QUICK_FIT)

@@ -30,18 +30,11 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def idata(request, tmp_path_factory):
+def idata(jax_compilation_cache):
     """Two patients x two lines x one plate, one drug, SVI (about 25 s with a warm
-    compile cache; the cache lives in pytest's cache directory between runs).
-    The lines' EC50s spread 0.22 decades about 1e-7 M (tau_pat 0.2, tau_line
-    0.1), so that every line's curve falls across the tested range whatever
-    the seed (test_band_contains_the_median_curve)."""
-    import jax
-
-    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    directory = cache.mkdir("jax-compile") if cache is not None else tmp_path_factory.mktemp("jax")
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    compile cache). The lines' EC50s spread 0.22 decades about 1e-7 M (tau_pat
+    0.2, tau_line 0.1), so that every line's curve falls across the tested range
+    whatever the seed (test_band_contains_the_median_curve)."""
     design = Design(n_patients=2, lines_per_patient=2, plates_per_line=1, replicates=1, tau_pat=0.2, tau_line=0.1)
     ds, _ = screen(design, seeded(3))
     settings = FitSettings(method="svi", svi_steps=800, chains=1, draws=200, seed=seeded(1))
