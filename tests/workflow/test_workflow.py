@@ -1,5 +1,6 @@
-"""The workflow end to end: the example screen and the real CLL screen, from raw
-files to the screen store, checked against values read straight from the files."""
+"""The workflow end to end on the example screen, from raw files to the screen
+store, checked against values read straight from the files, and on to the fits,
+summaries, report and plate QC (the real CLL screen: test_cll.py)."""
 
 import json
 import re
@@ -15,12 +16,11 @@ import xarray as xr
 import pdoscreen
 import pdoscreen.cli
 import pdoscreen.pages
-from conftest import QUICK_DRAWS, QUICK_FIT, QUICK_RUN, REPO, UP_TO_QC
+from conftest import EXAMPLE_SHEET, QUICK_DRAWS, QUICK_FIT, QUICK_RUN, REPO, UP_TO_QC
 from pdoscreen.qc import read_plate_qc
 from pdoscreen.store import open_inference_data
 from test_qc import TSV_COLUMNS
 
-EXAMPLE_SHEET = REPO / "example" / "screen" / "sample_sheet.tsv"
 # The example_run fixture (tests/conftest.py) runs the workflow once per session; the CLL screen has its
 # own file, test_cll.py.
 
@@ -279,8 +279,8 @@ def test_workflow_writes_plate_qc(example_run, run_snakemake):
     np.testing.assert_allclose(vehicle_poc, 100.0)
     assert screen.gr_value.isnull().all()  # the example has no time-zero plates
     # A threshold given on the command line reruns the QC.
-    sheet = REPO / "example/screen/sample_sheet.tsv"
-    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={sheet}", "qc={z_prime_warn: 0.8}")
+    dry = run_snakemake(workdir, *UP_TO_QC, "--dry-run", "--config", f"sample_sheet={EXAMPLE_SHEET}",
+                        "qc={z_prime_warn: 0.8}")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "rule plate_qc" in dry.stdout and "Params have changed" in dry.stdout
 
