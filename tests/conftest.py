@@ -50,6 +50,19 @@ QUICK_RUN = (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_slurm_controller():
+    """Every snakemake the suite starts imports the SLURM executor plugin, which
+    asks `scontrol show config` for the controller's MinJobAge. Where SLURM's
+    client is installed and no controller answers (as on CI, before
+    .ci/slurm.sh starts one), that waits about 10 s per start. The suite runs
+    the workflow locally, so its processes find an scontrol that answers "no
+    controller" at once (docs/testing.md)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(REPO / "tests" / "no_slurm_controller"), prepend=os.pathsep)
+        yield
+
+
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """The repository's workflow, run in ``workdir`` by the test environment's
     snakemake as a user runs `.venv/bin/snakemake`: with that environment not on
