@@ -24,7 +24,8 @@ parametrisation and target) is skipped, with the reason in the path.
 
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
-unconstrained parameters, the same draws at less cost per step.
+unconstrained parameters, the same trees and (to rounding) the same draws at
+less cost per step.
 SVI (``method: svi``) fits the same parametrisation with a low-rank guide and
 draws from it; it is approximate and says so.
 
@@ -260,12 +261,12 @@ class FlatNUTS(NUTS):
     The chains' starts are always given (sampling._run_nuts), so the kernel
     skips numpyro's search for a valid start, and it computes each start's
     potential energy and gradient with one compiled program. numpyro computes
-    them operation by operation outside any compiled program: about 1.5 s per
-    chain with a warm compile cache, more in a fresh process, where the first
-    use of each small operation compiles it. (The compiled program rounds in
-    its own order, so a chain's first state can differ from numpyro's in the
-    last bits.) The potential and the postprocessing depend on the model
-    alone, so they are built once per kernel."""
+    them operation by operation outside any compiled program: about 2 s more
+    on a process's first chain, where the first use of each small operation
+    compiles or loads it, and 0.3 s more on each later one. (The compiled
+    program rounds in its own order, so a chain's first state can differ from
+    numpyro's in the last bits.) The potential and the postprocessing depend
+    on the model alone, so they are built once per kernel."""
 
     def _init_state(self, rng_key, model_args, model_kwargs, init_params):
         if init_params is None:
@@ -284,12 +285,12 @@ class FlatNUTS(NUTS):
         def potential(*args, **kwargs):
             return lambda flat: potential_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
 
+        def postprocess(*args, **kwargs):
+            return lambda flat: postprocess_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
+
         self._start_energy = jax.jit(
             jax.value_and_grad(lambda flat, *args, **kwargs: potential_gen(*args, **kwargs)(unravel(flat)))
         )
-
-        def postprocess(*args, **kwargs):
-            return lambda flat: postprocess_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
 
         self._init_fn, self._sample_fn = hmc(potential_fn_gen=potential, kinetic_fn=self._kinetic_fn, algo=self._algo)
         self._potential_fn_gen, self._postprocess_fn = potential, postprocess
