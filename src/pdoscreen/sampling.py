@@ -24,8 +24,7 @@ parametrisation and target) is skipped, with the reason in the path.
 
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
-unconstrained parameters, the same trees and (to rounding) the same draws at
-less cost per step.
+unconstrained parameters, the same draws at less cost per step.
 SVI (``method: svi``) fits the same parametrisation with a low-rank guide and
 draws from it; it is approximate and says so.
 
@@ -52,7 +51,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
 from numpyro.infer.hmc import hmc
-from numpyro.infer.util import ParamInfo, get_potential_fn, unconstrain_fn
+from numpyro.infer.util import get_potential_fn, unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
@@ -259,14 +258,11 @@ class FlatNUTS(NUTS):
     the constrained draws come out per site as before.
 
     The chains' starts are always given (sampling._run_nuts), so the kernel
-    skips numpyro's search for a valid start, and it computes each start's
-    potential energy and gradient with one compiled program. numpyro computes
-    them operation by operation outside any compiled program: about 2 s more
-    on a process's first chain, where the first use of each small operation
-    compiles or loads it, and 0.3 s more on each later one. (The compiled
-    program rounds in its own order, so a chain's first state can differ from
-    numpyro's in the last bits.) The potential and the postprocessing depend
-    on the model alone, so they are built once per kernel."""
+    skips numpyro's search for a valid start: that evaluated the model and its
+    gradient operation by operation outside any compiled program, about 4 s
+    per rung in a fresh process, where the first use of each small operation
+    compiles it. The potential and the postprocessing depend on the model
+    alone, so they are built once per kernel."""
 
     def _init_state(self, rng_key, model_args, model_kwargs, init_params):
         if init_params is None:
@@ -274,12 +270,10 @@ class FlatNUTS(NUTS):
         flat, unravel = ravel_pytree(init_params)
         if self._init_fn is None:
             self._set_up(unravel)
-        energy, gradient = self._start_energy(flat, *model_args, **model_kwargs)
-        return ParamInfo({FLAT_SITE: flat}, energy, {FLAT_SITE: gradient})
+        return {FLAT_SITE: flat}
 
     def _set_up(self, unravel) -> None:
-        """The potential and postprocessing over the vector, and the compiled
-        potential energy and gradient of a start."""
+        """The potential and postprocessing over the vector."""
         potential_gen, postprocess_gen = get_potential_fn(self._model, {}, replay_model=True, dynamic_args=True)
 
         def potential(*args, **kwargs):
@@ -287,10 +281,6 @@ class FlatNUTS(NUTS):
 
         def postprocess(*args, **kwargs):
             return lambda flat: postprocess_gen(*args, **kwargs)(unravel(flat[FLAT_SITE]))
-
-        self._start_energy = jax.jit(
-            jax.value_and_grad(lambda flat, *args, **kwargs: potential_gen(*args, **kwargs)(unravel(flat)))
-        )
 
         self._init_fn, self._sample_fn = hmc(potential_fn_gen=potential, kinetic_fn=self._kinetic_fn, algo=self._algo)
         self._potential_fn_gen, self._postprocess_fn = potential, postprocess
