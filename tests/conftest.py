@@ -55,9 +55,9 @@ def no_slurm_controller():
     """Every snakemake the suite starts imports the SLURM executor plugin, which
     asks `scontrol show config` for the controller's MinJobAge. Where SLURM's
     client is installed and no controller answers (as on this project's
-    machines until .ci/slurm.sh starts one), that waits about 10 s per start. The suite runs
-    the workflow locally, so its processes find an scontrol that answers "no
-    controller" at once (docs/testing.md)."""
+    machines until .ci/slurm.sh starts one), that waits about 10 s per start.
+    The suite runs the workflow locally, so its processes find an scontrol
+    that answers "no controller" at once (docs/testing.md)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", str(REPO / "tests" / "no_slurm_controller"), prepend=os.pathsep)
         yield
