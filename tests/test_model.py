@@ -261,6 +261,33 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
         assert (values == float(site in parametrisation.MEASURED_SITES)).all(), site
 
 
+def test_a_rung_stops_at_its_first_diverging_chain_and_the_fit_ends_with_the_same_draws(monkeypatch):
+    """At target acceptance 0.1 rung 1 diverges: it stops at that chain, and
+    the fit climbs to the same end, with the same draws, as when every chain
+    of every rung runs. (50 draws per chain fail the ESS checks, so the fit
+    climbs every rung and reports a failure; the last rung runs every chain.)"""
+    from pdoscreen import checks, sampling
+
+    data = _small_drug_data()
+    settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=50, seed=1, non_centred=(), target_accept=0.1)
+
+    def check(samples, stats):
+        return checks.diagnostics(checks.draws_as_inference_data(samples, stats))
+
+    stopping = sampling.sample_nuts(data, settings, 1, check)
+    run_rung = sampling._run_rung
+    monkeypatch.setattr(sampling, "_run_rung", lambda *args, stop_at_divergence: run_rung(*args))
+    every_chain = sampling.sample_nuts(data, settings, 1, check)
+
+    steps, steps_every_chain = (fit[3]["path"].split(" | ") for fit in (stopping, every_chain))
+    assert steps[0].startswith("1. levels as configured (target 0.1): stopped after chain 1 of 2, ")
+    assert "divergent transitions" in steps_every_chain[0] and "stopped" not in steps_every_chain[0]
+    assert stopping[3]["rung"] == every_chain[3]["rung"] == 5 and steps[-2:] == steps_every_chain[-2:]
+    for site in stopping[0]:
+        np.testing.assert_array_equal(stopping[0][site], every_chain[0][site], err_msg=site)
+    np.testing.assert_array_equal(stopping[1]["n_steps"], every_chain[1]["n_steps"])
+
+
 @pytest.mark.parametrize(("non_centred", "rungs_run"), [
     ((), [(1, 0.9, "levels as configured"), (2, 0.9, "inferred"), (3, 0.98, "levels as configured"),
           (4, 0.98, "none")]),
@@ -279,9 +306,11 @@ def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred,
                        "inferred": set(parametrisation.MEASURED_SITES)}
     ran = []
 
-    def run_rung(rung_data, settings, rung, number, check, key, progress):
+    def run_rung(rung_data, settings, rung, number, check, key, progress, stop_at_divergence):
         centred = {site for site, values in rung_data.centred.items() if np.asarray(values).all()}
         ran.append((number, rung.target_accept, next(k for k, v in centred_by_kind.items() if v == centred)))
+        # a rung stops at a diverging chain when a later rung would run
+        assert stop_at_divergence == (number != rungs_run[-1][0])
         return {"mu_c": np.zeros((1, 1))}, {"rung": number}, [f"{number}. scripted: failed"], False
 
     monkeypatch.setattr(sampling, "_run_rung", run_rung)

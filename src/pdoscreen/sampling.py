@@ -20,7 +20,11 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
     5. a reported failure: the draws of the last rung run, with their failed checks.
 
 Otherwise a rung that would run what an earlier rung ran (the same
-parametrisation and target) is skipped, with the reason in the path.
+parametrisation and target) is skipped, with the reason in the path. Any
+divergent transition fails a rung, so a rung with a later rung to climb to
+stops at its first chain that diverges: the chains after it would not change
+the verdict, and each rung's chains start from keys drawn before any rung
+runs, so the draws a fit ends with are the same.
 
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
@@ -331,20 +335,24 @@ def _chains(settings, rung: Rung, data: DrugData) -> Chains:
     return _program(f"nuts target {rung.target_accept}, {rung.warmup} + {rung.draws}", settings, build, data)
 
 
-def _run_nuts(data: DrugData, settings, rung: Rung, key, label: str) -> tuple[list, dict, dict]:
+def _run_nuts(data: DrugData, settings, rung: Rung, key, label: str,
+              stop_at_divergence: bool = False) -> tuple[list, dict, dict]:
     """The rung's chains started from an SVI fit of its parametrisation: the
     chains' starts and the diagonal mass matrix."""
     program = _program("svi", settings, _svi_program, data)
     key_fit, key_start, key = jax.random.split(key, 3)
     params, _ = program.optimise(key_fit, data)
     start, inverse_mass = program.start(key_start, params, data, settings.chains)
-    return run_chains(_chains(settings, rung, data), data, start, inverse_mass, key, label)
+    return run_chains(_chains(settings, rung, data), data, start, inverse_mass, key, label, stop_at_divergence)
 
 
-def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, label: str) -> tuple[list, dict, dict]:
+def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, label: str,
+               stop_at_divergence: bool = False) -> tuple[list, dict, dict]:
     """Chains one after another from ``start`` (one row per chain), as numpyro's
     MCMC runs them with chain_method "sequential" (on CPU, vectorized chains
-    wait for the deepest tree): their last states, draws and sampler statistics."""
+    wait for the deepest tree): their last states, draws and sampler statistics;
+    with ``stop_at_divergence``, only up to the first chain with a divergent
+    transition (each chain's key is drawn before any runs)."""
     chains.kernel.restart(inverse_mass)
     n_chains = len(next(iter(start.values())))
     states, runs = [], []
@@ -356,6 +364,8 @@ def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, l
         state, draws = _logged_chain(run, f"{label}: chain {chain + 1} of {n_chains}, {chains.warmup} warm-up and")
         states.append(state)
         runs.append(draws)
+        if stop_at_divergence and np.any(draws["diverging"]):
+            break
     return states, *_collect(runs)
 
 
@@ -393,35 +403,53 @@ def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS")
     group and status) passes. Returns the draws, sampler statistics, the
     parametrisation of the last rung and a record of the path."""
     key_choose, key = jax.random.split(jax.random.PRNGKey(seed))
-    chosen = choose_parametrisation(data, settings, key_choose)
-    rungs, path, runs = ladder(settings), [], []
-    for number, rung in enumerate(rungs, start=1):
+    planned = planned_rungs(settings, choose_parametrisation(data, settings, key_choose))
+    last = max(number for number, _, used in planned if used is not None)
+    path = []
+    for number, rung, used in planned:
+        if used is None:
+            path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
+            continue
+        key, key_rung = jax.random.split(key)
+        begun = time.perf_counter()
+        samples, stats, steps, passed = _run_rung(with_centring(data, used.centred), settings, rung, number,
+                                                 check, key_rung, label, stop_at_divergence=number < last)
+        path, ran_with = path + steps, used
+        log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
+        if passed:
+            return samples, stats, used, {"rung": number, "path": " | ".join(path), "checks": "pass"}
+    failure = len(planned) + 1
+    path.append(f"{failure}. failed")
+    return samples, stats, ran_with, {"rung": failure, "path": " | ".join(path), "checks": "fail"}
+
+
+def planned_rungs(settings, chosen: parametrisation.Parametrisation) -> list[tuple]:
+    """The ladder for a drug whose chosen parametrisation is ``chosen``: per
+    rung its number, the rung (at the target it runs at) and its
+    parametrisation, None for a rung that would repeat an earlier one."""
+    planned, runs = [], []
+    for number, rung in enumerate(ladder(settings), start=1):
         used = rung.parametrise(chosen)
         run = _same_run(rung, used)
         if run in runs and rung.target_if_repeat:
             rung = replace(rung, target_accept=rung.target_if_repeat)
             run = _same_run(rung, used)
-        if run in runs:
-            path.append(f"{number}. {rung.name} (target {rung.target_accept}): skipped, the same as an earlier rung")
-            continue
+        planned.append((number, rung, None if run in runs else used))
         runs.append(run)
-        key, key_rung = jax.random.split(key)
-        begun = time.perf_counter()
-        samples, stats, steps, passed = _run_rung(with_centring(data, used.centred), settings, rung, number,
-                                                 check, key_rung, label)
-        path, ran_with = path + steps, used
-        log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
-        if passed:
-            return samples, stats, used, {"rung": number, "path": " | ".join(path), "checks": "pass"}
-    failure = len(rungs) + 1
-    path.append(f"{failure}. failed")
-    return samples, stats, ran_with, {"rung": failure, "path": " | ".join(path), "checks": "fail"}
+    return planned
 
 
-def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, label: str):
+def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, label: str,
+              stop_at_divergence: bool = False):
     """One rung, extended while on course: its draws, statistics, one path entry
-    per check and whether the last check passed."""
-    states, samples, stats = _run_nuts(data, settings, rung, key, f"{label}, rung {number}")
+    per check and whether the last check passed. With ``stop_at_divergence``,
+    its first run stops at the first chain with a divergent transition."""
+    states, samples, stats = _run_nuts(data, settings, rung, key, f"{label}, rung {number}", stop_at_divergence)
+    if len(states) < settings.chains:
+        stopped = (f"{number}. {rung.name} (target {rung.target_accept}): stopped after chain {len(states)} of "
+                   f"{settings.chains}, {int(stats['diverging'][-1].sum())} divergent transitions in its "
+                   f"{samples['mu_c'].shape[1]} draws")
+        return samples, stats, [stopped], False
     steps = []
     while True:
         table = check(samples, stats)
