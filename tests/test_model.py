@@ -227,13 +227,16 @@ def test_padding_wells_change_neither_the_log_density_nor_its_gradient(monkeypat
         np.testing.assert_allclose(gradient_more[site], gradient[site], rtol=1e-10, atol=1e-12, err_msg=site)
 
 
-def test_a_fit_off_course_climbs_and_one_on_course_is_extended():
+def test_a_fit_off_course_climbs_and_one_on_course_is_extended(monkeypatch):
     """sampling.ladder with the checks scripted, every level configured centred:
     bulk ESS 20 after 50 draws per chain would reach only 40 by max_draws 100
     -> the next rung (patients and line EC50s as z-scores) at once; there ESS
-    300 after 50 is on course -> 50 more draws, which pass."""
+    300 after 50 is on course -> 50 more draws, which pass. (The scripted
+    checks decide, so a divergent transition does not stop a rung here.)"""
     from pdoscreen import parametrisation, sampling
 
+    run_rung = sampling._run_rung
+    monkeypatch.setattr(sampling, "_run_rung", lambda *args, stop_at_divergence: run_rung(*args))
     data = _small_drug_data()
     verdicts = iter([20, 300, None])
     draws_seen = []
@@ -280,12 +283,33 @@ def test_a_rung_stops_at_its_first_diverging_chain_and_the_fit_ends_with_the_sam
     every_chain = sampling.sample_nuts(data, settings, 1, check)
 
     steps, steps_every_chain = (fit[3]["path"].split(" | ") for fit in (stopping, every_chain))
-    assert steps[0].startswith("1. levels as configured (target 0.1): stopped after chain 1 of 2, ")
+    assert steps[0].startswith("1. levels as configured (target 0.1): 50 draws per chain: stopped after chain 1 of 2, ")
     assert "divergent transitions" in steps_every_chain[0] and "stopped" not in steps_every_chain[0]
     assert stopping[3]["rung"] == every_chain[3]["rung"] == 5 and steps[-2:] == steps_every_chain[-2:]
     for site in stopping[0]:
         np.testing.assert_array_equal(stopping[0][site], every_chain[0][site], err_msg=site)
     np.testing.assert_array_equal(stopping[1]["n_steps"], every_chain[1]["n_steps"])
+
+
+def test_an_extension_stops_at_its_first_diverging_chain():
+    """extend at target acceptance 0.1 with stop_at_divergence: the chains up
+    to the first whose extension diverged, each its earlier draws followed by
+    its extension's."""
+    import jax
+
+    from pdoscreen import sampling
+
+    data = _small_drug_data()
+    settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=50, seed=1, non_centred=(), target_accept=0.1)
+    rung = sampling.ladder(settings)[0]
+    states, samples, stats = sampling._run_nuts(data, settings, rung, jax.random.PRNGKey(3), "test")
+    more_states, more_samples, more_stats = sampling.extend(sampling._chains(settings, rung, data), states, data,
+                                                            samples, stats, "test", stop_at_divergence=True)
+    extended = len(more_states)
+    assert more_stats["diverging"].shape == (extended, 100)
+    assert more_stats["diverging"][-1, 50:].any() and not more_stats["diverging"][:-1, 50:].any()
+    for site in samples:
+        np.testing.assert_array_equal(more_samples[site][:, :50], samples[site][:extended], err_msg=site)
 
 
 @pytest.mark.parametrize(("non_centred", "rungs_run"), [

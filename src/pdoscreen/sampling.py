@@ -22,9 +22,9 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
 Otherwise a rung that would run what an earlier rung ran (the same
 parametrisation and target) is skipped, with the reason in the path. Any
 divergent transition fails a rung, so a rung with a later rung to climb to
-stops at its first chain that diverges: the chains after it would not change
-the verdict, and each rung's chains start from keys drawn before any rung
-runs, so the draws a fit ends with are the same.
+stops at its first chain that diverges, in its first run or an extension: the
+chains after it would not change the verdict, and each rung's and chain's key
+is drawn before they run, so the draws a fit ends with are the same.
 
 The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
@@ -355,18 +355,29 @@ def run_chains(chains: Chains, data: DrugData, start: dict, inverse_mass, key, l
     transition (each chain's key is drawn before any runs)."""
     chains.kernel.restart(inverse_mass)
     n_chains = len(next(iter(start.values())))
-    states, runs = [], []
-    for chain, chain_key in enumerate(jax.random.split(key, n_chains)):
-        def run(chain=chain, chain_key=chain_key):
-            state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
-            return chains.draw(chains.warm_up(state, data), data)
 
-        state, draws = _logged_chain(run, f"{label}: chain {chain + 1} of {n_chains}, {chains.warmup} warm-up and")
-        states.append(state)
-        runs.append(draws)
-        if stop_at_divergence and np.any(draws["diverging"]):
-            break
+    def run(chain: int, chain_key):
+        state = chains.kernel.init(chain_key, chains.warmup, {k: v[chain] for k, v in start.items()}, (data,), {})
+        return chains.draw(chains.warm_up(state, data), data)
+
+    keys = jax.random.split(key, n_chains)
+    states, runs = _one_after_another([partial(run, chain, chain_key) for chain, chain_key in enumerate(keys)],
+                                      label, f"{chains.warmup} warm-up and", stop_at_divergence)
     return states, *_collect(runs)
+
+
+def _one_after_another(runs: list[Callable], label: str, what: str, stop_at_divergence: bool) -> tuple[list, list]:
+    """Each chain's ``run()`` in turn, logged as ``what`` it ran: the chains'
+    last states and draws, up to the first chain with a divergent transition
+    where ``stop_at_divergence``."""
+    states, draws = [], []
+    for chain, run in enumerate(runs, start=1):
+        state, chain_draws = _logged_chain(run, f"{label}: chain {chain} of {len(runs)}, {what}")
+        states.append(state)
+        draws.append(chain_draws)
+        if stop_at_divergence and np.any(chain_draws["diverging"]):
+            break
+    return states, draws
 
 
 def _logged_chain(run: Callable, begins: str) -> tuple:
@@ -387,15 +398,16 @@ def _collect(runs: list[dict]) -> tuple[dict, dict]:
     return stacked, stats
 
 
-def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict,
-           label: str) -> tuple[list, dict, dict]:
-    """``draws`` more per chain, each chain going on from its last state."""
-    states, runs = zip(*(_logged_chain(partial(chains.draw, state, data),
-                                       f"{label}: chain {chain + 1} of {len(states)}, extended by")
-                         for chain, state in enumerate(states)))
-    more_samples, more_stats = _collect(list(runs))
-    join = lambda a, b: {k: np.concatenate([a[k], b[k]], axis=1) for k in a}  # noqa: E731
-    return list(states), join(samples, more_samples), join(stats, more_stats)
+def extend(chains: Chains, states: list, data: DrugData, samples: dict, stats: dict, label: str,
+           stop_at_divergence: bool = False) -> tuple[list, dict, dict]:
+    """``draws`` more per chain, each chain going on from its last state (with
+    ``stop_at_divergence``, only up to the first chain that diverges: then
+    the chains extended so far)."""
+    states, runs = _one_after_another([partial(chains.draw, state, data) for state in states],
+                                      label, "extended by", stop_at_divergence)
+    more_samples, more_stats = _collect(runs)
+    join = lambda a, b: {k: np.concatenate([a[k][:len(runs)], b[k]], axis=1) for k in a}  # noqa: E731
+    return states, join(samples, more_samples), join(stats, more_stats)
 
 
 def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS"):
@@ -443,15 +455,11 @@ def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, lab
               stop_at_divergence: bool = False):
     """One rung, extended while on course: its draws, statistics, one path entry
     per check and whether the last check passed. With ``stop_at_divergence``,
-    its first run stops at the first chain with a divergent transition."""
+    a run or extension stops at the first chain with a divergent transition,
+    and so does the rung."""
     states, samples, stats = _run_nuts(data, settings, rung, key, f"{label}, rung {number}", stop_at_divergence)
-    if len(states) < settings.chains:
-        stopped = (f"{number}. {rung.name} (target {rung.target_accept}): stopped after chain {len(states)} of "
-                   f"{settings.chains}, {int(stats['diverging'][-1].sum())} divergent transitions in its "
-                   f"{samples['mu_c'].shape[1]} draws")
-        return samples, stats, [stopped], False
     steps = []
-    while True:
+    while len(states) == settings.chains:
         table = check(samples, stats)
         failed = table[table.status == "fail"]
         n_draws = samples["mu_c"].shape[1]
@@ -463,7 +471,11 @@ def _run_rung(data: DrugData, settings, rung: Rung, number: int, check, key, lab
         if failed.empty or not on_course or n_draws + rung.draws > rung.max_draws:
             return samples, stats, steps, failed.empty
         states, samples, stats = extend(_chains(settings, rung, data), states, data, samples, stats,
-                                        f"{label}, rung {number}")
+                                        f"{label}, rung {number}", stop_at_divergence)
+    steps.append(f"{number}. {rung.name} (target {rung.target_accept}): {samples['mu_c'].shape[1]} draws per "
+                 f"chain: stopped after chain {len(states)} of {settings.chains}, "
+                 f"{int(stats['diverging'][-1].sum())} divergent transitions")
+    return samples, stats, steps, False
 
 
 # --- well-level draws ---------------------------------------------------------------------
