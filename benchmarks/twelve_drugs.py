@@ -4,6 +4,7 @@ tables with the default settings, on 2 cores.
 
     python benchmarks/twelve_drugs.py --out /tmp/twelve            # write, run, report
     python benchmarks/twelve_drugs.py --out /tmp/twelve --write-only
+    python benchmarks/twelve_drugs.py --out /tmp/twelve1 --fit-seed 20261126   # another realisation
 
 The screen is written by the example's own generator (`example/make_example.py`:
 the same curves, plate gains and floors, Student-t noise, EnVision and
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -100,12 +102,13 @@ def write_screen(out: Path) -> pd.DataFrame:
     return sheet
 
 
-def run_workflow(out: Path, jax_cache: Path) -> tuple[float, subprocess.CompletedProcess]:
+def run_workflow(out: Path, jax_cache: Path, fit_seed: int | None) -> tuple[float, subprocess.CompletedProcess]:
     """The default workflow on the screen, in ``out / "work"``: the time it began, and the finished run."""
     bin_dir = Path(sys.executable).parent
+    fit = {"jax_cache": str(jax_cache)} | ({} if fit_seed is None else {"seed": fit_seed})
     command = [str(bin_dir / "snakemake"), "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(out / "work"),
-               "--config", f"sample_sheet={out / 'sample_sheet.tsv'}", f'fit={{"jax_cache": "{jax_cache}"}}']
+               "--config", f"sample_sheet={out / 'sample_sheet.tsv'}", f"fit={json.dumps(fit)}"]
     start = time.time()
     env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # the rules call pdoscreen
     run = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -146,6 +149,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="an empty or new folder")
     parser.add_argument("--jax-cache", type=Path, help="compile cache (default: a new, empty one in --out)")
     parser.add_argument("--write-only", action="store_true")
+    parser.add_argument("--fit-seed", type=int, help="the fits' seed (default: the config's): another realisation")
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"{args.out} is not empty")
@@ -154,7 +158,7 @@ def main() -> None:
           f"to {args.out}")
     if args.write_only:
         return
-    start, run = run_workflow(args.out, args.jax_cache or args.out / "jax_cache")
+    start, run = run_workflow(args.out, args.jax_cache or args.out / "jax_cache", args.fit_seed)
     end = time.time()
     if run.returncode != 0:
         sys.exit(f"the workflow failed:\n{run.stderr[-4000:]}")
