@@ -267,15 +267,17 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended(monkeypatch):
 def test_a_rung_stops_at_its_first_diverging_chain_and_the_fit_ends_with_the_same_draws(monkeypatch):
     """At target acceptance 0.1 rung 1 diverges: it stops at that chain, and
     the fit climbs to the same end, with the same draws, as when every chain
-    of every rung runs. (50 draws per chain fail the ESS checks, so the fit
-    climbs every rung and reports a failure; the last rung runs every chain.)"""
-    from pdoscreen import checks, sampling
+    of every rung runs. (Divergences alone decide here, as they do in
+    checks.diagnostics, so that the fit can pass short of the ESS.)"""
+    from pdoscreen import sampling
 
     data = _small_drug_data()
     settings = FitSettings(chains=2, warmup=50, draws=50, max_draws=50, seed=1, non_centred=(), target_accept=0.1)
 
     def check(samples, stats):
-        return checks.diagnostics(checks.draws_as_inference_data(samples, stats))
+        divergent = int(stats["diverging"].sum())
+        return pd.DataFrame([{"group": "sampler", "status": "fail" if divergent else "pass",
+                              "reasons": f"{divergent} divergent transitions"}])
 
     stopping = sampling.sample_nuts(data, settings, 1, check)
     run_rung = sampling._run_rung
@@ -285,7 +287,7 @@ def test_a_rung_stops_at_its_first_diverging_chain_and_the_fit_ends_with_the_sam
     steps, steps_every_chain = (fit[3]["path"].split(" | ") for fit in (stopping, every_chain))
     assert steps[0].startswith("1. levels as configured (target 0.1): 50 draws per chain: stopped after chain 1 of 2, ")
     assert "divergent transitions" in steps_every_chain[0] and "stopped" not in steps_every_chain[0]
-    assert stopping[3]["rung"] == every_chain[3]["rung"] == 5 and steps[-2:] == steps_every_chain[-2:]
+    assert stopping[3]["rung"] == every_chain[3]["rung"] > 1 and steps[-1] == steps_every_chain[-1]
     for site in stopping[0]:
         np.testing.assert_array_equal(stopping[0][site], every_chain[0][site], err_msg=site)
     np.testing.assert_array_equal(stopping[1]["n_steps"], every_chain[1]["n_steps"])
