@@ -14,7 +14,6 @@ then each target's totals.
 ``--work`` is a workflow's working folder run as far as its plate priors, e.g.
 `snakemake --cores 2 --directory /tmp/example results/fits/plate_priors.tsv`
 (the example screen) or the same after `twelve_drugs.py --write-only`.
-``--medium D004,D000`` fits drugs of the medium benchmark screen instead.
 """
 
 from __future__ import annotations
@@ -32,26 +31,18 @@ import pandas as pd
 SINGLE_THREADED_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def screen_and_plates(args) -> tuple:
-    """The screen, its plate priors and each drug's plates to fit."""
-    from pdoscreen.fit import plate_priors
-
-    if args.medium:
-        from compare import plates_of_drugs, simulated
-
-        screen, _ = simulated("medium", 7)
-        plates = plates_of_drugs(screen)
-        return screen, plate_priors(screen), {drug: plates[drug] for drug in args.medium.split(",")}
-    from pdoscreen.qc import read_plate_qc
+def screen_and_plates(work: str) -> tuple:
+    """A workflow's screen store, its plate priors, and per drug the plates
+    QC passed for fitting."""
+    from pdoscreen.cli import _fit_plates
+    from pdoscreen.screen import treated_drugs
     from pdoscreen.store import open_zarr
 
-    results = Path(args.work) / "results"
-    qc = read_plate_qc(results / "qc" / "plates.tsv")
-    fitted = list(qc.loc[qc["fit"], "plate"])
+    results = Path(work) / "results"
     screen = open_zarr(results / "screen.zarr")
-    drugs = sorted(set(screen.drug.values[screen.role.values == "treated"]))
+    fitted = _fit_plates(results / "qc" / "plates.tsv")
     priors = pd.read_csv(results / "fits" / "plate_priors.tsv", sep="\t")
-    return screen, priors, {drug: fitted for drug in drugs}
+    return screen, priors, {drug: fitted for drug in treated_drugs(screen)}
 
 
 def fit_all(args) -> None:
@@ -62,7 +53,7 @@ def fit_all(args) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     from pdoscreen.fit import FitSettings, fit_drug
 
-    screen, priors, plates = screen_and_plates(args)
+    screen, priors, plates = screen_and_plates(args.work)
     for seed in map(int, args.seeds.split(",")):
         settings = FitSettings(target_accept=args.target, seed=FitSettings().seed + seed)
         for drug, drug_plates in plates.items():
@@ -78,8 +69,7 @@ def side_by_side(args) -> pd.DataFrame:
     """Each target's worker (this script with --target), all at once."""
     env = os.environ | {"XLA_FLAGS": SINGLE_THREADED_XLA, "PYTHONHASHSEED": "0"}
     passed_on = [f"--{name}={value}" for name, value in
-                 (("work", args.work), ("medium", args.medium), ("seeds", args.seeds), ("jax-cache", args.jax_cache))
-                 if value]
+                 (("work", args.work), ("seeds", args.seeds), ("jax-cache", args.jax_cache))]
     workers = [subprocess.Popen([sys.executable, __file__, *passed_on, f"--target={target}"], env=env,
                                 stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent)
                for target in args.targets.split(",")]
@@ -108,16 +98,13 @@ def report(fits: pd.DataFrame) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", help="a workflow's working folder, run as far as its plate priors")
-    parser.add_argument("--medium", help="drugs of the medium benchmark screen (compare.py), comma-separated")
+    parser.add_argument("--work", required=True, help="a workflow's working folder, run as far as its plate priors")
     parser.add_argument("--targets", default="0.9,0.95")
     parser.add_argument("--seeds", default="0", help="fit seeds, added to the default seed")
     parser.add_argument("--jax-cache", default=str(Path.home() / ".cache" / "pdoscreen" / "jax"))
     parser.add_argument("--target", type=float, help=argparse.SUPPRESS)  # a worker's own target
     parser.add_argument("--save", type=Path, help="also write the fits as a TSV")
     args = parser.parse_args()
-    if not (args.work or args.medium):
-        parser.error("give --work or --medium")
     if args.target is not None:
         fit_all(args)
         return

@@ -227,6 +227,14 @@ def test_padding_wells_change_neither_the_log_density_nor_its_gradient(monkeypat
         np.testing.assert_allclose(gradient_more[site], gradient[site], rtol=1e-10, atol=1e-12, err_msg=site)
 
 
+def _every_chain_runs(monkeypatch) -> None:
+    """Rungs run every chain, as before they stopped at a diverging one."""
+    from pdoscreen import sampling
+
+    run_rung = sampling._run_rung
+    monkeypatch.setattr(sampling, "_run_rung", lambda *args, stop_at_divergence: run_rung(*args))
+
+
 def test_a_fit_off_course_climbs_and_one_on_course_is_extended(monkeypatch):
     """sampling.ladder with the checks scripted, every level configured centred:
     bulk ESS 20 after 50 draws per chain would reach only 40 by max_draws 100
@@ -235,8 +243,7 @@ def test_a_fit_off_course_climbs_and_one_on_course_is_extended(monkeypatch):
     checks decide, so a divergent transition does not stop a rung here.)"""
     from pdoscreen import parametrisation, sampling
 
-    run_rung = sampling._run_rung
-    monkeypatch.setattr(sampling, "_run_rung", lambda *args, stop_at_divergence: run_rung(*args))
+    _every_chain_runs(monkeypatch)
     data = _small_drug_data()
     verdicts = iter([20, 300, None])
     draws_seen = []
@@ -280,8 +287,7 @@ def test_a_rung_stops_at_its_first_diverging_chain_and_the_fit_ends_with_the_sam
                               "reasons": f"{divergent} divergent transitions"}])
 
     stopping = sampling.sample_nuts(data, settings, 1, check)
-    run_rung = sampling._run_rung
-    monkeypatch.setattr(sampling, "_run_rung", lambda *args, stop_at_divergence: run_rung(*args))
+    _every_chain_runs(monkeypatch)
     every_chain = sampling.sample_nuts(data, settings, 1, check)
 
     steps, steps_every_chain = (fit[3]["path"].split(" | ") for fit in (stopping, every_chain))

@@ -202,9 +202,14 @@ def open_screen(path: str | Path) -> xr.Dataset:
     return open_zarr(path)
 
 
+def treated_drugs(screen: xr.Dataset) -> list[str]:
+    """The drugs of a screen store's treated wells, sorted."""
+    return sorted({str(drug) for drug in screen["drug"].values[screen["role"].values == "treated"]})
+
+
 def summarise(screen: xr.Dataset) -> str:
     """A short human summary of a screen store."""
-    drugs = sorted(set(np.unique(screen["drug"].values[screen["role"].values == "treated"])))
+    drugs = treated_drugs(screen)
     excluded = int((screen["exclude"].values != "").sum())
     return (
         f"{screen.sizes['plate']} plates ({excluded} excluded), "
