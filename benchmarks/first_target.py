@@ -11,9 +11,14 @@ then each target's totals.
 
     python benchmarks/first_target.py --work /tmp/example --targets 0.9,0.95 --seeds 0,1
 
-``--work`` is a workflow's working folder run as far as its plate priors, e.g.
-`snakemake --cores 2 --directory /tmp/example results/fits/plate_priors.tsv`
-(the example screen) or the same after `twelve_drugs.py --write-only`.
+``--work`` is a workflow's working folder run as far as its plate priors; from
+the repository's root, for the example screen and the twelve-drug screen:
+
+    snakemake results/fits/plate_priors.tsv --cores 2 --directory /tmp/example \
+        --config sample_sheet=$PWD/example/screen/sample_sheet.tsv
+    python benchmarks/twelve_drugs.py --out /tmp/tw --write-only
+    snakemake results/fits/plate_priors.tsv --cores 2 --directory /tmp/tw/work \
+        --config sample_sheet=/tmp/tw/sample_sheet.tsv
 """
 
 from __future__ import annotations
