@@ -42,6 +42,7 @@ next drug of its bucket. Each chain's progress is logged as it finishes.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -302,37 +303,54 @@ class FlatNUTS(NUTS):
 
 @dataclass(frozen=True)
 class Chains:
-    """A rung's kernel and its compiled runs of one chain, kept per shape bucket
+    """A rung's kernel and its compiled run of one chain, kept per shape bucket
     (_program) and run again on later drugs. They do what numpyro's MCMC does
     with chains one after another, the same draws bit for bit, but MCMC
     compiles its loop anew on every run: about 12 loads of it from the disk
-    cache a drug, 0.4-0.5 s each."""
+    cache a drug, 0.4-0.5 s each.
+
+    One program, ``run``, takes a chain ``chunk`` iterations on and returns
+    every iteration's draw; the warm-up runs it and drops the draws. Each load
+    of a program holding the whole NUTS step costs seconds in a fresh process,
+    so the warm-up and the draws share it (the chunk divides both)."""
 
     kernel: FlatNUTS
     warmup: int  # iterations
-    warm_up: Callable  # (state, data) -> the state after the rung's warm-up iterations
-    draw: Callable  # (state, data) -> the state after ``draws`` more, and per draw every site and EXTRA_FIELDS
+    draws: int  # per chain, in a first run and in each extension
+    chunk: int  # iterations per call of ``run``
+    run: Callable  # (state, data) -> the state ``chunk`` iterations on, and per iteration every site and EXTRA_FIELDS
+
+    def warm_up(self, state, data):
+        """The state after the rung's warm-up iterations."""
+        for _ in range(self.warmup // self.chunk):
+            state, _ = self.run(state, data)
+        return state
+
+    def draw(self, state, data) -> tuple:
+        """The state after ``draws`` more iterations, and their draws."""
+        records = []
+        for _ in range(self.draws // self.chunk):
+            state, record = self.run(state, data)
+            records.append(record)
+        return state, {k: np.concatenate([np.asarray(record[k]) for record in records]) for k in records[0]}
 
 
 def _chains(settings, rung: Rung, data: DrugData) -> Chains:
+    chunk = math.gcd(rung.warmup, rung.draws)
+
     def build(settings):
         kernel = FlatNUTS(configured_model(settings), target_accept_prob=rung.target_accept)
 
-        def iterate(n: int, record):
-            def step(state, data):
-                state = kernel.sample(state, (data,), {})
-                return state, record(state, data)
-
-            return jax.jit(lambda state, data: jax.lax.scan(lambda s, _: step(s, data), state, None, length=n))
-
-        def draw(state, data):
+        def step(state, data):
+            state = kernel.sample(state, (data,), {})
             sites = kernel.postprocess_fn((data,), {})(state.z)
-            return sites | {field: getattr(state, field) for field in EXTRA_FIELDS}
+            return state, sites | {field: getattr(state, field) for field in EXTRA_FIELDS}
 
-        warm_up = iterate(rung.warmup, lambda state, data: None)
-        return Chains(kernel, rung.warmup, lambda state, data: warm_up(state, data)[0], iterate(rung.draws, draw))
+        run = jax.jit(lambda state, data: jax.lax.scan(lambda s, _: step(s, data), state, None, length=chunk))
+        return Chains(kernel, rung.warmup, rung.draws, chunk, run)
 
-    return _program(f"nuts target {rung.target_accept}, {rung.warmup} + {rung.draws}", settings, build, data)
+    return _program(f"nuts target {rung.target_accept}, {chunk} iterations a call, {rung.warmup} + {rung.draws}",
+                    settings, build, data)
 
 
 def _run_nuts(data: DrugData, settings, rung: Rung, key, label: str,
