@@ -46,13 +46,13 @@ def drug_data(results: str, drug: str):
     """One drug's padded model data and index, from a workflow's results folder."""
     import pandas as pd
 
-    from pdoscreen.cli import _fit_plates
     from pdoscreen.fit import drug_wells, model_data
+    from pdoscreen.qc import plates_to_fit
     from pdoscreen.store import open_zarr
 
     screen = open_zarr(f"{results}/screen.zarr")
     priors = pd.read_csv(f"{results}/fits/plate_priors.tsv", sep="\t")
-    return model_data(drug_wells(screen, drug, _fit_plates(f"{results}/qc/plates.tsv")), priors)
+    return model_data(drug_wells(screen, drug, plates_to_fit(f"{results}/qc/plates.tsv")), priors)
 
 
 def first_rung(data, index, drug: str, rule: str, target: float) -> dict:

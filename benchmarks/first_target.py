@@ -39,13 +39,13 @@ SINGLE_THREADED_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_t
 def screen_and_plates(work: str) -> tuple:
     """A workflow's screen store, its plate priors, and per drug the plates
     QC passed for fitting."""
-    from pdoscreen.cli import _fit_plates
+    from pdoscreen.qc import plates_to_fit
     from pdoscreen.screen import treated_drugs
     from pdoscreen.store import open_zarr
 
     results = Path(work) / "results"
     screen = open_zarr(results / "screen.zarr")
-    fitted = _fit_plates(results / "qc" / "plates.tsv")
+    fitted = plates_to_fit(results / "qc" / "plates.tsv")
     priors = pd.read_csv(results / "fits" / "plate_priors.tsv", sep="\t")
     return screen, priors, {drug: fitted for drug in treated_drugs(screen)}
 

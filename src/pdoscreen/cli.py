@@ -147,14 +147,6 @@ def _plate_priors(args: argparse.Namespace) -> None:
     plate_priors(screen).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
 
 
-def _fit_plates(qc_path: str) -> list[str]:
-    """The plates QC passed for fitting (fit = true in plates.tsv)."""
-    from .qc import read_plate_qc
-
-    qc = read_plate_qc(qc_path)
-    return list(qc.loc[qc["fit"], "plate"])
-
-
 def _fit(args: argparse.Namespace) -> None:
     """One drug's fit; within the workflow, then the fitting stage's progress."""
     started_s = time.time()
@@ -177,9 +169,10 @@ def _fit_drug(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .fit import FitSettings, NothingToFit, drug_wells, fingerprint, fit_drug
+    from .qc import plates_to_fit
     from .store import open_zarr
 
-    plates = _fit_plates(args.qc)
+    plates = plates_to_fit(args.qc)
     fit_settings = FitSettings(**settings)
     screen, priors = open_zarr(args.screen), pd.read_csv(args.priors, sep="\t")
     out = Path(args.out)
@@ -242,13 +235,14 @@ def _summarize(args: argparse.Namespace) -> None:
 
     from .baselines import per_curve_growth
     from .normalise import control_doublings, stalled
+    from .qc import plates_to_fit
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
     screen = open_zarr(args.screen) if args.screen else None
     growth = doublings = None
     if screen is not None:
-        fitted = screen.sel(plate=_fit_plates(args.qc))
+        fitted = screen.sel(plate=plates_to_fit(args.qc))
         growth = per_curve_growth(fitted)
         # from the whole screen: its time-zero plates, not fitted, give x0
         doublings = control_doublings(screen)
@@ -373,12 +367,13 @@ def _hierarchy(args: argparse.Namespace) -> None:
     from .baselines import per_curve_fits
     from .hierarchy import plate_levels, screen_tables, separating_drugs
     from .plots.hierarchy import shrinkage_figure, variance_shares_figure
+    from .qc import plates_to_fit
     from .store import open_zarr
 
     out = Path(args.out_dir)
     fitted = fitstore.fitted(args.fits)
     fits = fitstore.open_fits(fitted)
-    screen = open_zarr(args.screen).sel(plate=_fit_plates(args.qc))
+    screen = open_zarr(args.screen).sel(plate=plates_to_fit(args.qc))
     ppc = fitstore.read_tables(fitted, "ppc")
     tables = screen_tables(fits, per_curve_fits(screen), pd.concat(ppc) if ppc else pd.DataFrame(),
                            plate_levels(screen), args.aac_threshold, args.seed)

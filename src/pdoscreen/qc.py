@@ -544,6 +544,12 @@ def read_plate_qc(path) -> pd.DataFrame:
     return table
 
 
+def plates_to_fit(path) -> list[str]:
+    """The plates QC passed for fitting (fit = true in plates.tsv)."""
+    qc = read_plate_qc(path)
+    return list(qc.loc[qc["fit"], "plate"])
+
+
 def write_well_flags(table: pd.DataFrame, path) -> None:
     """wells.tsv: the wells QC flagged, one row each."""
     table.to_csv(path, sep="\t", index=False, na_rep="NaN", float_format="%.6g")
