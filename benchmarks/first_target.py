@@ -86,16 +86,20 @@ def side_by_side(args) -> pd.DataFrame:
 
 
 def report(fits: pd.DataFrame) -> None:
+    from pdoscreen import sampling
+    from pdoscreen.fit import FitSettings
+
     wide = fits.pivot_table(index=["seed", "drug"], columns="target", values=["rung", "s"], aggfunc="first")
     print("| seed | drug | " + " | ".join(f"target {t}: rung, s" for t in wide["rung"].columns) + " |")
     print("|---|---|" + "---|" * len(wide["rung"].columns))
     for (seed, drug), row in wide.iterrows():
         cells = [f"{row['rung'][t]:.0f}, {row['s'][t]:.0f}" for t in wide["rung"].columns]
         print(f"| {seed} | {drug} | " + " | ".join(cells) + " |")
-    print("\n| target | fits | on rung 1 | rungs 2/3/4 | failed | fit s, sum | per seed |")
+    climbing = range(2, len(sampling.ladder(FitSettings())) + 1)
+    print(f"\n| target | fits | on rung 1 | rungs {'/'.join(map(str, climbing))} | failed | fit s, sum | per seed |")
     print("|---|---|---|---|---|---|---|")
     for target, group in fits.groupby("target"):
-        climbed = "/".join(str((group.rung == rung).sum()) for rung in (2, 3, 4))
+        climbed = "/".join(str((group.rung == rung).sum()) for rung in climbing)
         per_seed = ", ".join(f"{s:.0f}" for s in group.groupby("seed").s.sum())
         print(f"| {target} | {len(group)} | {(group.rung == 1).sum()} | {climbed} | "
               f"{(group.checks == 'fail').sum()} | {group.s.sum():.0f} | {per_seed} |")

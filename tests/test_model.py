@@ -322,10 +322,10 @@ def test_an_extension_stops_at_its_first_diverging_chain():
 
 @pytest.mark.parametrize(("non_centred", "rungs_run"), [
     ((), [(1, 0.9, "levels as configured"), (2, 0.9, "inferred"), (3, 0.98, "levels as configured"),
-          (4, 0.98, "none")]),
-    # every level a z-score already: rung 2 would rerun rung 1 and is skipped;
-    # rung 4 would rerun rung 3 and runs at a higher target instead
-    (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none"), (4, 0.995, "none")]),
+          (4, 0.98, "inferred"), (5, 0.98, "none")]),
+    # every level a z-score already: rungs 2 and 4 would rerun rungs 1 and 3
+    # and are skipped; rung 5 would rerun rung 3 and runs at a higher target instead
+    (("patients", "lines", "plates"), [(1, 0.9, "none"), (3, 0.98, "none"), (5, 0.995, "none")]),
 ])
 def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred, rungs_run):
     """The ladder's bookkeeping with every rung's run scripted to fail: which rungs
@@ -348,12 +348,12 @@ def test_the_ladder_skips_a_rung_that_would_repeat_one(monkeypatch, non_centred,
     monkeypatch.setattr(sampling, "_run_rung", run_rung)
     samples, stats, used, record = sampling.sample_nuts(data, FitSettings(non_centred=non_centred), 1, check=None)
     assert ran == rungs_run
-    assert record["rung"] == 5 and record["checks"] == "fail" and stats == {"rung": rungs_run[-1][0]}
+    assert record["rung"] == 6 and record["checks"] == "fail" and stats == {"rung": rungs_run[-1][0]}
     steps = record["path"].split(" | ")
     skipped = sorted({2, 4} - {number for number, _, _ in ran})
     assert [step[0] for step in steps if step.endswith("skipped, the same as an earlier rung")] == \
         [str(number) for number in skipped]
-    assert steps[-1] == "5. failed" and len(steps) == 5
+    assert steps[-1] == "6. failed" and len(steps) == 6
     last_centred = {site for site, values in used.centred.items() if values.all()}
     assert last_centred == centred_by_kind[rungs_run[-1][2]]
 

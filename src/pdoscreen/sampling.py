@@ -12,12 +12,13 @@ NUTS, the default, runs up a ladder until the drug's fit passes its checks:
        whose data weights are the least sure, as z-scores
        (parametrisation.inferred_as_z_scores);
     3. rung 1's parametrisation at target acceptance 0.98;
-    4. every level non-centred (pdoscreen 0.2's parametrisation, slow on
+    4. rung 2's parametrisation at target acceptance 0.98;
+    5. every level non-centred (pdoscreen 0.2's parametrisation, slow on
        data-rich designs but free of funnels) at 0.98, or at 0.995 where that
-       is what rung 3 ran (flat curves, whose every level is a z-score already,
-       diverge at 0.98 without their level's centring to blame); every rung
-       starts and extends as rung 1 and costs at most 4 x (200 + 2,000) iterations;
-    5. a reported failure: the draws of the last rung run, with their failed checks.
+       is what rung 3 or 4 ran (flat curves, whose every level is a z-score
+       already, diverge at 0.98 without their level's centring to blame); every
+       rung starts and extends as rung 1 and costs at most 4 x (200 + 2,000) iterations;
+    6. a reported failure: the draws of the last rung run, with their failed checks.
 
 Otherwise a rung that would run what an earlier rung ran (the same
 parametrisation and target) is skipped, with the reason in the path. Any
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 DERIVED_SITES = [*DETERMINISTIC_SITES, *CENTRABLE]
 START_DRAWS = 200  # guide draws that give the chains' starts and the mass matrix
 FALLBACK_TARGET = 0.98
-LAST_TARGET = 0.995  # the last rung's, where it would repeat rung 3
+LAST_TARGET = 0.995  # the last rung's, where it would repeat an earlier rung
 EXTRA_FIELDS = ("diverging", "energy", "num_steps")
 FLAT_SITE = "_flat"  # FlatNUTS's one site: every unconstrained latent value
 
@@ -243,6 +244,8 @@ def ladder(settings) -> list[Rung]:
         replace(first, name=f"{first.name}, patients and line EC50s as z-scores",
                 parametrise=parametrisation.inferred_as_z_scores),
         replace(first, name=f"{first.name}, higher target acceptance", target_accept=FALLBACK_TARGET),
+        replace(first, name=f"{first.name}, patients and line EC50s as z-scores, higher target acceptance",
+                target_accept=FALLBACK_TARGET, parametrise=parametrisation.inferred_as_z_scores),
         replace(first, name="every level non-centred", target_accept=FALLBACK_TARGET,
                 parametrise=parametrisation.every_level_as_z_scores, target_if_repeat=LAST_TARGET),
     ]
