@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -252,8 +253,12 @@ def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, la
 
     if settings.method != "nuts":
         return sampling.sample_svi(data, settings, seed, label)
-    check = lambda samples, stats: diagnostics(draws_as_inference_data(unpad(samples, index), stats))  # noqa: E731
-    return sampling.sample_nuts(data, settings, seed, check, label)
+    return sampling.sample_nuts(data, settings, seed, nuts_check(index), label)
+
+
+def nuts_check(index: FitIndex) -> Callable:
+    """The checks each NUTS run of a drug gets: ``diagnostics`` of its draws without the padding."""
+    return lambda samples, stats: diagnostics(draws_as_inference_data(unpad(samples, index), stats))
 
 
 def batch_sites(index: FitIndex) -> dict[str, str]:
