@@ -2,7 +2,7 @@
 wells pay: the drug's data padded to several well counts, each gradient timed
 in a compiled loop, beside the number of compiled kernels (XLA fusions) the
 gradient runs. A cost that does not grow with the wells is the kernels'
-fixed cost on CPU, which neither fewer padded wells nor float32 reduce.
+fixed cost on CPU, which fewer padded wells do not reduce.
 
     python benchmarks/gradient.py --results results --drug Afatinib
 
