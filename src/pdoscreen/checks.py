@@ -92,12 +92,14 @@ def _table(rows: list[dict]) -> pd.DataFrame:
 
 def _fit_record(idata, status) -> list[dict]:
     """The row that says how the fit was made: its parametrisation, the rung of
-    sampling.ladder it ended on, and the path there (absent while sampling)."""
+    sampling.ladder it ended on, the path there and, where SVI ran, its Pareto
+    k (absent while sampling)."""
     attrs = idata.posterior.attrs
     if "fit_path" not in attrs:
         return []
-    return [{"group": "fit", "status": status, "rung": attrs["fit_rung"],
-             "parametrisation": attrs["parametrisation"], "reasons": attrs["fit_path"]}]
+    row = {"group": "fit", "status": status, "rung": attrs["fit_rung"],
+           "parametrisation": attrs["parametrisation"], "reasons": attrs["fit_path"]}
+    return [row | ({"pareto_k": float(attrs["svi_pareto_k"])} if "svi_pareto_k" in attrs else {})]
 
 
 def _groups(idata) -> dict[str, list[str]]:

@@ -44,6 +44,9 @@ class FitSettings:
     seed: int = 20261125
     svi_steps: int = 2000  # the EC50 error of the benchmark screens stops falling by 2,000
     svi_rank: int = 8
+    # What an SVI fit whose Pareto k exceeds sampling.PARETO_K_MAX becomes:
+    # "report" keeps it, labelled approximate with its k; "refit" fits the drug with NUTS.
+    svi_check: str = "report"
     # "auto": each line and plate element centred or not by its data weight
     # (parametrisation.py); or the levels ("lines", "plates") to write as z-scores.
     non_centred: str | tuple[str, ...] = "auto"
@@ -248,12 +251,21 @@ def model_data(wells: pd.DataFrame, priors: pd.DataFrame, batch_factors=()) -> t
 def sample(data: DrugData, index: FitIndex, settings: FitSettings, seed: int, label: str = "fit"):
     """Posterior draws (chain, draw, ...) of the padded model, sampler statistics,
     the parametrisation used and the record of how the fit was made. NUTS is
-    checked with ``diagnostics`` as it samples (sampling.ladder)."""
+    checked with ``diagnostics`` as it samples (sampling.ladder); SVI by its
+    Pareto k, and refitted with NUTS where it fails and ``svi_check`` says so."""
     from . import sampling
 
-    if settings.method != "nuts":
-        return sampling.sample_svi(data, settings, seed, label)
-    return sampling.sample_nuts(data, settings, seed, nuts_check(index), label)
+    if settings.method == "nuts":
+        return sampling.sample_nuts(data, settings, seed, nuts_check(index), label)
+    svi = sampling.sample_svi(data, settings, seed, label)
+    checked = svi[3]
+    if checked["checks"] == "pass" or settings.svi_check == "report":
+        return svi
+    log.warning("%s: SVI's Pareto k %.2f > %s: refitting with NUTS (fit.svi_check: refit)",
+                label, checked["pareto_k"], sampling.PARETO_K_MAX)
+    *nuts, record = sampling.sample_nuts(data, settings, seed, nuts_check(index), label)
+    path = f"{checked['path']}: refitted with NUTS | {record['path']}"
+    return *nuts, record | {"path": path, "pareto_k": checked["pareto_k"]}
 
 
 def nuts_check(index: FitIndex) -> Callable:
@@ -300,7 +312,8 @@ def fit_drug(
     )
     samples, stats, chosen, record = sample(data, index, settings, seed, label=f"drug {drug}")
     loglik, y_rep = sampling.well_draws(samples, data, chosen, settings, seed, len(wells))
-    idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings)
+    idata = _inference_data(drug, unpad(samples, index), stats, loglik, y_rep, index, settings,
+                            approximate=record["method"] == "svi")
     if left_out:
         record["path"] += " | refitted without " + "; ".join(f"{plate} ({why})" for plate, why in left_out.items())
     _record_fit(idata, chosen, record, index)
@@ -323,11 +336,14 @@ def _record_fit(idata: az.InferenceData, chosen, record: dict, index: FitIndex) 
             idata.constant_data[f"centred_{site}"] = (dim, chosen.centred[site][: len(names)].astype(np.int8))
     attrs = {"parametrisation": f"{chosen.rule}: {chosen.describe(sizes)}", "fit_rung": record["rung"],
              "fit_path": record["path"], "fit_checks": record["checks"]}
+    if "pareto_k" in record:
+        attrs["svi_pareto_k"] = record["pareto_k"]
     for group in idata.groups():
         getattr(idata, group).attrs.update(attrs)
 
 
-def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings) -> az.InferenceData:
+def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settings,
+                    approximate: bool) -> az.InferenceData:
     import arviz as az
 
     dims = {site: [dim] for dim, sites in SITES_BY_DIM.items() for site in sites}
@@ -342,7 +358,7 @@ def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settin
     line_of = dict(zip(index.lines, [index.patients[i] for i in index.line_patient]))
     idata = az.from_dict(
         posterior=samples,
-        sample_stats=stats if settings.method == "nuts" else None,
+        sample_stats=None if approximate else stats,
         log_likelihood={"y": loglik},
         posterior_predictive={"y": y_rep * index.scale},
         observed_data={"y": wells.signal.to_numpy()},
@@ -357,7 +373,6 @@ def _inference_data(drug, samples, stats, loglik, y_rep, index: FitIndex, settin
         dims=dims | {k: ["obs"] for k in ["log10_conc_molar", "obs_plate", "obs_line", "obs_well"]}
         | {"line_patient": ["line"]},
     )
-    approximate = settings.method != "nuts"
     attrs = {
         "drug": drug,
         "method": "SVI (AutoLowRankMultivariateNormal), approximate" if approximate else "NUTS",

@@ -31,7 +31,11 @@ The rung a fit ended on and the path up to it are returned with the draws.
 Every rung samples with FlatNUTS: numpyro's NUTS over one vector of the
 unconstrained parameters, the same draws at less cost per step.
 SVI (``method: svi``) fits the same parametrisation with a low-rank guide and
-draws from it; it is approximate and says so.
+draws from it; it is approximate and says so. Its check is the Pareto k of
+importance sampling from the guide towards the posterior (Vehtari et al. 2024,
+numpyro's ``psis_diagnostic``): above ``PARETO_K_MAX`` the guide is not a
+posterior that importance sampling could even correct; the fit records its k,
+and ``fit.svi_check: refit`` has fit.py refit such a drug with this ladder.
 
 Programs are compiled once per settings and shape bucket (the data are
 arguments, not constants), so later drugs of a process skip tracing and
@@ -57,6 +61,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
 from numpyro.infer.hmc import hmc
+from numpyro.infer.importance import psis_diagnostic
 from numpyro.infer.util import get_potential_fn, unconstrain_fn
 from numpyro.optim import Adam
 
@@ -73,6 +78,8 @@ FALLBACK_TARGET = 0.98
 LAST_TARGET = 0.995  # the last rung's, where it would repeat an earlier rung
 EXTRA_FIELDS = ("diverging", "energy", "num_steps")
 FLAT_SITE = "_flat"  # FlatNUTS's one site: every unconstrained latent value
+PARETO_K_MAX = 0.7  # above it importance sampling estimates are unreliable (Vehtari et al. 2024)
+PARETO_PARTICLES = 1000  # guide draws whose importance weights give the Pareto k
 
 
 def configured_model(settings):
@@ -124,6 +131,7 @@ class SviProgram:
     point: object  # (key, params, data) -> every latent and derived site at the guide's median
     start: object  # (key, params, data) -> unconstrained starts per chain, inverse mass matrix
     information: object  # (point, data) -> per site of CENTRABLE, the log-likelihood's curvature
+    pareto_k: object  # (key, params, data) -> Pareto k of the importance weights posterior / guide
 
 
 def _svi_program(settings) -> SviProgram:
@@ -133,7 +141,7 @@ def _svi_program(settings) -> SviProgram:
     # medium benchmark screen then reaches in 1,000 steps what 5,000 reached before.
     # (The prior means compile in half the time but made 7 of the example's 8
     # drugs climb the ladder, against 3: docs/benchmarks.md, seventh session.)
-    guide = AutoLowRankMultivariateNormal(model, rank=settings.svi_rank, init_loc_fn=init_to_median(num_samples=15))
+    guide = _low_rank_guide(model, settings)
     svi = SVI(model, guide, Adam(exponential_decay(0.03, settings.svi_steps, 0.03)), Trace_ELBO())
 
     @jax.jit
@@ -184,7 +192,16 @@ def _svi_program(settings) -> SviProgram:
             curvature[site] = -jax.jvp(slope, (values[name],), (jnp.ones_like(values[name]),))[1]
         return curvature
 
-    return SviProgram(optimise, draw, point, start, information)
+    def pareto_k(key, params, data):
+        # a guide of its own: the fitted one holds values traced in optimise
+        fresh = _low_rank_guide(model, settings)
+        return float(psis_diagnostic(key, params, model, fresh, data, num_particles=PARETO_PARTICLES))
+
+    return SviProgram(optimise, draw, point, start, information, pareto_k)
+
+
+def _low_rank_guide(model, settings) -> AutoLowRankMultivariateNormal:
+    return AutoLowRankMultivariateNormal(model, rank=settings.svi_rank, init_loc_fn=init_to_median(num_samples=15))
 
 
 def choose_parametrisation(data: DrugData, settings, key) -> parametrisation.Parametrisation:
@@ -207,16 +224,23 @@ def choose_parametrisation(data: DrugData, settings, key) -> parametrisation.Par
 
 
 def sample_svi(data: DrugData, settings, seed: int, label: str = "SVI"):
-    """Draws from the low-rank guide fitted on the chosen parametrisation."""
+    """Draws from the low-rank guide fitted on the chosen parametrisation, and
+    its check: the guide's Pareto k against ``PARETO_K_MAX``."""
     program = _program("svi", settings, _svi_program, data)
     key_choose, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 3)
+    key_check = jax.random.fold_in(jax.random.PRNGKey(seed), 3)  # leaves the other keys as they were
     chosen = choose_parametrisation(data, settings, key_choose)
-    params, losses = program.optimise(key_fit, with_centring(data, chosen.centred))
-    log.info("%s: %d SVI steps, loss %.1f at the start, %.1f at the end",
-             label, settings.svi_steps, losses[0], losses[-1])
-    draws = program.draw(key_draw, params, with_centring(data, chosen.centred))
+    fitted = with_centring(data, chosen.centred)
+    params, losses = program.optimise(key_fit, fitted)
+    pareto_k = program.pareto_k(key_check, params, fitted)
+    passed = pareto_k <= PARETO_K_MAX
+    log.info("%s: %d SVI steps, loss %.1f at the start, %.1f at the end; Pareto k %.2f (%s %s)",
+             label, settings.svi_steps, losses[0], losses[-1], pareto_k, "<=" if passed else ">", PARETO_K_MAX)
+    draws = program.draw(key_draw, params, fitted)
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}  # one chain: SVI has no chains to compare
-    record = {"rung": 0, "path": "SVI (low-rank normal guide), approximate", "checks": "not applicable"}
+    record = {"rung": 0, "method": "svi", "pareto_k": pareto_k, "checks": "pass" if passed else "fail",
+              "path": f"0. SVI (low-rank normal guide), approximate: Pareto k {pareto_k:.2f} "
+                      + (f"<= {PARETO_K_MAX}" if passed else f"> {PARETO_K_MAX}, the guide is off")}
     return samples, {"elbo_loss": np.asarray(losses)}, chosen, record
 
 
@@ -450,10 +474,10 @@ def sample_nuts(data: DrugData, settings, seed: int, check, label: str = "NUTS")
         path, ran_with = path + steps, used
         log.info("%s: NUTS rung %d took %.0f s: %s", label, number, time.perf_counter() - begun, path[-1])
         if passed:
-            return samples, stats, used, {"rung": number, "path": " | ".join(path), "checks": "pass"}
+            return samples, stats, used, {"rung": number, "method": "nuts", "path": " | ".join(path), "checks": "pass"}
     failure = len(planned) + 1
     path.append(f"{failure}. failed")
-    return samples, stats, ran_with, {"rung": failure, "path": " | ".join(path), "checks": "fail"}
+    return samples, stats, ran_with, {"rung": failure, "method": "nuts", "path": " | ".join(path), "checks": "fail"}
 
 
 def planned_rungs(settings, chosen: parametrisation.Parametrisation) -> list[tuple]:
