@@ -77,3 +77,28 @@ def test_a_guide_that_passes_its_check_is_kept_whatever_svi_check_says(drug_scre
     idata = fit.fit_drug(ds, "drugA", priors, plates, FitSettings(method="svi", svi_check="refit", **SMALL))
     assert idata.posterior.attrs["approximate"] == 1
     assert _fit_row(idata).reasons.endswith("<= inf")
+
+
+def test_the_importance_weights_average_to_the_elbo(drug_screen):
+    """log p(y, z) - log q(z) over guide draws z averages to the ELBO, which
+    numpyro's Trace_ELBO estimates from its own draws: the weights the Pareto
+    k is fitted to are those of this guide and this posterior."""
+    import jax
+    from numpyro.infer import Trace_ELBO
+
+    from pdoscreen.fit import drug_wells, model_data
+
+    ds, priors, plates = drug_screen
+    data = model_data(drug_wells(ds, "drugA", plates), priors)[0]
+    settings = FitSettings(method="svi", **SMALL)  # the program the first test compiled
+    program = sampling._program("svi", settings, sampling._svi_program, data)
+    params, _ = program.optimise(jax.random.PRNGKey(0), data)
+    log_weights = np.asarray(program.log_weights(jax.random.PRNGKey(1), params, data))
+    assert log_weights.shape == (sampling.PARETO_PARTICLES,)
+    guide = sampling._low_rank_guide(sampling.configured_model(settings), settings)
+    elbo = -float(Trace_ELBO(num_particles=sampling.PARETO_PARTICLES).loss(
+        jax.random.PRNGKey(2), params, sampling.configured_model(settings), guide, data))
+    # Two independent means over 1,000 draws of the same quantity: 5 standard
+    # errors of their difference are exceeded by chance with probability 6e-7.
+    standard_error = np.sqrt(2) * log_weights.std() / np.sqrt(len(log_weights))
+    assert abs(log_weights.mean() - elbo) < 5 * standard_error, (log_weights.mean(), elbo, standard_error)

@@ -33,7 +33,7 @@ unconstrained parameters, the same draws at less cost per step.
 SVI (``method: svi``) fits the same parametrisation with a low-rank guide and
 draws from it; it is approximate and says so. Its check is the Pareto k of
 importance sampling from the guide towards the posterior (Vehtari et al. 2024,
-numpyro's ``psis_diagnostic``): above ``PARETO_K_MAX`` the guide is not a
+ArviZ's ``psislw``): above ``PARETO_K_MAX`` the guide is not a
 posterior that importance sampling could even correct; the fit records its k,
 and ``fit.svi_check: refit`` has fit.py refit such a drug with this ladder.
 
@@ -58,11 +58,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.example_libraries.optimizers import exponential_decay
 from jax.flatten_util import ravel_pytree
+from numpyro import handlers
 from numpyro.infer import NUTS, SVI, Predictive, Trace_ELBO, init_to_median, log_likelihood
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal
 from numpyro.infer.hmc import hmc
-from numpyro.infer.importance import psis_diagnostic
-from numpyro.infer.util import get_potential_fn, unconstrain_fn
+from numpyro.infer.util import get_potential_fn, log_density, unconstrain_fn
 from numpyro.optim import Adam
 
 from . import parametrisation
@@ -80,6 +80,7 @@ EXTRA_FIELDS = ("diverging", "energy", "num_steps")
 FLAT_SITE = "_flat"  # FlatNUTS's one site: every unconstrained latent value
 PARETO_K_MAX = 0.7  # above it importance sampling estimates are unreliable (Vehtari et al. 2024)
 PARETO_PARTICLES = 1000  # guide draws whose importance weights give the Pareto k
+PARETO_BATCH = 100  # of them at a time
 
 
 def configured_model(settings):
@@ -131,7 +132,8 @@ class SviProgram:
     point: object  # (key, params, data) -> every latent and derived site at the guide's median
     start: object  # (key, params, data) -> unconstrained starts per chain, inverse mass matrix
     information: object  # (point, data) -> per site of CENTRABLE, the log-likelihood's curvature
-    pareto_k: object  # (key, params, data) -> Pareto k of the importance weights posterior / guide
+    log_weights: object  # (key, params, data) -> log importance weights of guide draws towards the posterior
+    pareto_k: object  # (key, params, data) -> the Pareto k of those weights (PSIS)
 
 
 def _svi_program(settings) -> SviProgram:
@@ -192,12 +194,25 @@ def _svi_program(settings) -> SviProgram:
             curvature[site] = -jax.jvp(slope, (values[name],), (jnp.ones_like(values[name]),))[1]
         return curvature
 
-    def pareto_k(key, params, data):
-        # a guide of its own: the fitted one holds values traced in optimise
-        fresh = _low_rank_guide(model, settings)
-        return float(psis_diagnostic(key, params, model, fresh, data, num_particles=PARETO_PARTICLES))
+    @jax.jit
+    def log_weights(key, params, data):
+        """log p(y, z) - log q(z) of PARETO_PARTICLES guide draws z, in batches
+        (all at once, a large design's draws took gigabytes)."""
+        fresh = _low_rank_guide(model, settings)  # the fitted one holds values traced in optimise
 
-    return SviProgram(optimise, draw, point, start, information, pareto_k)
+        def one(key):
+            log_q, drawn = log_density(handlers.seed(fresh, key), (data,), {}, params)
+            latent = {name: site["value"] for name, site in drawn.items() if site["type"] == "sample"}
+            return log_density(model, (data,), {}, params | latent)[0] - log_q
+
+        return jax.lax.map(one, jax.random.split(key, PARETO_PARTICLES), batch_size=PARETO_BATCH)
+
+    def pareto_k(key, params, data):
+        import arviz as az  # slow to import: only where SVI is checked
+
+        return float(az.psislw(np.asarray(log_weights(key, params, data)))[1])
+
+    return SviProgram(optimise, draw, point, start, information, log_weights, pareto_k)
 
 
 def _low_rank_guide(model, settings) -> AutoLowRankMultivariateNormal:
