@@ -153,6 +153,9 @@ def test_fit_outputs_are_labelled_approximate(example_run):
     # every drug's fit row gives its ladder rung as an integer: 0, an SVI fit with no ladder
     rungs = pd.read_csv(workdir / "results/summary/fit_diagnostics.tsv", sep="\t", dtype=str).query("group == 'fit'")
     assert len(rungs) == DRUG_COUNT and set(rungs.rung) == {"0"}
+    # and the Pareto k of its guide, which it states against 0.7 in the path
+    for k, path in zip(rungs.pareto_k.astype(float), rungs.reasons):
+        assert k > 0 and f"Pareto k {k:.2f} {'<=' if k <= 0.7 else '>'} 0.7" in path
     idata = open_inference_data(workdir / "results/fits/Afatinib.zarr")
     assert "approximate" in idata.posterior.attrs["method"]
     assert {"posterior", "log_likelihood", "posterior_predictive", "observed_data"} <= set(idata.groups())
