@@ -33,8 +33,8 @@ unconstrained parameters, the same draws at less cost per step.
 SVI (``method: svi``) fits the same parametrisation with a low-rank guide and
 draws from it; it is approximate and says so. Its check is the Pareto k of
 importance sampling from the guide towards the posterior (Vehtari et al. 2024,
-ArviZ's ``psislw``): above ``PARETO_K_MAX`` the guide is not a
-posterior that importance sampling could even correct; the fit records its k,
+ArviZ's ``psislw``): above ``PARETO_K_MAX`` not even importance sampling
+could correct the guide's draws. The fit records its k,
 and ``fit.svi_check: refit`` has fit.py refit such a drug with this ladder.
 
 Programs are compiled once per settings and shape bucket (the data are
