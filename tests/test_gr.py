@@ -180,7 +180,7 @@ def test_per_curve_dip_metrics_from_a_screen_with_dip_rates():
     np.testing.assert_allclose(table.dip_log10_ec50, curve.log10_ec50, atol=0.05)
     np.testing.assert_allclose(table.dip_emax, curve.min_rate, atol=1e-3)
     (line_rows,), _ = _point_estimate_rows(None, per_curve_growth(screen))
-    assert set(line_rows.metric) == {"dip_log10_ec50", "dip_emax"}  # no GR values in this screen
+    assert set(line_rows.metric) == {"dip_log10_ec50_per_curve", "dip_emax_per_curve"}  # no GR values here
 
 
 def test_per_curve_dip_refuses_controls_that_did_not_grow(caplog):

@@ -19,7 +19,7 @@ from pdoscreen.readers import TIME_COURSE_REGISTRY, detect, read_measurements, r
 from pdoscreen.readers.base import FileSample
 from pdoscreen.readers.timecourse import detect_time_course
 from pdoscreen.samplesheet import load_sample_sheet
-from pdoscreen.screen import build_screen, open_screen, plate_course
+from pdoscreen.screen import build_screen, fitted_response, open_screen, plate_course
 from pdoscreen.store import write_zarr_atomic
 
 INCUCYTE = "raw-screen-dataset/thunor-hts007/test_incucyte_minimal.txt"
@@ -595,6 +595,37 @@ def test_an_endpoint_plate_beside_a_time_course_has_no_scans(tmp_path, incucyte)
                        r"DIP rate's delay \(growth.dip_delay_h 130 h\)"):
         build_screen(sheet, {"IC1": course}, dip_delay_h=130)
     assert screen.course_signal.sel(plate="IC2").isnull().all()
+
+
+def test_dip_rates_as_the_fitted_response(tmp_path, incucyte):
+    """growth.response dip: each well's signal is its DIP rate's fold change
+    over the window; the endpoint scan is kept beside it, and a well without a
+    rate carries its reason as its flag."""
+    sheet = _course_sheet(tmp_path, incucyte, {"timepoint_h": "120", "drug_added_h": "16"})
+    course = ingest_plate(sheet.iloc[0])
+    endpoint = build_screen(sheet, {"IC1": course}, dip_delay_h=24)
+    screen = build_screen(sheet, {"IC1": course}, dip_delay_h=24, dip_window_h=72)
+    np.testing.assert_allclose(screen.signal, 2.0 ** (72 * endpoint.dip_rate), rtol=1e-12)
+    xr.testing.assert_equal(screen.endpoint_signal, endpoint.signal)
+    assert screen.signal.attrs["response"] == "dip" and screen.signal.attrs["dip_window_h"] == 72
+    assert screen.flag.sel(plate="IC1", well="A01") == "non_positive_signal"
+    assert screen.flag.sel(plate="IC1", well="A02") == "not_measured"  # column 2 was not counted
+    assert (screen.flag.sel(plate="IC1").sel(well=[f"{r}01" for r in "BCDEFGH"]) == "").all()
+    # percent of control follows the fitted response: the vehicle wells' mean is 100
+    vehicle = screen.percent_of_control.sel(plate="IC1", well=["B01", "C01"])
+    assert float(vehicle.mean()) == pytest.approx(100.0)
+    assert fitted_response(screen) == "dip" and fitted_response(endpoint) == "endpoint"
+
+
+def test_dip_response_refuses_plates_read_once(tmp_path, incucyte):
+    sheet = _course_sheet(tmp_path, incucyte, {"timepoint_h": "120", "drug_added_h": "16"})
+    course = ingest_plate(sheet.iloc[0])
+    endpoint = course.drop_vars(["course_signal", "course_flag", "time_h"])
+    two = pd.concat([sheet, sheet.assign(plate="IC2", line="P1-L2")])
+    with pytest.raises(InputError, match=r"growth.response dip fits DIP rates, and plates IC2 were read once"):
+        build_screen(two, {"IC1": course, "IC2": endpoint}, dip_delay_h=24, dip_window_h=72)
+    with pytest.raises(InputError, match="the screen has no plate read over time"):
+        build_screen(sheet.assign(plate="IC2"), {"IC2": endpoint}, dip_delay_h=24, dip_window_h=72)
 
 
 @pytest.mark.parametrize(

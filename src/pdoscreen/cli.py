@@ -26,7 +26,10 @@ def _screen(args: argparse.Namespace) -> None:
 
     sheet = load_sample_sheet(args.sheet)
     plates = {p: open_zarr(Path(args.plates_dir) / f"{p}.zarr") for p in sheet["plate"]}
-    screen = build_screen(sheet, plates, dip_delay_h=args.dip_delay_h)
+    if args.response == "dip" and args.dip_delay_h is None:
+        raise InputError("--response dip needs --dip-delay-h: DIP rates are fitted from the scans after the delay")
+    screen = build_screen(sheet, plates, dip_delay_h=args.dip_delay_h,
+                          dip_window_h=args.dip_window_h if args.response == "dip" else None)
     write_zarr_atomic(screen, args.out)
     summary = f"screen store {args.out}: {summarise(screen)}"
     logging.getLogger("pdoscreen").info(summary)
@@ -237,13 +240,14 @@ def _summarize(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .baselines import per_curve_growth
-    from .normalise import control_doublings, stalled
+    from .normalise import control_dip_rates, control_doublings, stalled
     from .qc import plates_to_fit
+    from .screen import fitted_response
     from .store import open_zarr
 
     shrinkage = pd.read_csv(args.shrinkage, sep="\t") if args.shrinkage else None
     screen = open_zarr(args.screen) if args.screen else None
-    growth = doublings = None
+    growth = doublings = dip_rates = None
     if screen is not None:
         fitted = screen.sel(plate=plates_to_fit(args.qc))
         growth = per_curve_growth(fitted)
@@ -255,12 +259,14 @@ def _summarize(args: argparse.Namespace) -> None:
                 "plate(s) %s: the vehicle wells read no higher than the line's time-zero plates "
                 "(log2 x_ctrl/x0 <= 0), so GR is undefined; their lines get no GR metrics",
                 ", ".join(map(str, stalled_plates)))
+        if fitted_response(screen) == "dip":
+            dip_rates = control_dip_rates(screen)
     checks = (pd.read_csv(args.line_checks, sep="\t", dtype=str, keep_default_na=False)
               if args.line_checks else None)
     summarize(
         fits, [fitstore.table_path(fit, "lines") for fit in fits],
         [fitstore.table_path(fit, "diagnostics") for fit in fits], args.out_dir, shrinkage=shrinkage, growth=growth,
-        check_flags=checks, control_doublings=doublings,
+        check_flags=checks, control_doublings=doublings, control_dip_rates=dip_rates,
         **{key: value for key in ("activity_aac_floor", "min_cohort_patients")
            if (value := getattr(args, key)) is not None},
     )
@@ -441,6 +447,8 @@ def _fits_argument(command: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .growth import RESPONSES
+
     main = argparse.ArgumentParser(prog="pdoscreen", description=__doc__)
     main.add_argument("--log", help="write all output here; the terminal shows progress and warnings")
     commands = main.add_subparsers(dest="command", required=True)
@@ -459,6 +467,11 @@ def parser() -> argparse.ArgumentParser:
     screen.add_argument("--dip-delay-h", type=float,
                         help="DIP rates of time-course plates from the scans this many hours after drug addition "
                         "on (none computed without it)")
+    screen.add_argument("--response", choices=RESPONSES, default="endpoint",
+                        help="what the model fits per well: the endpoint read, or the DIP rate (as its fold change "
+                        "over --dip-window-h hours; every plate read over time)")
+    screen.add_argument("--dip-window-h", type=float, default=72.0,
+                        help="with --response dip: the hours over which a DIP rate's fold change is taken")
     screen.set_defaults(run=_screen)
 
     qc = commands.add_parser("qc", help="per-plate QC metrics and pass/warn/fail from the control wells")

@@ -15,6 +15,8 @@ MIN_DIP_TIME_POINTS = 3
 NOT_MEASURED = "not_measured"
 TOO_FEW_TIME_POINTS = "too_few_time_points"
 NON_POSITIVE_SIGNAL = "non_positive_signal"  # log2 undefined: an empty well, or background-subtracted counts
+# growth.response: what the model fits per well (docs/growth.md, "DIP rates as the fitted response").
+RESPONSES = ("endpoint", "dip")
 
 
 def gr_values(signal: np.ndarray, x0: np.ndarray, x_ctrl: np.ndarray) -> np.ndarray:
@@ -77,3 +79,12 @@ def dip_rates(course: xr.Dataset, delay_h: float) -> xr.Dataset:
             "dip_flag": flag.astype(str).assign_attrs(description="why a well has no DIP rate; empty when it has one"),
         }
     )
+
+
+def dip_fold_change(rate: np.ndarray, window_h: float) -> np.ndarray:
+    """The fold change of a well's cells over ``window_h`` hours at its DIP
+    rate (doublings per hour), 2^(rate * window_h): positive for any rate, so
+    the model's curve and noise apply to it as to an endpoint read, and below
+    the vehicle wells' wherever the drug slowed growth or killed."""
+    return 2.0 ** (np.asarray(rate, dtype=float) * window_h)
+

@@ -175,3 +175,34 @@ def gr_aoc(c, h, e, floor, doublings, x_min, x_max):
     for node, weight in zip(nodes, weights):
         area = area + weight * (1.0 - gr_value(node, c, h, e, floor, doublings))
     return area
+
+
+# --- DIP rate (Harris et al. 2016) of the same curve ----------------------------------
+# With growth.response dip the model fits, per well, u = 2^((k - k_c) W): the fold
+# change over W hours at the well's DIP rate k, over its vehicle wells' (rate k_c).
+# The curve's plate signal is u(x) = r + (1 - r) v(x) as above (r: the kill wells'
+# fold change over the vehicle's), so the DIP rate it implies is
+#
+#     k(x) = k_c + log2(u(x)) / W,
+#
+# which falls below 0 (cells lost) where u(x) < 2^(-k_c W). As for thunor's fit of
+# the rates, the DIP EC50 is where k(x) is halfway between k_c and its high-dose
+# limit k_c + log2(u_inf) / W, u_inf = r + (1 - r) E: there log2 u = log2(u_inf) / 2.
+
+
+def dip_log10_ec50(c, h, e, floor):
+    """Where the curve's DIP rate is halfway to its high-dose limit (above):
+    u_half = sqrt(u_inf), v_half = (u_half - r) / (1 - r) and
+    x = c + log10((1 - v_half) / (v_half - E)) / h. Neither k_c nor W enters;
+    NaN for a flat curve (E = 1)."""
+    c, h, e, floor = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (c, h, e, floor)))
+    v_half = (np.sqrt(floor + (1.0 - floor) * e) - floor) / (1.0 - floor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = c + np.log10((1.0 - v_half) / (v_half - e)) / h
+    return np.where((v_half > e) & (v_half < 1.0), value, np.nan)
+
+
+def dip_emax(e, floor, control_rate, window_h):
+    """The curve's high-dose DIP rate, k_c + log2(r + (1 - r) E) / W, in
+    doublings per hour (as thunor's Emax of DIP rates: below 0 where the drug kills)."""
+    return control_rate + np.log2(floor + (1.0 - floor) * np.asarray(e, dtype=float)) / window_h

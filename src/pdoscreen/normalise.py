@@ -105,3 +105,14 @@ GR_ATTRS = {
     "x_ctrl = the plate's own median vehicle signal; NaN where the line has no time-zero plate "
     "and on the time-zero plates themselves",
 }
+
+
+def control_dip_rates(screen: xr.Dataset) -> xr.DataArray:
+    """Per plate of a screen whose signal is DIP rates' fold changes
+    (``screen.dip_response``): the median DIP rate of its unflagged vehicle
+    wells (doublings per hour), the k_c with which the model's curves give DIP
+    metrics (``metrics.dip_emax``), with the fold changes' ``dip_window_h``."""
+    rate = screen["dip_rate"].where((screen["flag"] == "") & (screen["role"] == "vehicle"))
+    return rate.median("well").rename("control_dip_rate").assign_attrs(
+        units="1/h", description="median DIP rate of the plate's unflagged vehicle wells",
+        dip_window_h=float(screen["signal"].attrs["dip_window_h"]))

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .errors import InputError
 from .geometry import PlateGeometry, parse_well, row_label
-from .growth import dip_rates
+from .growth import dip_fold_change, dip_rates
 from .layouts import Dispensing, read_layout
 from .normalise import add_normalised
 from .store import open_zarr
@@ -69,9 +69,12 @@ def plate_layout(row: pd.Series, plate: xr.Dataset, cache: dict) -> dict[str, np
     return fields
 
 
-def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset], dip_delay_h: float | None = None) -> xr.Dataset:
+def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset], dip_delay_h: float | None = None,
+                 dip_window_h: float | None = None) -> xr.Dataset:
     """Stack per-plate Datasets (in sample-sheet order) into one screen Dataset;
-    with ``dip_delay_h``, plates read over time get DIP rates (:func:`add_dip_rates`)."""
+    with ``dip_delay_h``, plates read over time get DIP rates (:func:`add_dip_rates`);
+    with ``dip_window_h`` too, those rates become the signal the model fits
+    (:func:`dip_response`)."""
     order = list(sheet["plate"])
     geometries = {plate_geometry(plates[p]) for p in order}
     if len(geometries) > 1:
@@ -107,11 +110,12 @@ def build_screen(sheet: pd.DataFrame, plates: dict[str, xr.Dataset], dip_delay_h
     )
     screen["signal"].attrs["units"] = "instrument units (raw reading)"
     screen["concentration_molar"].attrs["units"] = "mol/L"
-    screen = add_normalised(screen)
     screen = screen.assign(time_courses([plates[p] for p in order]))
     if "time_h" in screen and dip_delay_h is not None:
         screen = add_dip_rates(screen, dip_delay_h)
-    return screen
+    if dip_window_h is not None:
+        screen = dip_response(screen, dip_window_h)
+    return add_normalised(screen)
 
 
 def time_courses(plates: list[xr.Dataset]) -> dict[str, xr.Variable]:
@@ -175,6 +179,38 @@ def add_dip_rates(screen: xr.Dataset, delay_h: float) -> xr.Dataset:
 
 
 NO_TIME_COURSE = "no_time_course"  # a plate read once has no DIP rate
+
+
+def dip_response(screen: xr.Dataset, window_h: float) -> xr.Dataset:
+    """The screen with each well's DIP rate as the signal the model fits: the
+    fold change it implies over ``window_h`` hours (``growth.dip_fold_change``).
+    The endpoint scan moves to ``endpoint_signal``; a well without a DIP rate
+    takes its ``dip_flag`` as its flag, and a well flagged already keeps its
+    flag. Plates read once have no DIP rate and are refused, by name."""
+    if "dip_rate" not in screen:
+        raise InputError("growth.response dip fits DIP rates, and the screen has no plate read over time")
+    read_once = screen["plate"].values[(screen["dip_flag"].values == NO_TIME_COURSE).all(axis=1)]
+    if len(read_once):
+        raise InputError(
+            f"growth.response dip fits DIP rates, and plates {', '.join(map(str, read_once))} were read once, "
+            "not over time (a time-zero plate is one): give the sample sheet plates read over time only, or "
+            "fit the endpoint read (growth.response: endpoint)"
+        )
+    flag = screen["flag"].values
+    description = (f"the fold change over {window_h:g} h implied by the well's DIP rate, 2^(dip_rate x "
+                   f"{window_h:g} h): the response the model fits (growth.response dip)")
+    return screen.assign(
+        endpoint_signal=screen["signal"],
+        signal=(("plate", "well"), dip_fold_change(screen["dip_rate"].values, window_h),
+                {"units": "1 (fold change)", "description": description, "response": "dip",
+                 "dip_window_h": float(window_h), "dip_delay_h": screen["dip_rate"].attrs["delay_h"]}),
+        flag=(("plate", "well"), np.where(flag != "", flag, screen["dip_flag"].values)),
+    )
+
+
+def fitted_response(screen: xr.Dataset) -> str:
+    """What the screen's ``signal`` is: ``dip`` (:func:`dip_response`) or ``endpoint``."""
+    return screen["signal"].attrs.get("response", "endpoint")
 
 
 def plate_course(screen: xr.Dataset, plate: str) -> xr.Dataset:

@@ -281,3 +281,48 @@ def growth_course(curve: GrowthCurve, seed: int) -> xr.Dataset:
             "concentration_molar": ("well", concentration),
         },
     )
+
+
+def time_course_screen(design: Design, course: GrowthCurve, seed: int, dip_floor_shift: float = 0.5,
+                       well_rate_cv: float = 0.05) -> tuple[xr.Dataset, pd.DataFrame]:
+    """A screen read over time, shaped like the screen store with its time
+    courses (``course_signal`` over (plate, time, well), ``time_h``; the last
+    scan is each plate's ``signal``), and its line truth.
+
+    The plates, wells and line curves are those of :func:`screen` with the
+    same seed. A treated well's DIP rate is ``course.control_rate`` times its
+    line's curve with residual ``residual_viability - dip_floor_shift`` (below
+    0: the drug kills), at its plate's log10 EC50 (sd ``design.tau_rep``
+    around the line's); vehicle wells grow at the control rate and kill wells
+    lose cells at it. Wells of one dose differ: each rate gets a normal error
+    of sd ``well_rate_cv`` times the control rate (0.05: about 8% on the fold
+    change over 72 h, as an endpoint read's wells scatter). Counts follow
+    ``course``'s scans, delay, start count and noise. The truth gains each
+    line's ``dip_log10_ec50`` and ``dip_emax``."""
+    rng = np.random.default_rng(seed)
+    ds, line_truth = screen(design, seed)
+    line_truth = line_truth.assign(
+        dip_relative_floor=line_truth.residual_viability - dip_floor_shift,
+        dip_log10_ec50=line_truth.log10_ec50,
+    )
+    line_truth["dip_emax"] = course.control_rate * line_truth.dip_relative_floor
+    hours = np.asarray(course.hours, dtype=float)
+    rates = np.where(ds.role.values == "kill", -course.control_rate, course.control_rate)
+    for i, line in enumerate(ds.line.values):
+        for drug in line_truth[line_truth.line == line].itertuples():
+            treated = (ds.role.values[i] == "treated") & (ds.drug.values[i] == drug.drug)
+            c_plate = drug.log10_ec50 + rng.normal(0, design.tau_rep)
+            x = np.log10(ds.concentration_molar.values[i, treated])
+            rates[i, treated] *= viability(x, c_plate, drug.hill, drug.dip_relative_floor)
+    rates = rates + rng.normal(0.0, well_rate_cv * course.control_rate, size=rates.shape)
+    log2_count = np.log2(course.start_count) + _doublings(course, rates.reshape(-1), hours)
+    counts = 2.0 ** log2_count * np.exp(rng.normal(0.0, course.noise_cv, size=log2_count.shape))
+    counts = counts.reshape(*rates.shape, len(hours)).transpose(0, 2, 1)  # (plate, time, well)
+    n_plates = ds.sizes["plate"]
+    ds = ds.assign(
+        signal=(("plate", "well"), counts[:, -1]),
+        course_signal=(("plate", "time", "well"), counts, {"units": "cells"}),
+        course_flag=(("plate", "time", "well"), np.full(counts.shape, "")),
+        time_h=(("plate", "time"), np.tile(hours, (n_plates, 1)), {"units": "h"}),
+    )
+    return ds.assign_coords(timepoint_h=("plate", np.full(n_plates, hours[-1]))), line_truth

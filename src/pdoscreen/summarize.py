@@ -72,18 +72,21 @@ LINE_TABLE_METRICS = (
 # GR metrics of the posterior curves, where the screen has time-zero plates
 # (metrics.gr_value: each draw's curve with the line's control doublings).
 GR_METRICS = ("log10_gr50", "grmax", "gr_aoc")
+# DIP metrics of the posterior curves, where the model fitted DIP rates
+# (growth.response dip; metrics.dip_emax with the line's control DIP rate).
+DIP_METRICS = ("dip_log10_ec50", "dip_emax")
 # Rows from outside the posterior: shrinkage (hierarchy.shrinkage) and growth
 # metrics (per-curve fits of GR values and DIP rates, baselines.per_curve_growth),
 # named here with the suffix of PER_CURVE_NAMES.
-PER_CURVE_NAMES = {name: f"{name}_per_curve" for name in GR_METRICS}
-GROWTH_METRICS = tuple(PER_CURVE_NAMES.values()) + ("dip_log10_ec50", "dip_emax")
-LINE_TABLE_ORDER = LINE_TABLE_METRICS + GR_METRICS + ("shrinkage",) + GROWTH_METRICS
+PER_CURVE_NAMES = {name: f"{name}_per_curve" for name in GR_METRICS + DIP_METRICS}
+GROWTH_METRICS = tuple(PER_CURVE_NAMES.values())
+LINE_TABLE_ORDER = LINE_TABLE_METRICS + GR_METRICS + DIP_METRICS + ("shrinkage",) + GROWTH_METRICS
 # Relative to the cohort: flagged ``cohort_too_small`` when too few patients carry the drug.
 RELATIVE_METRICS = ("sdss2", "p_more_sensitive_than_cohort", "rank", "p_top3")
 PATIENT_TABLE_METRICS = LINE_TABLE_METRICS + (
     "p_aac_above_activity_floor", "aac_line_sd", "cohort_patients",
 ) + RELATIVE_METRICS
-PATIENT_TABLE_ORDER = PATIENT_TABLE_METRICS + GR_METRICS + GROWTH_METRICS
+PATIENT_TABLE_ORDER = PATIENT_TABLE_METRICS + GR_METRICS + DIP_METRICS + GROWTH_METRICS
 STAT_COLUMNS = ("mean", "sd", "q05", "q50", "q95")
 INTERVAL = (0.05, 0.95)
 # IC50 and GR50: below the first share of draws that reach the level, the
@@ -124,6 +127,9 @@ UNITS = {
     "grmax": ("GRmax, the curve's GR value at the top tested dose (below 0: cells lost since time zero)",
               "1 (-1 to 1)"),
     "gr_aoc": ("GR_AOC, 1 - GR averaged over the drug's tested log10 range", "1"),
+    "dip_log10_ec50": ("log10 DIP EC50, where the curve's DIP rate (Harris et al. 2016) is halfway between the "
+                       "vehicle wells' rate and its high-dose limit; NaN for a flat curve", "log10 molar"),
+    "dip_emax": ("DIP Emax, the curve's high-dose DIP rate (below 0: cells lost)", "doublings per hour"),
 }
 
 
@@ -131,7 +137,8 @@ UNITS = {
 
 
 def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
-                      control_doublings: xr.DataArray | None = None) -> xr.Dataset:
+                      control_doublings: xr.DataArray | None = None,
+                      control_dip_rates: xr.DataArray | None = None) -> xr.Dataset:
     """Per line and posterior draw (chain x draw flattened, chain-major), the
     curve metrics over the drug's tested range. Dims (line, draw); coord
     ``patient`` on line; attrs drug, x range, method, approximate.
@@ -140,7 +147,12 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
     also the GR metrics (``GR_METRICS``) of each draw's curve: with the line's
     doublings (the mean over its fitted plates) and floor (the mean of its
     plates' floors on the draw); NaN for a line without time-zero plates, or
-    with a plate whose vehicle wells did not grow (doublings <= 0)."""
+    with a plate whose vehicle wells did not grow (doublings <= 0).
+
+    With ``control_dip_rates`` (per plate, ``normalise.control_dip_rates``, its
+    ``dip_window_h`` in attrs), the curves being fitted to DIP rates, also the
+    DIP metrics (``DIP_METRICS``) with the line's control rate (the mean over
+    its fitted plates) and floor."""
     post = idata.posterior
     attrs = post.attrs
     x_min, x_max = float(attrs["x_min_log10_molar"]), float(attrs["x_max_log10_molar"])
@@ -157,8 +169,17 @@ def line_metric_draws(idata, threshold: float = metrics.DSS_THRESHOLD,
         "emax": metrics.emax(c, h, e, x_max),
         **{f"dss{k}": metrics.dss(c, h, e, x_min, x_max, threshold, kind=k) for k in (1, 2, 3)},
     }
+    if control_dip_rates is not None:
+        floor = _line_floor(idata, lines)
+        control_rate = _line_mean(idata, lines, control_dip_rates)
+        values |= {
+            "dip_log10_ec50": metrics.dip_log10_ec50(c, h, e, floor),
+            "dip_emax": metrics.dip_emax(e, floor, control_rate, float(control_dip_rates.attrs["dip_window_h"])),
+        }
     if control_doublings is not None:
-        floor, doublings = _line_floor_and_doublings(idata, lines, control_doublings)
+        # GR is undefined where the vehicle wells did not grow: no GR for the line
+        floor = _line_floor(idata, lines)
+        doublings = _line_mean(idata, lines, control_doublings.where(~stalled(control_doublings)))
         values |= {
             "log10_gr50": metrics.log10_gr50(c, h, e, floor, doublings),
             "grmax": metrics.grmax(c, h, e, floor, doublings, x_max),
@@ -189,20 +210,26 @@ def _draws(post: xr.Dataset, name: str, dim: str) -> np.ndarray:
     return post[name].stack(sample=("chain", "draw")).transpose(dim, "sample").values.astype(float)
 
 
-def _line_floor_and_doublings(idata, lines: np.ndarray, control_doublings: xr.DataArray):
-    """Per line: its plates' mean floor per draw (line, draw) and mean control
-    doublings (line, 1), over the plates the fit holds."""
-
+def _fitted_plate_lines(idata) -> tuple[list[str], np.ndarray]:
+    """The plates the fit holds, and each one's line."""
     line_of = plate_lines(idata)
     plates = labels(idata.posterior.plate.values)
-    plate_line = np.array([line_of[p] for p in plates])
+    return plates, np.array([line_of[p] for p in plates])
+
+
+def _line_floor(idata, lines: np.ndarray) -> np.ndarray:
+    """Per line and draw (line, draw): the mean floor of its fitted plates."""
+    _, plate_line = _fitted_plate_lines(idata)
     floors = 1.0 / (1.0 + np.exp(-_draws(idata.posterior, "logit_floor", "plate")))
-    per_plate = control_doublings.reindex(plate=plates).values.astype(float)
-    # GR is undefined where the vehicle wells did not grow: no GR for the line
-    per_plate = np.where(stalled(per_plate), np.nan, per_plate)
-    floor = np.stack([floors[plate_line == line].mean(axis=0) for line in lines])
-    doublings = np.array([per_plate[plate_line == line].mean() for line in lines])[:, None]
-    return floor, doublings
+    return np.stack([floors[plate_line == line].mean(axis=0) for line in lines])
+
+
+def _line_mean(idata, lines: np.ndarray, per_plate: xr.DataArray) -> np.ndarray:
+    """Per line (line, 1): the mean of a per-plate value over its fitted
+    plates; NaN where any of them is NaN."""
+    plates, plate_line = _fitted_plate_lines(idata)
+    values = per_plate.reindex(plate=plates).values.astype(float)
+    return np.array([values[plate_line == line].mean() for line in lines])[:, None]
 
 
 def _units(ds: xr.Dataset, prefix: str = "") -> None:
@@ -239,8 +266,8 @@ def patient_metric_draws(lines: xr.Dataset) -> xr.Dataset:
 
 
 def _draw_metrics(ds: xr.Dataset, prefix: str = "") -> tuple[str, ...]:
-    """The curve metrics, and the GR metrics where ``ds`` holds them."""
-    return CURVE_METRICS + tuple(m for m in GR_METRICS if f"{prefix}{m}" in ds)
+    """The curve metrics, and the GR and DIP metrics where ``ds`` holds them."""
+    return CURVE_METRICS + tuple(m for m in GR_METRICS + DIP_METRICS if f"{prefix}{m}" in ds)
 
 
 def line_contrast_draws(lines: xr.Dataset) -> xr.DataArray:
@@ -479,10 +506,14 @@ def _rows(values: Mapping[str, np.ndarray], x_max: float, names: Iterable[str], 
     return rows
 
 
-def _with_gr(names: tuple[str, ...], values: Mapping[str, np.ndarray]) -> tuple[str, ...]:
-    """The table's metrics, and the GR metrics where the line or patient has
-    them (GRmax is defined on every draw where the doublings are)."""
-    return names + (GR_METRICS if "grmax" in values and np.isfinite(values["grmax"]).any() else ())
+def _with_growth(names: tuple[str, ...], values: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """The table's metrics, and the GR and DIP metrics where the line or
+    patient has them (GRmax and DIP Emax are defined on every draw where the
+    doublings and the control rate are)."""
+    for kind, defined_on_every_draw in ((GR_METRICS, "grmax"), (DIP_METRICS, "dip_emax")):
+        if defined_on_every_draw in values and np.isfinite(values[defined_on_every_draw]).any():
+            names += kind
+    return names
 
 
 def _split_flags(text) -> list[str]:
@@ -545,7 +576,7 @@ def summary_tables(
             flags = fit_flags.get((drug, line), []) + drug_flags
             flags += ["line_disagrees_with_patient"] if disagree[i] else []
             values = {m: v[i] for m, v in line_values.items()}
-            for row in _rows(values, x_max, _with_gr(LINE_TABLE_METRICS, values), flags):
+            for row in _rows(values, x_max, _with_growth(LINE_TABLE_METRICS, values), flags):
                 line_rows.append({"patient": str(line_patient[i]), "line": line, "drug": drug, **row})
         patient_values = {m: ds[f"patient_{m}"].values[d] for m in _draw_metrics(ds, "patient_") + ("aac_line_sd",)}
         for k, patient in enumerate(patients.tolist()):
@@ -564,7 +595,7 @@ def summary_tables(
             }
             values = {m: v[k] for m, v in patient_values.items()} | {"rank": ranks, "sdss2": sdss2[d, k]}
             small = ["cohort_too_small"] if n_cohort[d] < min_cohort_patients else []
-            for row in _rows(values, x_max, _with_gr(PATIENT_TABLE_METRICS, values), flags, extra):
+            for row in _rows(values, x_max, _with_growth(PATIENT_TABLE_METRICS, values), flags, extra):
                 if row["metric"] in RELATIVE_METRICS and small:
                     row["flags"] = ",".join(filter(None, [row["flags"], *small]))
                 patient_rows.append({"patient": patient, "drug": drug, **row})
@@ -641,6 +672,7 @@ def summarize(
     min_cohort_patients: int = MIN_COHORT_PATIENTS,
     check_flags: pd.DataFrame | None = None,
     control_doublings: xr.DataArray | None = None,
+    control_dip_rates: xr.DataArray | None = None,
 ) -> dict[str, Path]:
     """Read every drug's fit (``<drug>.zarr``), line table and diagnostics, and
     write ``patient_drug.tsv``, ``line_drug.tsv``, their ``.parquet`` twins and
@@ -651,11 +683,13 @@ def summarize(
     ``shrinkage`` metric: pooled minus independent log10 EC50, in ``mean``.
     ``growth`` (``baselines.per_curve_growth``) adds the GR metrics
     (``log10_gr50_per_curve``, ``grmax_per_curve``, ``gr_aoc_per_curve``) and
-    DIP metrics (``dip_log10_ec50``, ``dip_emax``) it holds per line and, as
+    DIP metrics (``dip_log10_ec50_per_curve``, ``dip_emax_per_curve``) it holds per line and, as
     the mean of its lines, per patient: point estimates of per-curve fits,
     flagged ``per_curve_fit``. ``control_doublings`` (per plate,
     ``normalise.control_doublings``; None or all NaN without time-zero plates)
-    adds the posterior GR metrics (:func:`line_metric_draws`). ``activity_aac_floor`` and
+    adds the posterior GR metrics, and ``control_dip_rates`` (per plate,
+    ``normalise.control_dip_rates``; None unless the model fitted DIP rates)
+    the posterior DIP metrics (:func:`line_metric_draws`). ``activity_aac_floor`` and
     ``min_cohort_patients``: see :func:`summary_tables`. ``check_flags``
     (drug, line, flags; ``residuals.line_checks``) adds the residual checks'
     flags to the fits' own.
@@ -667,7 +701,8 @@ def summarize(
     if control_doublings is not None and not np.isfinite(control_doublings.values).any():
         control_doublings = None
     ds = metric_draws_dataset(
-        (line_metric_draws(open_inference_data(p), control_doublings=control_doublings) for p in fit_paths),
+        (line_metric_draws(open_inference_data(p), control_doublings=control_doublings,
+                           control_dip_rates=control_dip_rates) for p in fit_paths),
         max_draws, activity_aac_floor)
     # which fits the tables came from (results/fits, or results/refits), for results.open_fit
     ds.attrs["fits_folder"] = Path(fit_paths[0]).parent.name if fit_paths else "fits"
