@@ -308,6 +308,21 @@ def test_gr_columns_where_the_screen_has_time_zero_plates():
     assert "per curve fit" not in page  # a flag of a row the page does not show
 
 
+def test_dip_columns_where_the_model_fitted_dip_rates():
+    table = page_table("P1", 6)
+    assert "DIP EC50" not in pages.patient_page("P1", pages.drug_table(table, "P1"), plates_qc_table("P1"), None, [])
+    dip = [dict(patient="P1", drug=drug, metric=metric, mean=q50, sd=0.1, q05=q50 - spread, q50=q50,
+                q95=q50 + spread, flags="")
+           for drug in ["Venetoclax", "Olaparib", "SN-38", "Ibrutinib", "Afatinib"]
+           for metric, q50, spread in [("dip_log10_ec50", -8.0, 0.1), ("dip_emax", -0.0125, 0.001)]]
+    drugs = pages.drug_table(pd.concat([table, pd.DataFrame(dip)]), "P1")
+    page = pages.patient_page("P1", drugs, plates_qc_table("P1"), None, [])
+    assert "DIP Emax, doublings/day [90% interval]" in page and "growth.dip_window_h" in page
+    row = page[page.index("<td><b>Venetoclax</b>"):].split("</tr>")[0]
+    # the tables' doublings per hour, per day on the page: -0.0125 x 24 = -0.30
+    assert "10 nM [7.94, 12.6]" in row and "-0.30 [-0.32, -0.28]" in row
+
+
 def test_molar_units():
     assert pages.molar(np.log10(11.7e-9)) == "11.7 nM"
     assert pages.molar(-6.0, -6.5, -5.0) == "1 µM [0.316, 10]"

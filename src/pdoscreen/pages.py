@@ -27,7 +27,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .store import write_text_atomic
-from .summarize import ACTIVITY_AAC_FLOOR, GR_METRICS, MIN_COHORT_PATIENTS, RELATIVE_METRICS
+from .summarize import ACTIVITY_AAC_FLOOR, DIP_METRICS, GR_METRICS, MIN_COHORT_PATIENTS, RELATIVE_METRICS
 
 # Plain-language meaning of the summary flags (results/summary/*.tsv).
 FLAG_TEXT = {
@@ -87,8 +87,8 @@ def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = Page
     those with an informative cohort by median rank (then mean rank, then
     median AAC), then those without by median DSS2; inactive drugs after, by
     P(AAC above the floor), then median AAC. Columns ``<metric>`` (median)
-    and ``<metric>_q05``/``_q95`` for :data:`TABLE_METRICS` (and the GR
-    metrics, where the table has them), ``rank_mean``,
+    and ``<metric>_q05``/``_q95`` for :data:`TABLE_METRICS` (and the GR and
+    DIP metrics, where the table has them), ``rank_mean``,
     ``active``, ``relative_informative`` and ``flags`` (a list)."""
     rows = patient_drug[patient_drug["patient"].astype(str) == str(patient)]
     if rows.empty:
@@ -99,8 +99,8 @@ def drug_table(patient_drug: pd.DataFrame, patient: str, rules: PageRules = Page
         raise ValueError(f"patient {patient}: the patient table lacks {', '.join(missing)}; "
                          "rerun `pdoscreen summarize`")
     table = pd.DataFrame(index=wide.index)
-    # the GR of the curves, where the screen has time-zero plates
-    shown = TABLE_METRICS + tuple(m for m in GR_METRICS if m in wide["q50"].columns)
+    # the GR of the curves, where the screen has time-zero plates; their DIP metrics, where they fit DIP rates
+    shown = TABLE_METRICS + tuple(m for m in GR_METRICS + DIP_METRICS if m in wide["q50"].columns)
     for metric in shown:
         table[metric] = wide["q50", metric]
         table[f"{metric}_q05"], table[f"{metric}_q95"] = wide["q05", metric], wide["q95", metric]
@@ -156,6 +156,7 @@ def patient_page(patient: str, drugs: pd.DataFrame, plates_qc: pd.DataFrame, wat
         "n_plates": len(plates),
         "n_plates_used": int(plates["used"].sum()),
         "gr": "grmax" in drugs.columns,
+        "dip": "dip_emax" in drugs.columns,
         "active": _rows(active),
         "active_order": _order_text(active),
         "inactive": _rows(inactive),
@@ -351,6 +352,7 @@ def _rows(drugs: pd.DataFrame) -> list[dict]:
         "p_top3": percent(r.p_top3),
         "flags": ", ".join(f.replace("_", " ") for f in r.flags if f not in PAGE_FLAGS),
         **(_gr_cells(r) if "grmax" in drugs.columns else {}),
+        **(_dip_cells(r) if "dip_emax" in drugs.columns else {}),
     } for r in drugs.itertuples()]
 
 
@@ -360,6 +362,13 @@ def _gr_cells(r) -> dict:
         return {"gr50": "–", "grmax": "–"}
     return {"gr50": molar(r.log10_gr50, r.log10_gr50_q05, r.log10_gr50_q95),
             "grmax": f"{number(r.grmax)} [{number(r.grmax_q05)}, {number(r.grmax_q95)}]"}
+
+
+def _dip_cells(r) -> dict:
+    """DIP EC50 and Emax, the Emax in doublings per day (the tables give it per hour)."""
+    per_day = [24 * v for v in (r.dip_emax, r.dip_emax_q05, r.dip_emax_q95)]
+    return {"dip_ec50": molar(r.dip_log10_ec50, r.dip_log10_ec50_q05, r.dip_log10_ec50_q95),
+            "dip_emax": f"{number(per_day[0])} [{number(per_day[1])}, {number(per_day[2])}]"}
 
 
 def _order_text(active: pd.DataFrame) -> str:

@@ -43,6 +43,9 @@ rule build_screen:
         runtime=lambda wildcards, attempt: 10 * attempt,
     params:
         dip_delay_h=config["growth"]["dip_delay_h"],
+        response=config["growth"]["response"],
+        dip_window_h=config["growth"]["dip_window_h"],
     shell:
         "pdoscreen --log {log:q} screen --sheet {input.sheet:q} --plates-dir results/plates "
-        "--out {output.store:q} --summary {output.summary:q} --dip-delay-h {params.dip_delay_h}"
+        "--out {output.store:q} --summary {output.summary:q} --dip-delay-h {params.dip_delay_h} "
+        "--response {params.response} --dip-window-h {params.dip_window_h}"
