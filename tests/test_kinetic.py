@@ -617,6 +617,15 @@ def test_dip_rates_as_the_fitted_response(tmp_path, incucyte):
     assert fitted_response(screen) == "dip" and fitted_response(endpoint) == "endpoint"
 
 
+def test_the_screen_command_needs_a_delay_for_dip_rates(tmp_path, caplog):
+    from pdoscreen.cli import main
+
+    assert main(["screen", "--sheet", str(tmp_path / "sheet.tsv"), "--plates-dir", str(tmp_path),
+                 "--out", str(tmp_path / "screen.zarr"), "--response", "dip"]) == 1
+    assert "--response dip needs --dip-delay-h" in caplog.text
+    assert not (tmp_path / "screen.zarr").exists()
+
+
 def test_dip_response_refuses_plates_read_once(tmp_path, incucyte):
     sheet = _course_sheet(tmp_path, incucyte, {"timepoint_h": "120", "drug_added_h": "16"})
     course = ingest_plate(sheet.iloc[0])

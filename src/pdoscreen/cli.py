@@ -24,10 +24,10 @@ def _screen(args: argparse.Namespace) -> None:
     from .screen import build_screen, summarise
     from .store import open_zarr, write_zarr_atomic
 
-    sheet = load_sample_sheet(args.sheet)
-    plates = {p: open_zarr(Path(args.plates_dir) / f"{p}.zarr") for p in sheet["plate"]}
     if args.response == "dip" and args.dip_delay_h is None:
         raise InputError("--response dip needs --dip-delay-h: DIP rates are fitted from the scans after the delay")
+    sheet = load_sample_sheet(args.sheet)
+    plates = {p: open_zarr(Path(args.plates_dir) / f"{p}.zarr") for p in sheet["plate"]}
     screen = build_screen(sheet, plates, dip_delay_h=args.dip_delay_h,
                           dip_window_h=args.dip_window_h if args.response == "dip" else None)
     write_zarr_atomic(screen, args.out)

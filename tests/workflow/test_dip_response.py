@@ -53,7 +53,8 @@ def dip_run(tmp_path_factory):
     pd.DataFrame(sheet).to_csv(folder / "sample_sheet.tsv", sep="\t", index=False)
     workdir = folder.parent / "work"
     run = snakemake(workdir, *TARGETS, "--config", f"sample_sheet={folder / 'sample_sheet.tsv'}", QUICK_FITS,
-                    "growth={response: dip}")  # the delay (24 h) and window (72 h) by default
+                    # numbers in a nested value come as text; common.smk reads them as YAML
+                    "growth={response: dip, dip_delay_h: 24, dip_window_h: 72}")
     assert run.returncode == 0, run.stderr[-4000:]
     return workdir, truth
 

@@ -22,7 +22,7 @@ def typed_values(section):
     }
 
 
-for section in ("qc", "fit", "sensitivity", "residual_checks"):
+for section in ("qc", "fit", "sensitivity", "residual_checks", "growth"):
     if isinstance(config.get(section), dict):
         config[section] = typed_values(config[section])
 validate(config, schema="../schemas/config.schema.yaml")
