@@ -250,6 +250,16 @@ def test_percent_of_control_and_inhibition():
     assert "no_kill" in poc.attrs["kill_level"] and poc.attrs["units"] == "%"
 
 
+def test_flagged_control_wells_stay_out_of_the_control_levels():
+    """A vehicle well whose DMSO transfer failed (a layout flag, its reading
+    kept) moves neither the percent of control nor the GR's x_ctrl."""
+    screen = make_screen({"good": GOOD})
+    screen["signal"].loc[{"plate": "good", "well": "B02"}] = 1000.0
+    screen["flag"].loc[{"plate": "good", "well": "B02"}] = "dispense_failed"
+    poc = add_normalised(screen).percent_of_control
+    assert float(poc.sel(plate="good", well="C05")) == pytest.approx(50.0)
+
+
 def test_gr_value_with_time_zero_plates():
     plates = {
         "L1-t0": {"vehicle": {"B02": 50, "C02": 48, "D02": 52}},  # median 50 = x0

@@ -13,11 +13,13 @@ from .growth import gr_values
 
 def control_levels(screen: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per plate: mean vehicle, mean kill (0 where there is none), whether kill
-    wells exist, and median vehicle; flagged wells left out."""
+    wells exist, and median vehicle; flagged wells left out (a reader's flag
+    leaves the signal NaN, a layout's ``dispense_failed`` does not)."""
     signal, role = screen["signal"].values, screen["role"].values
+    usable = np.isfinite(signal) & (screen["flag"].values == "")
 
     def per_plate(which: str, reduce) -> np.ndarray:
-        return np.array([reduce(s[(r == which) & np.isfinite(s)]) for s, r in zip(signal, role)])
+        return np.array([reduce(s[(r == which) & u]) for s, r, u in zip(signal, role, usable)])
 
     def safe(reduce):
         return lambda x: float(reduce(x)) if len(x) else np.nan
