@@ -87,4 +87,3 @@ def dip_fold_change(rate: np.ndarray, window_h: float) -> np.ndarray:
     the model's curve and noise apply to it as to an endpoint read, and below
     the vehicle wells' wherever the drug slowed growth or killed."""
     return 2.0 ** (np.asarray(rate, dtype=float) * window_h)
-
