@@ -61,7 +61,8 @@ def test_the_model_recovers_each_lines_dip_metrics(dip_fit):
     """90% intervals cover the true values of at least 5 of 8 lines: a
     calibrated fit covers fewer with probability 0.005 (binomial 8, 0.9).
     Measured on seeds 3 to 6: 7 or 8 of 8 for each metric."""
-    _, _, truth, draws = dip_fit
+    _, idata, truth, draws = dip_fit
+    assert idata.posterior.attrs["response"] == "dip" and idata.posterior.attrs["dip_window_h"] == WINDOW_H
     assert _covered(draws, truth, "dip_log10_ec50") >= 5
     assert _covered(draws, truth, "dip_emax") >= 5
 

@@ -106,6 +106,25 @@ def test_patient_curves_one_panel_per_carried_drug(fits):
     plt.close("all")
 
 
+def test_one_drugs_curves_keep_their_title_and_legend_inside_the_figure(fits):
+    figure = plots.patient_curves({"drugB": fits["drugB"]}, "P1")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for artist in (figure._suptitle, figure.legends[0]):  # matplotlib has no public getter for the title
+        box = artist.get_window_extent(renderer)
+        assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, artist
+    plt.close("all")
+
+
+def test_curves_of_a_dip_fit_say_what_they_show(fits):
+    dip = copy.deepcopy(fits["drugB"])
+    dip.posterior.attrs.update(response="dip", dip_window_h=72.0)
+    axes = plots.patient_curves({"drugB": dip}, "P1").axes[0]
+    assert axes.get_ylabel() == "fold change over 72 h at the DIP rate (vehicle = 1)"
+    assert plots.patient_curves(fits, "P1").axes[0].get_ylabel() == "viability (vehicle = 1)"
+    plt.close("all")
+
+
 def test_observed_wells_are_viabilities_on_the_curve_scale(fits, idata):
     axes = plots.patient_curves(fits, "P1").axes[0]
     post, const = idata.posterior, idata.constant_data

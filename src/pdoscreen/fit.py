@@ -317,8 +317,11 @@ def fit_drug(
     if left_out:
         record["path"] += " | refitted without " + "; ".join(f"{plate} ({why})" for plate, why in left_out.items())
     _record_fit(idata, chosen, record, index)
+    # what the wells' signal is (screen.dip_response), for the plots' axes
+    response = {name: screen["signal"].attrs[name] for name in ("response", "dip_window_h")
+                if name in screen["signal"].attrs}
     for group in idata.groups():
-        getattr(idata, group).attrs["fingerprint"] = fingerprint(wells, priors, settings)
+        getattr(idata, group).attrs.update(response, fingerprint=fingerprint(wells, priors, settings))
     return idata
 
 

@@ -28,6 +28,8 @@ CURVE_DRAWS = 400  # thinned posterior draws per curve band
 CURVE_GRID_POINTS = 120
 INTERVAL = (0.05, 0.5, 0.95)  # 90% bands and intervals, with the median
 VIABILITY_LIMITS = (-0.5, 1.75)  # outlying wells beyond these are counted, not drawn
+MIN_CURVES_WIDTH_IN = 7.5  # the curves figure's title and legend fit one or two panels
+LEGEND_ENTRY_IN = 1.6  # width of a legend entry such as "plate P01-L1-R1" at 8 pt
 FLAG_EDGE = STATUS_STYLE["warn"]["color"]
 COHORT_GREY = "#888888"
 PATIENT_COLOUR = OKABE_ITO[0]
@@ -87,15 +89,16 @@ def patient_curves(fits: dict, patient: str) -> plt.Figure:
     styles = _plate_styles(carried, patient)
     ncols = min(3 if len(carried) <= 9 else 4, len(carried))
     nrows = -(-len(carried) // ncols)
-    figure, grid = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.3 * nrows + 0.9), layout="constrained",
+    width_in = max(4.3 * ncols, MIN_CURVES_WIDTH_IN)  # one or two panels: room for the title and legend
+    figure, grid = plt.subplots(nrows, ncols, figsize=(width_in, 3.3 * nrows + 0.9), layout="constrained",
                                 squeeze=False)
     for axes in grid.flat[len(carried):]:
         figure.delaxes(axes)
     for axes, (drug, idata) in zip(grid.flat, carried.items()):
         _drug_panel(axes, drug, idata, patient, styles)
     handles = {h.get_label(): h for axes in figure.axes for h in axes.get_legend_handles_labels()[0]}
-    figure.legend(handles=list(handles.values()), loc="outside lower center", ncol=min(6, len(handles)),
-                  fontsize=8, frameon=False)
+    figure.legend(handles=list(handles.values()), loc="outside lower center",
+                  ncol=min(6, len(handles), int(width_in // LEGEND_ENTRY_IN)), fontsize=8, frameon=False)
     figure.suptitle(f"Patient {patient}: dose-response per drug (median curve, 90% band)", fontsize=11)
     return figure
 
@@ -130,7 +133,7 @@ def _drug_panel(axes, drug: str, idata, patient: str, styles: dict) -> None:
             axes.scatter(group.x, group.viability, color=colour, marker=marker, s=20, edgecolor="#333333",
                          linewidth=0.4, zorder=3, label=f"plate {plate}")
     shown = wells[wells.line.isin(patient_lines(idata, patient))].viability.to_numpy()
-    _viability_axes(axes, grid, shown)
+    _viability_axes(axes, grid, shown, response_label(attrs))
     approximate = bool(int(attrs.get("approximate", 0)))
     title = drug + ("  ·  approximate (SVI)" if approximate else "")
     axes.set_title(title, fontsize=10, color=STATUS_STYLE["fail"]["color"] if approximate else "black")
@@ -143,7 +146,15 @@ def viability_range(shown: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
-def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray) -> None:
+def response_label(attrs) -> str:
+    """What a fit's curve and wells show, for an axis: viability, or the DIP
+    rate's fold change where the model fitted DIP rates (screen.dip_response)."""
+    if attrs.get("response") == "dip":
+        return f"fold change over {float(attrs['dip_window_h']):g} h at the DIP rate (vehicle = 1)"
+    return "viability (vehicle = 1)"
+
+
+def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray, label: str) -> None:
     low, high = viability_range(shown)
     axes.set_ylim(low, high)
     for level in (0.0, 1.0):
@@ -153,7 +164,7 @@ def _viability_axes(axes, grid: np.ndarray, shown: np.ndarray) -> None:
     axes.set_xticks(ticks, [f"{10 ** (t + 6):.3g}" for t in ticks])
     axes.set_xlim(grid[0] - 0.15, grid[-1] + 0.15)
     axes.set_xlabel("concentration (µM, log scale)")
-    axes.set_ylabel("viability (vehicle = 1)")
+    axes.set_ylabel(label)
     off = int(((shown < low) | (shown > high)).sum())
     if off:
         axes.text(0.98, 0.02, f"{off} well(s) off scale", transform=axes.transAxes, ha="right", fontsize=7)
@@ -434,7 +445,8 @@ def patient_curves_plotly(fits: dict, patient: str):
     wells = np.concatenate([t.customdata for t in figure.data if t.mode == "markers"])
     figure.update_xaxes(type="log", title_text="concentration (µM)", dtick=1, tickformat="~g")
     # One viability scale for every drug, as in the static picture's panels, so flat curves look flat.
-    figure.update_yaxes(title_text="viability (vehicle = 1)", zeroline=False, range=viability_range(wells))
+    figure.update_yaxes(title_text=response_label(next(iter(carried.values())).posterior.attrs), zeroline=False,
+                        range=viability_range(wells))
     figure.update_layout(
         title={"text": f"Patient {patient}: dose-response per drug (median curve, 90% band)", "font": {"size": 14}},
         template="simple_white", height=height_px, margin={"t": 70},
