@@ -1,62 +1,42 @@
-"""The workflow from raw IncuCyte files with growth.response dip: a simulated
-screen read every 8 h, each plate's export written as the instrument writes
-it, fitted on its DIP rates; the tables and pages give the DIP metrics of the
-fitted curves beside thunor-style per-curve fits."""
+"""The workflow on the example screen read over time (example/timecourse/),
+from its IncuCyte exports, with growth.response dip: the tables and pages give
+the DIP metrics of the fitted curves beside thunor-style per-curve fits."""
+
+import importlib.util
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import QUICK_FITS, seeded, snakemake
-from pdoscreen.simulate import Design, GrowthCurve, time_course_screen
+from conftest import QUICK_FITS, REPO, snakemake
 from pdoscreen.store import open_zarr
 
-DESIGN = Design(n_patients=3)
+EXAMPLE = REPO / "example" / "timecourse"
+CONFIG = REPO / "config" / "examples" / "timecourse" / "config.yaml"
 TARGETS = ["results/summary/patient_drug.tsv", "results/summary/line_drug.tsv", "results/patients/P1/P1.html"]
 
 
-def incucyte_export(counts: np.ndarray, hours: np.ndarray, wells: list[str]) -> str:
-    """An IncuCyte (Zoom) export of one plate: counts over (time, well)."""
-    header = ["Label: \t", "", "Date Time\tElapsed\t" + "\t".join(w[0] + str(int(w[1:])) for w in wells)]
-    scans = [f"4/{1 + int(h) // 24}/2026 {int(h) % 24}:00:00\t{h:g}\t" + "\t".join(str(round(c)) for c in row)
-             for h, row in zip(hours, counts)]
-    return "\r\n".join(header + scans) + "\r\n"
-
-
-def layout_csv(plate) -> str:
-    rows = ["well,role,drug,concentration,unit"]
-    for well, role, drug, molar in zip(plate.well.values, plate.role.values, plate.drug.values,
-                                       plate.concentration_molar.values):
-        if role == "vehicle":
-            rows.append(f"{well},vehicle,DMSO,,")
-        elif role == "kill":
-            rows.append(f"{well},kill,Staurosporine,10,uM")
-        elif role == "treated":
-            rows.append(f"{well},treated,{drug},{molar * 1e9:.10g},nM")
-    return "\n".join(rows) + "\n"
+def test_the_script_reproduces_the_example(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_time_course", EXAMPLE / "make_time_course.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.write(tmp_path)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert len(written) == 26  # 12 exports, 12 layouts, the sheet and the truth
+    for path in written:
+        assert (tmp_path / path).read_bytes() == (EXAMPLE / path).read_bytes(), path
 
 
 @pytest.fixture(scope="module")
 def dip_run(tmp_path_factory):
-    screen, truth = time_course_screen(DESIGN, GrowthCurve(), seeded(11))
-    folder = tmp_path_factory.mktemp("dip_response") / "screen"
-    folder.mkdir()
-    sheet = []
-    for plate in screen.plate.values:
-        one = screen.sel(plate=plate)
-        (folder / f"{plate}.txt").write_text(
-            incucyte_export(one.course_signal.values, one.time_h.values, list(one.well.values)))
-        (folder / f"{plate}_layout.csv").write_text(layout_csv(one))
-        sheet.append(dict(plate=plate, patient=str(one.patient.values), line=str(one.line.values),
-                          file=f"{plate}.txt", reader="auto", layout=f"{plate}_layout.csv",
-                          replicate=int(one.replicate), drug_added_h=0, timepoint_h=120))
-    pd.DataFrame(sheet).to_csv(folder / "sample_sheet.tsv", sep="\t", index=False)
-    workdir = folder.parent / "work"
-    run = snakemake(workdir, *TARGETS, "--config", f"sample_sheet={folder / 'sample_sheet.tsv'}", QUICK_FITS,
-                    # numbers in a nested value come as text; common.smk reads them as YAML
+    workdir = tmp_path_factory.mktemp("dip_response")
+    # the example's config and its sheet by full path; the growth section again on the
+    # command line, whose nested numbers reach the workflow as text (common.smk types them)
+    run = snakemake(workdir, *TARGETS, "--configfile", str(CONFIG), "--config",
+                    f"sample_sheet={EXAMPLE / 'sample_sheet.tsv'}", QUICK_FITS,
                     "growth={response: dip, dip_delay_h: 24, dip_window_h: 72}")
     assert run.returncode == 0, run.stderr[-4000:]
-    return workdir, truth
+    return workdir, pd.read_csv(EXAMPLE / "truth.tsv", sep="\t")
 
 
 def test_the_screen_store_holds_the_dip_fold_changes(dip_run):
