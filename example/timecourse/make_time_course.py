@@ -21,7 +21,7 @@ import pandas as pd
 
 from pdoscreen.simulate import Design, GrowthCurve, time_course_screen
 
-SEED = 11
+SEED = 14
 DESIGN = Design(n_patients=3)
 HERE = Path(__file__).resolve().parent
 # per line: the DIP rate's curve (relative floor: high-dose rate over the control rate) and its DIP metrics
