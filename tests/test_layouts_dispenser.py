@@ -356,6 +356,20 @@ def test_qc_counts_failed_dispenses_apart_from_instrument_flags():
     assert (row.n_dispense_failed, row.n_flagged_wells, row.n_missing_wells) == (2, 1, 0)
 
 
+def test_a_failed_dispense_on_a_control_well_stays_out_of_plate_qc():
+    """build_screen keeps a failed dispense's reading beside its flag; QC's statistics leave it out."""
+    from test_qc import GOOD, make_screen, qc_row
+
+    # 130: within the control-outlier cut (robust z 2), so only the flag can keep it out
+    screen = make_screen({"good": {**GOOD, "vehicle": {**GOOD["vehicle"], "F02": 130}}},
+                         {"good": {"F02": "dispense_failed"}})
+    screen["signal"].loc[{"plate": "good", "well": "F02"}] = 130.0  # make_screen reads flagged wells as NaN
+    clean = qc_row(make_screen({"good": GOOD}), "good")
+    flagged = qc_row(screen, "good")
+    assert (flagged.z_prime, flagged.vehicle_cv) == (clean.z_prime, clean.vehicle_cv)
+    assert flagged.n_dispense_failed == 1
+
+
 HPDD = "dispenser/hp-d300-hpdd-protocol/single_agent_design_layout.hpdd"
 
 

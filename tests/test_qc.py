@@ -253,9 +253,8 @@ def test_percent_of_control_and_inhibition():
 def test_flagged_control_wells_stay_out_of_the_control_levels():
     """A vehicle well whose DMSO transfer failed (a layout flag, its reading
     kept) moves neither the percent of control nor the GR's x_ctrl."""
-    screen = make_screen({"good": GOOD})
-    screen["signal"].loc[{"plate": "good", "well": "B02"}] = 1000.0
-    screen["flag"].loc[{"plate": "good", "well": "B02"}] = "dispense_failed"
+    screen = make_screen({"good": GOOD}, {"good": {"B02": "dispense_failed"}})
+    screen["signal"].loc[{"plate": "good", "well": "B02"}] = 1000.0  # make_screen reads flagged wells as NaN
     poc = add_normalised(screen).percent_of_control
     assert float(poc.sel(plate="good", well="C05")) == pytest.approx(50.0)
 

@@ -244,8 +244,9 @@ class PlateWells:
     n_columns: int
 
     def measured(self, role: str) -> np.ndarray:
-        """Mask of wells of ``role`` with a reading (flagged wells are NaN)."""
-        return (self.role == role) & np.isfinite(self.signal)
+        """Mask of unflagged wells of ``role`` with a reading (a reader's flag
+        leaves the signal NaN; a layout's ``dispense_failed`` keeps the reading)."""
+        return (self.role == role) & np.isfinite(self.signal) & (self.flag == "")
 
     def values(self, role: str) -> np.ndarray:
         return self.signal[self.measured(role)]
