@@ -257,6 +257,7 @@ def test_flagged_control_wells_stay_out_of_the_control_levels():
     screen["signal"].loc[{"plate": "good", "well": "B02"}] = 1000.0  # make_screen reads flagged wells as NaN
     poc = add_normalised(screen).percent_of_control
     assert float(poc.sel(plate="good", well="C05")) == pytest.approx(50.0)
+    assert np.isnan(poc.sel(plate="good", well="B02"))  # flagged: no normalised value
 
 
 def test_gr_value_with_time_zero_plates():

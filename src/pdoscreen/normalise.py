@@ -75,7 +75,8 @@ def add_normalised(screen: xr.Dataset) -> xr.Dataset:
     ``gr_value`` per plate and well (for people and baselines; the model works
     on raw signal)."""
     mean_vehicle, kill_level, has_kill, median_vehicle = control_levels(screen)
-    signal = screen["signal"].values
+    # a flagged well keeps no normalised value, even where its reading is kept (dispense_failed)
+    signal = np.where(screen["flag"].values == "", screen["signal"].values, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         poc = 100.0 * (signal - kill_level[:, None]) / (mean_vehicle - kill_level)[:, None]
     poc = np.where(np.isfinite(poc), poc, np.nan)
@@ -97,7 +98,7 @@ def add_normalised(screen: xr.Dataset) -> xr.Dataset:
 POC_ATTRS = {
     "units": "%",
     "description": "percent of control: 100 (x - mean kill) / (mean vehicle - mean kill) per plate, "
-    "flagged wells left out of the means",
+    "flagged wells left out of the means and NaN themselves",
 }
 NPI_ATTRS = {"units": "%", "description": "normalised percent inhibition: 100 - percent_of_control"}
 GR_ATTRS = {
