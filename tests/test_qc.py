@@ -278,6 +278,11 @@ def test_gr_value_with_time_zero_plates():
     # No time-zero plate for L2, and none for a time-zero plate itself.
     assert gr.sel(plate="L2-t72").isnull().all()
     assert gr.sel(plate="L1-t0").isnull().all()
+    # A time-zero vehicle well whose dispense failed keeps its reading and stays out of x0.
+    failed = make_screen({**plates, "L1-t0": {"vehicle": {**plates["L1-t0"]["vehicle"], "E02": 51}}},
+                         {"L1-t0": {"E02": "dispense_failed"}}, line=["L1", "L1", "L2"], timepoint_h=[0, 72, 72])
+    failed["signal"].loc[{"plate": "L1-t0", "well": "E02"}] = 5.0  # make_screen reads flagged wells as NaN
+    np.testing.assert_array_equal(add_normalised(failed).gr_value.values, gr.values)
     # The same x0 and x_ctrl give the doublings the model's GR curves take.
     doublings = control_doublings(screen)
     assert float(doublings.sel(plate="L1-t72")) == pytest.approx(2.0)

@@ -31,8 +31,8 @@ def control_levels(screen: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
-    """x0 per plate: the median of the vehicle wells pooled over the time-zero
-    plates (timepoint_h == 0) of the plate's line; NaN where the line has none,
+    """x0 per plate: the median of the unflagged vehicle wells pooled over the
+    time-zero plates (timepoint_h == 0) of the plate's line; NaN where the line has none,
     and for the time-zero plates themselves (and every plate of a screen
     without ``timepoint_h``)."""
     if "timepoint_h" not in screen.variables:
@@ -40,10 +40,11 @@ def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
     timepoint = screen["timepoint_h"].values.astype(float)
     lines = screen["line"].values.astype(str)
     signal, role = screen["signal"].values, screen["role"].values
+    usable = np.isfinite(signal) & (screen["flag"].values == "")
     x0 = np.full(len(lines), np.nan)
     for line in np.unique(lines[timepoint == 0]):
         zero = (lines == line) & (timepoint == 0)
-        pooled = signal[zero][(role[zero] == "vehicle") & np.isfinite(signal[zero])]
+        pooled = signal[zero][(role[zero] == "vehicle") & usable[zero]]
         if len(pooled):
             x0[(lines == line) & (timepoint > 0)] = np.median(pooled)
     return x0
