@@ -492,3 +492,19 @@ def test_hpdd_refuses_randomised_plates_and_two_units(tmp_path):
     path.write_text(text.replace("<Fluids>", "<MolarityConcentrationUnit>nM</MolarityConcentrationUnit><Fluids>"))
     with pytest.raises(InputError, match="ConcentrationUnit '\u00b5M' and MolarityConcentrationUnit 'nM' differ"):
         read_layout(path)
+
+
+def test_a_failed_dispense_stays_out_of_the_per_curve_fits():
+    """A treated well whose dispense failed keeps its reading beside its flag; the
+    per-curve baseline leaves it out, as it leaves out a well that was never there."""
+    from pdoscreen.baselines import per_curve_fits
+    from pdoscreen.simulate import Design, screen
+
+    ds, _ = screen(Design(n_patients=1, lines_per_patient=1, plates_per_line=1), 3)
+    treated = np.flatnonzero(ds.role.values[0] == "treated")[0]
+    flag = ds.flag.values.astype(object)
+    flag[0, treated] = "dispense_failed"
+    failed = ds.assign(flag=(("plate", "well"), flag.astype(str)))
+    failed["signal"][0, treated] = 10 * float(ds.signal.max())
+    without = ds.assign(role=ds.role.where(np.arange(ds.sizes["well"]) != treated, "empty"))
+    pd.testing.assert_frame_equal(per_curve_fits(failed), per_curve_fits(without))

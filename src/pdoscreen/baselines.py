@@ -16,12 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def normalised_viability(screen: xr.Dataset) -> xr.DataArray:
-    """(x - mean kill) / (mean vehicle - mean kill) per plate; kill level 0 without kill wells."""
+    """(x - mean kill) / (mean vehicle - mean kill) per plate; kill level 0 without kill wells.
+    Flagged wells are NaN and left out of the means (a dispense_failed well keeps its reading)."""
+    signal = screen.signal.where(screen.flag == "")
+
     def level(role):
-        return screen.signal.where(screen.role == role).mean("well")
+        return signal.where(screen.role == role).mean("well")
 
     kill = level("kill").fillna(0.0)
-    return (screen.signal - kill) / (level("vehicle") - kill)
+    return (signal - kill) / (level("vehicle") - kill)
 
 def _sigmoid(x, c, h, bottom, top=1.0):
     return bottom + (top - bottom) / (1 + 10 ** (h * (x - c)))
