@@ -11,6 +11,7 @@ import xarray as xr
 from scipy.optimize import curve_fit
 
 from .metrics import aac
+from .normalise import unflagged_signal
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 def normalised_viability(screen: xr.Dataset) -> xr.DataArray:
     """(x - mean kill) / (mean vehicle - mean kill) per plate; kill level 0 without kill wells.
     Flagged wells are NaN and left out of the means (a dispense_failed well keeps its reading)."""
-    signal = screen.signal.where(screen.flag == "")
+    signal = unflagged_signal(screen)
 
     def level(role):
         return signal.where(screen.role == role).mean("well")

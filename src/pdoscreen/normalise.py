@@ -11,15 +11,19 @@ import xarray as xr
 from .growth import gr_values
 
 
+def unflagged_signal(screen: xr.Dataset) -> xr.DataArray:
+    """The signal with flagged wells NaN: a reader's flag leaves the signal NaN
+    already, a layout's ``dispense_failed`` keeps the reading in the store."""
+    return screen["signal"].where(screen["flag"] == "")
+
+
 def control_levels(screen: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per plate: mean vehicle, mean kill (0 where there is none), whether kill
-    wells exist, and median vehicle; flagged wells left out (a reader's flag
-    leaves the signal NaN, a layout's ``dispense_failed`` does not)."""
-    signal, role = screen["signal"].values, screen["role"].values
-    usable = np.isfinite(signal) & (screen["flag"].values == "")
+    wells exist, and median vehicle; flagged wells left out."""
+    signal, role = unflagged_signal(screen).values, screen["role"].values
 
     def per_plate(which: str, reduce) -> np.ndarray:
-        return np.array([reduce(s[(r == which) & u]) for s, r, u in zip(signal, role, usable)])
+        return np.array([reduce(s[(r == which) & np.isfinite(s)]) for s, r in zip(signal, role)])
 
     def safe(reduce):
         return lambda x: float(reduce(x)) if len(x) else np.nan
@@ -39,12 +43,11 @@ def time_zero_levels(screen: xr.Dataset) -> np.ndarray:
         return np.full(screen.sizes["plate"], np.nan)
     timepoint = screen["timepoint_h"].values.astype(float)
     lines = screen["line"].values.astype(str)
-    signal, role = screen["signal"].values, screen["role"].values
-    usable = np.isfinite(signal) & (screen["flag"].values == "")
+    signal, role = unflagged_signal(screen).values, screen["role"].values
     x0 = np.full(len(lines), np.nan)
     for line in np.unique(lines[timepoint == 0]):
         zero = (lines == line) & (timepoint == 0)
-        pooled = signal[zero][(role[zero] == "vehicle") & usable[zero]]
+        pooled = signal[zero][(role[zero] == "vehicle") & np.isfinite(signal[zero])]
         if len(pooled):
             x0[(lines == line) & (timepoint > 0)] = np.median(pooled)
     return x0
@@ -76,8 +79,7 @@ def add_normalised(screen: xr.Dataset) -> xr.Dataset:
     ``gr_value`` per plate and well (for people and baselines; the model works
     on raw signal)."""
     mean_vehicle, kill_level, has_kill, median_vehicle = control_levels(screen)
-    # a flagged well keeps no normalised value, even where its reading is kept (dispense_failed)
-    signal = np.where(screen["flag"].values == "", screen["signal"].values, np.nan)
+    signal = unflagged_signal(screen).values  # a flagged well keeps no normalised value
     with np.errstate(divide="ignore", invalid="ignore"):
         poc = 100.0 * (signal - kill_level[:, None]) / (mean_vehicle - kill_level)[:, None]
     poc = np.where(np.isfinite(poc), poc, np.nan)
